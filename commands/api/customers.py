@@ -1,0 +1,34 @@
+"""Customer views: the timeline of everything that happened for a customer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from commands.api.deps import RuntimeDep, ViewsDep, Viewer
+from commands.api.orders import WaitFor, WaitTimeout
+from commands.api.schemas import TimelineOut
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.get("/{customer_id}/timeline", response_model=TimelineOut)
+def timeline(
+    customer_id: Annotated[str, Path(min_length=1, max_length=100)],
+    _: Viewer,
+    views: ViewsDep,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0, description="only entries after this position (paging)")] = 0,
+    wait_for_position: WaitFor = None,
+    wait_timeout: WaitTimeout = 5.0,
+) -> TimelineOut:
+    views.wait_for("customer timeline", lambda: views.timeline_position(customer_id), wait_for_position,
+                   min(wait_timeout, runtime.settings.read_wait_max_seconds))
+    entries = views.timeline(customer_id, limit=limit, after=after)
+    return TimelineOut(
+        customer_id=customer_id,
+        entries=entries,
+        next_after=entries[-1]["position"] if len(entries) == limit else None,
+    )

@@ -1,0 +1,88 @@
+"""Request-scoped dependencies: the runtime, the authenticated principal, the command context."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from commands.api.problems import Problem
+from commands.bootstrap import Runtime
+from engine.application import ServiceOrderApp
+from engine.context import CommandContext, Principal
+from projections.queries import Views
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_orders(runtime: RuntimeDep) -> ServiceOrderApp:
+    return runtime.app
+
+
+def get_views(runtime: RuntimeDep) -> Views:
+    return runtime.views
+
+
+OrdersDep = Annotated[ServiceOrderApp, Depends(get_orders)]
+ViewsDep = Annotated[Views, Depends(get_views)]
+
+
+def authenticate(request: Request, runtime: RuntimeDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="serviceorder"'}
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "Unauthorized", "send 'Authorization: Bearer <token>'", "unauthorized", challenge)
+    principal = runtime.tokens.authenticate(token.strip())
+    if principal is None:
+        raise Problem(401, "Unauthorized", "the bearer token is not recognised", "unauthorized", challenge)
+    request.state.principal = principal
+    return principal
+
+
+def requires(role: str):  # noqa: ANN201 - returns a FastAPI dependency
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.has(role):
+            raise Problem(403, "Forbidden", f"{principal.name} lacks the {role!r} role", "forbidden")
+        return principal
+
+    return check
+
+
+Operator = Annotated[Principal, Depends(requires("operator"))]
+Viewer = Annotated[Principal, Depends(requires("viewer"))]
+
+
+def command_context(request: Request, principal: Operator) -> CommandContext:
+    state = request.state
+    return CommandContext(
+        principal=principal,
+        request_id=state.request_id,
+        correlation_id=state.correlation_id,
+        causation_id=request.headers.get("x-causation-id") or state.request_id,
+    )
+
+
+ContextDep = Annotated[CommandContext, Depends(command_context)]
+
+
+def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    m = _ETAG.match(if_match)
+    if not m:
+        raise Problem(422, "Malformed request", 'If-Match must be an ETag of the form "<version>"',
+                      "malformed-request")
+    return int(m.group(1))
+
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]

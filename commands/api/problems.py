@@ -1,0 +1,92 @@
+"""RFC 9457 problem details for every error the API returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine import errors
+from projections.queries import ViewNotCaughtUp
+
+log = structlog.get_logger(__name__)
+MEDIA_TYPE = "application/problem+json"
+
+# Domain error family -> (status, problem type slug). Most specific first.
+STATUS: list[tuple[type[errors.DomainError], int, str]] = [
+    (errors.StaleVersion, 412, "stale-version"),
+    (errors.ConcurrencyConflict, 409, "concurrent-modification"),
+    (errors.IdempotencyKeyReused, 422, "idempotency-key-reused"),
+    (errors.NotFound, 404, "not-found"),
+    (errors.RuleViolation, 409, "rule-violation"),
+    (errors.InvalidCommand, 422, "invalid-command"),
+    (errors.DomainError, 400, "domain-error"),
+]
+
+
+class Problem(Exception):
+    """Raised by routes and dependencies for errors that are not domain errors (401, 403...)."""
+
+    def __init__(self, status: int, title: str, detail: str, slug: str, headers: dict[str, str] | None = None,
+                 **extensions: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.slug = status, title, detail, slug
+        self.headers = headers or {}
+        self.extensions = extensions
+
+
+def problem_response(request: Request, status: int, title: str, detail: str, slug: str,
+                     headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+    body = {
+        "type": f"urn:serviceorder:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": getattr(request.state, "request_id", None),
+        **extensions,
+    }
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.DomainError)
+    async def domain_error(request: Request, exc: errors.DomainError) -> JSONResponse:
+        for family, status, slug in STATUS:
+            if isinstance(exc, family):
+                log.info("command_refused", problem=slug, status=status, detail=exc.detail)
+                return problem_response(request, status, exc.title, exc.detail, slug)
+        raise AssertionError("unreachable: DomainError is the last family")
+
+    @app.exception_handler(Problem)
+    async def problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(request, exc.status, exc.title, exc.detail, exc.slug, exc.headers, **exc.extensions)
+
+    @app.exception_handler(ViewNotCaughtUp)
+    async def not_caught_up(request: Request, exc: ViewNotCaughtUp) -> JSONResponse:
+        return problem_response(request, 503, "View not caught up", str(exc), "view-not-caught-up",
+                                {"Retry-After": "1"})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        issues = [
+            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{i['location']}: {i['message']}" for i in issues) or "the request is malformed"
+        return problem_response(request, 422, "Malformed request", detail, "malformed-request", errors=issues)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(request, exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}",
+                                dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request_failed")
+        return problem_response(request, 500, "Internal error",
+                                "the server failed; nothing was written unless a version was returned", "internal")

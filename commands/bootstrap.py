@@ -1,0 +1,136 @@
+"""The composition root: builds the stores, the Kafka clients and the workers from Settings."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from commands.auth import TokenRegistry, admin_token_for
+from commands.settings import Settings
+from engine.application import ServiceOrderApp, event_store_env
+from projections.base import Projection
+from projections.queries import Views
+from projections.registry import build as build_projections
+from projections.worker import ProjectionWorker
+from streams.broker import BrokerProcess
+from streams.kafka import KafkaConfig
+from streams.relay import Relay, RelayState
+from streams.sqldb import Database
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    app: ServiceOrderApp
+    state_db: Database
+    views_db: Database
+    tokens: TokenRegistry
+    admin_token: str
+    admin_token_generated: bool
+    kafka: KafkaConfig | None = None
+    broker: BrokerProcess | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def views(self) -> Views:
+        return Views(self.views_db)
+
+    def start_kafka(self) -> KafkaConfig:
+        """Connect to the configured cluster, or spawn the bundled broker."""
+        if self.kafka is not None:
+            return self.kafka
+        s = self.settings
+        servers = s.kafka_bootstrap_servers
+        if servers is None:
+            s.data_dir.mkdir(parents=True, exist_ok=True)
+            self.broker = BrokerProcess(binary=s.broker_binary, log_file=s.data_dir / "broker.log").start()
+            servers = self.broker.bootstrap_servers
+        self.kafka = KafkaConfig(
+            bootstrap_servers=servers,
+            topic_prefix=s.topic_prefix,
+            partitions=s.topic_partitions,
+            replication_factor=s.topic_replication_factor,
+        )
+        return self.kafka
+
+    def relay(self) -> Relay:
+        s = self.settings
+        return Relay(
+            self.app,
+            self.start_kafka(),
+            RelayState(self.state_db, name=f"{s.topic_prefix}.relay"),
+            source_prefix=s.event_source,
+            batch_size=s.relay_batch_size,
+            poll_interval=s.relay_poll_interval,
+            verify_interval=s.relay_verify_interval,
+        )
+
+    def projections(self, names: list[str] | None = None) -> list[Projection]:
+        return build_projections(names)
+
+    def worker(self, projection: Projection) -> ProjectionWorker:
+        s = self.settings
+        return ProjectionWorker(
+            projection,
+            self.views_db,
+            self.start_kafka(),
+            mode=s.projection_mode,
+            max_poll_interval_ms=s.projection_max_poll_interval_ms,
+        )
+
+    def start_background(self, *, relay: bool = True, projections: list[str] | None = None) -> None:
+        """Run the relay and projection workers in threads of this process (serve)."""
+        if relay:
+            r = self.relay()
+            self._spawn("relay", lambda: r.run(self.stop))
+        for projection in self.projections(projections):
+            w = self.worker(projection)
+            self._spawn(f"projection-{projection.name}", lambda w=w: w.run(self.stop))
+
+    def _spawn(self, name: str, target: object) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self.threads.append(thread)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
+        self.app.close()
+        self.views_db.close()
+        self.state_db.close()
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    data_dir: Path = settings.data_dir
+    if settings.database_url:
+        db = Database(settings.database_url, settings.database_schema)
+        db.ensure_schema()
+        env = event_store_env(postgres=db.pg.eventsourcing_env(settings.database_schema))
+        state_db = views_db = db
+        store = f"postgresql://{db.pg.host}:{db.pg.port}/{db.pg.dbname} schema={settings.database_schema}"
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        env = event_store_env(sqlite_path=str(data_dir / "events.sqlite"))
+        state_db = Database(str(data_dir / "relay.sqlite"))
+        views_db = Database(str(data_dir / "views.sqlite"))
+        store = str(data_dir.resolve())
+    app = ServiceOrderApp(env=env)
+    for projection in build_projections():
+        projection.create(views_db)
+    tokens = TokenRegistry()
+    admin_token, generated = admin_token_for(data_dir, settings.admin_token)
+    tokens.add(admin_token, "admin", ["admin"])
+    if settings.tokens_file:
+        tokens.load_file(settings.tokens_file)
+    log.info("runtime_built", store=store, embedded_store=settings.embedded_store,
+             embedded_broker=settings.embedded_broker)
+    return Runtime(settings, app, state_db, views_db, tokens, admin_token, generated)

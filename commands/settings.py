@@ -1,0 +1,57 @@
+"""All configuration, read from the environment into one typed object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SERVICEORDER_", extra="ignore")
+
+    # Stores. No DATABASE_URL: SQLite files in data_dir (the embedded default).
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "SERVICEORDER_DATABASE_URL"))
+    database_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    data_dir: Path = Path(".serviceorder")
+
+    # Kafka. No KAFKA_BOOTSTRAP_SERVERS: the bundled broker on a free local port.
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "SERVICEORDER_KAFKA_BOOTSTRAP_SERVERS")
+    )
+    topic_prefix: str = Field(default="serviceorder", pattern=r"^[A-Za-z0-9._-]+$")
+    topic_partitions: int = Field(default=3, ge=1, le=1000)
+    topic_replication_factor: int = Field(default=1, ge=1, le=10)
+    broker_binary: str | None = None
+    event_source: str = "/serviceorder"
+
+    # Relay.
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval: float = Field(default=0.1, gt=0, le=60)
+    relay_verify_interval: float = Field(default=60.0, gt=0)
+
+    # Projections: "assign" reads every partition in one worker; "group" joins a consumer
+    # group so that several workers share the partitions.
+    projection_mode: Literal["assign", "group"] = "assign"
+    projection_max_poll_interval_ms: int = Field(default=30_000, ge=1_000)
+
+    # HTTP.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    admin_token: str | None = Field(default=None, min_length=16)
+    tokens_file: Path | None = None
+    read_wait_max_seconds: float = Field(default=30.0, gt=0)
+
+    # Logs.
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    @property
+    def embedded_store(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap_servers is None

@@ -1,0 +1,27 @@
+"""Which aggregates are public event streams, and under which category.
+
+The relay publishes the events of these aggregates only; everything else in the store
+(idempotency records) is internal bookkeeping.
+"""
+
+from __future__ import annotations
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
+
+from engine.orders import ServiceOrder
+
+PUBLIC_STREAMS: dict[str, type[Aggregate]] = {"orders": ServiceOrder}
+
+
+def category_of(event_topic: str) -> str | None:
+    """The category of a stored event's topic (``module:Aggregate.Event``), or None if internal."""
+    for category, aggregate in PUBLIC_STREAMS.items():
+        if event_topic.startswith(get_topic(aggregate) + "."):
+            return category
+    return None
+
+
+def event_type_name(event_topic: str) -> str:
+    """The short, stable event name: ``engine.orders:ServiceOrder.OrderPlaced`` -> ``OrderPlaced``."""
+    return event_topic.rsplit(".", 1)[-1]

@@ -1,0 +1,54 @@
+"""Who acts and why: the metadata every event carries.
+
+A CommandContext is built by the entry point (HTTP request, CLI, consumer) and handed to
+the application, which stamps ``meta`` onto each event it causes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from uuid import uuid4
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated actor and the roles it holds."""
+
+    name: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    def has(self, role: str) -> bool:
+        return role in self.roles or "admin" in self.roles
+
+
+SYSTEM = Principal("system", frozenset({"admin"}))
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    principal: Principal
+    request_id: str
+    correlation_id: str
+    causation_id: str
+    reason: str | None = None
+
+    @classmethod
+    def new(cls, principal: Principal = SYSTEM, *, reason: str | None = None) -> CommandContext:
+        """A context for a command that starts a new conversation (CLI, tests, jobs)."""
+        rid = str(uuid4())
+        return cls(principal, rid, rid, rid, reason)
+
+    def because(self, reason: str | None) -> CommandContext:
+        return replace(self, reason=reason)
+
+    def meta(self) -> dict[str, str]:
+        """The metadata dict stored on events: plain strings, so it survives any transcoder."""
+        m = {
+            "actor": self.principal.name,
+            "request_id": self.request_id,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+        }
+        if self.reason:
+            m["reason"] = self.reason
+        return m

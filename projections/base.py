@@ -1,0 +1,58 @@
+"""What a projection is, and the bookkeeping tables every projection shares."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from streams.sqldb import Cursor, Database
+
+BOOKKEEPING_DDL = (
+    """CREATE TABLE IF NOT EXISTS projection_offsets (
+        projection TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        partition_no INTEGER NOT NULL,
+        next_offset BIGINT NOT NULL,
+        last_event_id TEXT NOT NULL,
+        PRIMARY KEY (projection, topic, partition_no)
+    )""",
+    # The highest version applied per aggregate: a re-delivered event is recognised even
+    # when it comes back at a different offset (a republished topic).
+    """CREATE TABLE IF NOT EXISTS projection_versions (
+        projection TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        PRIMARY KEY (projection, aggregate_id)
+    )""",
+)
+
+
+class Projection(ABC):
+    """A read model: its tables, how one event changes them, and how to drop them."""
+
+    name: str
+    categories: tuple[str, ...]
+    tables: tuple[str, ...]
+
+    @abstractmethod
+    def ddl(self, db: Database) -> list[str]:
+        """CREATE statements for the view's own tables (idempotent)."""
+
+    @abstractmethod
+    def apply(self, cur: Cursor, envelope: dict[str, Any]) -> None:
+        """Change the view for one event, inside the caller's transaction."""
+
+    def create(self, db: Database) -> None:
+        with db.transaction() as cur:
+            for stmt in (*BOOKKEEPING_DDL, *self.ddl(db)):
+                cur.execute(stmt)
+
+    def drop(self, db: Database) -> None:
+        """Remove the view's rows and bookkeeping so it can be rebuilt from offset zero."""
+        self.create(db)
+        with db.transaction() as cur:
+            for table in self.tables:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.execute("DELETE FROM projection_offsets WHERE projection = %s", (self.name,))
+            cur.execute("DELETE FROM projection_versions WHERE projection = %s", (self.name,))
+        self.create(db)

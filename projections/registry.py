@@ -1,0 +1,20 @@
+"""Every projection by name: what the CLI and the serve command run and rebuild."""
+
+from __future__ import annotations
+
+from projections.base import Projection
+from projections.timeline import CustomerTimeline
+from projections.tracking import OrderTracking
+
+PROJECTIONS: dict[str, type[Projection]] = {
+    CustomerTimeline.name: CustomerTimeline,
+    OrderTracking.name: OrderTracking,
+}
+
+
+def build(names: list[str] | None = None) -> list[Projection]:
+    chosen = names or list(PROJECTIONS)
+    unknown = [n for n in chosen if n not in PROJECTIONS]
+    if unknown:
+        raise KeyError(f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(PROJECTIONS)}")
+    return [PROJECTIONS[n]() for n in chosen]

@@ -1,0 +1,62 @@
+"""The customer timeline: every event about a customer, in store order, with a summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.base import Projection
+from projections.summaries import summarize
+from streams.envelope import short_type
+from streams.sqldb import Cursor, Database, dump_json
+
+
+class CustomerTimeline(Projection):
+    name = "customer_timeline"
+    categories = ("orders",)
+    tables = ("timeline_entries", "timeline_subjects")
+
+    def ddl(self, db: Database) -> list[str]:
+        return [
+            f"""CREATE TABLE IF NOT EXISTS timeline_entries (
+                event_id TEXT PRIMARY KEY,
+                customer_id TEXT NOT NULL,
+                position BIGINT NOT NULL,
+                occurred_at TEXT NOT NULL,
+                subject_id TEXT NOT NULL,
+                category TEXT NOT NULL,
+                event_type TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                actor TEXT,
+                summary TEXT NOT NULL,
+                data {db.json_type} NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS timeline_entries_by_customer ON timeline_entries (customer_id, position)",
+            # Which customer each aggregate belongs to; only its first event names them.
+            """CREATE TABLE IF NOT EXISTS timeline_subjects (
+                subject_id TEXT PRIMARY KEY,
+                customer_id TEXT NOT NULL
+            )""",
+        ]
+
+    def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+        subject = env["subject"]
+        customer = env["data"].get("customer_id") if short_type(env) == "OrderPlaced" else None
+        if customer:
+            cur.execute(
+                "INSERT INTO timeline_subjects (subject_id, customer_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (subject, customer),
+            )
+        else:
+            row = cur.execute("SELECT customer_id FROM timeline_subjects WHERE subject_id = %s", (subject,)).fetchone()
+            if row is None:
+                return
+            customer = row[0]
+        cur.execute(
+            "INSERT INTO timeline_entries (event_id, customer_id, position, occurred_at, subject_id, category, "
+            "event_type, version, actor, summary, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            (
+                env["id"], customer, env["position"], env["time"], subject, env["source"].rsplit("/", 1)[-1],
+                short_type(env), env["aggregateversion"], env.get("actor"), summarize(env), dump_json(env["data"]),
+            ),
+        )

@@ -1,0 +1,101 @@
+"""Order tracking: where each order's delivery stands now, and how it got there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.base import Projection
+from projections.summaries import summarize
+from streams.envelope import short_type
+from streams.sqldb import Cursor, Database, dump_json, load_json
+
+
+class OrderTracking(Projection):
+    name = "order_tracking"
+    categories = ("orders",)
+    tables = ("tracking_orders", "tracking_history")
+
+    def ddl(self, db: Database) -> list[str]:
+        return [
+            f"""CREATE TABLE IF NOT EXISTS tracking_orders (
+                order_id TEXT PRIMARY KEY,
+                customer_id TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                status TEXT NOT NULL,
+                current_step TEXT,
+                driver TEXT,
+                latitude DOUBLE PRECISION,
+                longitude DOUBLE PRECISION,
+                position_updates INTEGER NOT NULL,
+                open_incidents {db.json_type} NOT NULL,
+                version BIGINT NOT NULL,
+                last_position BIGINT NOT NULL,
+                placed_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS tracking_orders_by_customer ON tracking_orders (customer_id)",
+            """CREATE TABLE IF NOT EXISTS tracking_history (
+                order_id TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                event_type TEXT NOT NULL,
+                step TEXT,
+                occurred_at TEXT NOT NULL,
+                actor TEXT,
+                summary TEXT NOT NULL,
+                PRIMARY KEY (order_id, version)
+            )""",
+        ]
+
+    def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+        kind, data, order_id = short_type(env), env["data"], env["subject"]
+        if kind == "OrderPlaced":
+            cur.execute(
+                "INSERT INTO tracking_orders (order_id, customer_id, tier, status, current_step, driver, latitude, "
+                "longitude, position_updates, open_incidents, version, last_position, placed_at, updated_at) "
+                "VALUES (%s, %s, %s, 'placed', NULL, NULL, NULL, NULL, 0, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (order_id) DO NOTHING",
+                (order_id, data["customer_id"], data["tier"], dump_json([]), env["aggregateversion"],
+                 env["position"], env["time"], env["time"]),
+            )
+        else:
+            row = cur.execute(
+                "SELECT status, current_step, driver, latitude, longitude, position_updates, open_incidents "
+                "FROM tracking_orders WHERE order_id = %s",
+                (order_id,),
+            ).fetchone()
+            if row is None:
+                return
+            status, step, driver, lat, lng, updates, incidents = row
+            incidents = list(load_json(incidents))
+            if kind == "DeliveryStepRecorded":
+                step = data["step"]
+                driver = data.get("driver") or driver
+                if data.get("position"):
+                    lat, lng = data["position"]["lat"], data["position"]["lng"]
+                updates += step == "in_transit"
+                status = "delivered" if step == "delivered" else "in_delivery"
+            elif kind == "IncidentReported":
+                incidents.append({"incident_id": data["incident_id"], "kind": data["kind"],
+                                  "description": data["description"]})
+                status = "incident_open"
+            elif kind == "IncidentResolved":
+                incidents = [i for i in incidents if i["incident_id"] != data["incident_id"]]
+                if data["resolution"] == "redispatched":
+                    step, driver = "left_warehouse", None
+                if not incidents:
+                    status = "placed" if step is None else "in_delivery"
+            elif kind == "OrderCancelled":
+                status = "cancelled"
+            cur.execute(
+                "UPDATE tracking_orders SET status = %s, current_step = %s, driver = %s, latitude = %s, "
+                "longitude = %s, position_updates = %s, open_incidents = %s, version = %s, last_position = %s, "
+                "updated_at = %s WHERE order_id = %s",
+                (status, step, driver, lat, lng, updates, dump_json(incidents), env["aggregateversion"],
+                 env["position"], env["time"], order_id),
+            )
+        cur.execute(
+            "INSERT INTO tracking_history (order_id, version, event_type, step, occurred_at, actor, summary) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (order_id, env["aggregateversion"], kind, data.get("step"), env["time"], env.get("actor"),
+             summarize(env)),
+        )

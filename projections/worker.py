@@ -1,0 +1,261 @@
+"""The consumer loop that feeds one projection from Kafka.
+
+Per poll, one database transaction applies the records and moves the stored offsets.
+Three guards keep the view exact:
+- a record below the stored offset of its partition is skipped (re-delivery);
+- an event whose aggregate version is not above the stored version is skipped (the same
+  event republished at another offset);
+- an event whose version jumps past the next expected one reveals a gap: the partition is
+  read again from its beginning, once, before the worker gives up loudly.
+On assignment, the record just before the stored offset is read back and compared with
+the last event applied; a broker that lost or rewrote the log sends the partition back to
+its beginning, where the version marks drop what is already in the view.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import structlog
+from kafka import ConsumerRebalanceListener, TopicPartition
+
+from projections.base import Projection
+from streams import envelope as ce
+from streams.kafka import KafkaConfig, partitions_of, read_record_at
+from streams.sqldb import Cursor, Database
+
+log = structlog.get_logger(__name__)
+
+
+class ProjectionGap(RuntimeError):
+    def __init__(self, tp: TopicPartition, aggregate_id: str, expected: int, got: int) -> None:
+        super().__init__(
+            f"{tp.topic}[{tp.partition}]: aggregate {aggregate_id} jumped from version {expected - 1} to {got}"
+        )
+        self.tp = tp
+
+
+class ProjectionWorker:
+    def __init__(
+        self,
+        projection: Projection,
+        db: Database,
+        kafka: KafkaConfig,
+        *,
+        mode: str = "assign",
+        group_id: str | None = None,
+        max_poll_interval_ms: int = 30_000,
+        poll_timeout_ms: int = 500,
+        max_records: int = 500,
+    ) -> None:
+        if mode not in ("assign", "group"):
+            raise ValueError("mode must be 'assign' (all partitions) or 'group' (consumer group member)")
+        self.projection = projection
+        self.db = db
+        self.kafka = kafka
+        self.mode = mode
+        self.group_id = group_id or f"{kafka.topic_prefix}.projection.{projection.name}"
+        self.max_poll_interval_ms = max_poll_interval_ms
+        self.poll_timeout_ms = poll_timeout_ms
+        self.max_records = max_records
+        self.topics = [kafka.topic(c) for c in projection.categories]
+        self.consumer: Any = None
+        self._floor: dict[TopicPartition, int] = {}
+        self._rewound: set[TopicPartition] = set()
+        projection.create(db)
+
+    # Offsets ----------------------------------------------------------------------------
+
+    def stored_offsets(self) -> dict[TopicPartition, tuple[int, str]]:
+        with self.db.transaction() as cur:
+            rows = cur.execute(
+                "SELECT topic, partition_no, next_offset, last_event_id FROM projection_offsets WHERE projection = %s",
+                (self.projection.name,),
+            ).fetchall()
+        return {TopicPartition(t, int(p)): (int(o), e) for t, p, o, e in rows}
+
+    def _position_partitions(self, partitions: list[TopicPartition]) -> None:
+        stored = self.stored_offsets()
+        for tp in partitions:
+            next_offset, last_event_id = stored.get(tp, (0, ""))
+            if next_offset > 0:
+                record = read_record_at(self.kafka, tp, next_offset - 1)
+                if record is None or ce.decode(record.value)["id"] != last_event_id:
+                    log.warning("projection_log_mismatch", projection=self.projection.name, topic=tp.topic,
+                                partition=tp.partition, offset=next_offset - 1, expected_event_id=last_event_id)
+                    next_offset = 0
+            self._floor[tp] = next_offset
+            self.consumer.seek(tp, next_offset)
+            log.info("partition_positioned", projection=self.projection.name, topic=tp.topic,
+                     partition=tp.partition, offset=next_offset)
+
+    def _reseek(self) -> None:
+        """After a rolled-back batch, return every partition to its last committed floor."""
+        for tp in self.consumer.assignment():
+            self.consumer.seek(tp, self._floor.get(tp, 0))
+
+    # Consumer ---------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        if self.mode == "assign":
+            self.consumer = self.kafka.consumer(max_poll_interval_ms=self.max_poll_interval_ms)
+            partitions = [tp for topic in self.topics for tp in partitions_of(self.consumer, topic)]
+            self.consumer.assign(partitions)
+            self._position_partitions(partitions)
+        else:
+            worker = self
+
+            class Listener(ConsumerRebalanceListener):
+                def on_partitions_revoked(self, revoked: Any) -> None:
+                    for tp in revoked:
+                        worker._floor.pop(tp, None)
+
+                def on_partitions_assigned(self, assigned: Any) -> None:
+                    worker._position_partitions(list(assigned))
+
+            self.consumer = self.kafka.consumer(
+                group_id=self.group_id,
+                max_poll_interval_ms=self.max_poll_interval_ms,
+                session_timeout_ms=min(10_000, self.max_poll_interval_ms),
+                heartbeat_interval_ms=min(3_000, self.max_poll_interval_ms // 3),
+            )
+            self.consumer.subscribe(self.topics, listener=Listener())
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None
+
+    # Applying ---------------------------------------------------------------------------
+
+    def _apply_record(self, cur: Cursor, tp: TopicPartition, record: Any) -> bool:
+        env = ce.decode(record.value)
+        aggregate_id, version = env["subject"], int(env["aggregateversion"])
+        row = cur.execute(
+            "SELECT version FROM projection_versions WHERE projection = %s AND aggregate_id = %s",
+            (self.projection.name, aggregate_id),
+        ).fetchone()
+        applied = int(row[0]) if row else 0
+        if version <= applied:
+            return False
+        if version != applied + 1:
+            raise ProjectionGap(tp, aggregate_id, applied + 1, version)
+        self.projection.apply(cur, env)
+        cur.execute(
+            "INSERT INTO projection_versions (projection, aggregate_id, version) VALUES (%s, %s, %s) "
+            "ON CONFLICT (projection, aggregate_id) DO UPDATE SET version = EXCLUDED.version",
+            (self.projection.name, aggregate_id, version),
+        )
+        return True
+
+    def apply_batch(self, batch: dict[TopicPartition, list[Any]]) -> int:
+        applied = 0
+        with self.db.transaction() as cur:
+            for tp, records in batch.items():
+                fresh = [r for r in records if r.offset >= self._floor.get(tp, 0)]
+                if not fresh:
+                    continue
+                for record in fresh:
+                    structlog.contextvars.bind_contextvars(
+                        topic=tp.topic, partition=tp.partition, offset=record.offset)
+                    applied += self._apply_record(cur, tp, record)
+                last = fresh[-1]
+                cur.execute(
+                    "INSERT INTO projection_offsets (projection, topic, partition_no, next_offset, last_event_id) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (projection, topic, partition_no) DO UPDATE SET "
+                    "next_offset = EXCLUDED.next_offset, last_event_id = EXCLUDED.last_event_id",
+                    (self.projection.name, tp.topic, tp.partition, last.offset + 1, ce.decode(last.value)["id"]),
+                )
+        structlog.contextvars.unbind_contextvars("topic", "partition", "offset")
+        for tp, records in batch.items():
+            if records:
+                self._floor[tp] = max(self._floor.get(tp, 0), records[-1].offset + 1)
+        return applied
+
+    def poll_once(self) -> int:
+        if self.consumer is None:
+            self.connect()
+        batch = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
+        if not batch:
+            return 0
+        try:
+            applied = self.apply_batch(batch)
+        except ProjectionGap as gap:
+            self._reseek()
+            if gap.tp in self._rewound:
+                raise
+            log.warning("projection_gap_rewinding", projection=self.projection.name, detail=str(gap))
+            self._rewound.add(gap.tp)
+            self._floor[gap.tp] = 0
+            self.consumer.seek(gap.tp, 0)
+            return 0
+        except Exception:
+            self._reseek()
+            raise
+        if applied:
+            log.info("projection_batch_applied", projection=self.projection.name, applied=applied,
+                     records=sum(len(r) for r in batch.values()))
+        return applied
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("projection_started", projection=self.projection.name, mode=self.mode, topics=self.topics)
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                self.poll_once()
+                backoff = 0.5
+            except ce.MalformedEnvelope:
+                log.exception("projection_poison_record", projection=self.projection.name)
+                raise
+            except Exception:
+                log.exception("projection_batch_failed", projection=self.projection.name, retry_in_s=backoff)
+                self.close()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        self.close()
+        log.info("projection_stopped", projection=self.projection.name)
+
+    # Rebuilding -------------------------------------------------------------------------
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None, idle_polls: int = 6) -> int:
+        """Drop the view and replay its topics from offset zero until caught up.
+
+        Caught up means every partition's position has reached the high watermark the
+        broker reported in its fetch responses (or nothing arrived for ``idle_polls``).
+        """
+        self.projection.drop(self.db)
+        self._floor.clear()
+        self._rewound.clear()
+        self.mode = "assign"
+        self.close()
+        self.connect()
+        total = 0
+        quiet = 0
+        while quiet < idle_polls:
+            batch = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
+            if batch:
+                quiet = 0
+                self.apply_batch(batch)
+                total += sum(len(r) for r in batch.values())
+            else:
+                quiet += 1
+            marks = {tp: self.consumer.highwater(tp) for tp in self.consumer.assignment()}
+            if progress:
+                progress(total, sum(m or 0 for m in marks.values()))
+            if all(m is not None and self.consumer.position(tp) >= m for tp, m in marks.items()):
+                break
+        self.close()
+        log.info("projection_rebuilt", projection=self.projection.name, records=total)
+        return total
+
+
+def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

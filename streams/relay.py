@@ -1,0 +1,280 @@
+"""The outbox relay: follows the event store's notification log and publishes each public
+event to its category's Kafka topic, keyed by aggregate id.
+
+Delivery is at-least-once with stable event ids. A batch is produced and flushed (all
+acknowledged) before its position is committed to the relay's checkpoint table; a crash
+in between republishes the batch, and consumers drop the duplicates by event id/version.
+
+The relay also remembers the last record it wrote to each partition. On start and every
+``verify_interval`` seconds it reads those records back; a partition that no longer holds
+them (a broker that restarted empty, a topic deleted and recreated) has its category
+republished from the start of the store, so Kafka is never the only copy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import structlog
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+from kafka import TopicPartition
+
+from engine.catalogue import PUBLIC_STREAMS, category_of, event_type_name
+from streams import envelope
+from streams.kafka import KafkaConfig, read_record_at
+from streams.sqldb import Database
+
+log = structlog.get_logger(__name__)
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS relay_position (
+        relay TEXT PRIMARY KEY,
+        position BIGINT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS relay_checkpoints (
+        relay TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        partition_no INTEGER NOT NULL,
+        last_offset BIGINT NOT NULL,
+        event_id TEXT NOT NULL,
+        PRIMARY KEY (relay, topic, partition_no)
+    )""",
+)
+
+
+def event_topics(category: str) -> list[str]:
+    """The stored-event topics of a category's aggregate, for filtered notification reads."""
+    aggregate = PUBLIC_STREAMS[category]
+    return sorted(
+        get_topic(v)
+        for v in vars(aggregate).values()
+        if isinstance(v, type) and issubclass(v, aggregate.Event)
+    )
+
+
+@dataclass
+class Published:
+    topic: str
+    partition: int
+    offset: int
+    event_id: str
+
+
+class RelayState:
+    """The relay's durable checkpoint, in the same database as the event store."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.name = name
+        with db.transaction() as cur:
+            for stmt in DDL:
+                cur.execute(stmt)
+
+    def position(self) -> int:
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT position FROM relay_position WHERE relay = %s", (self.name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def checkpoints(self) -> dict[TopicPartition, tuple[int, str]]:
+        with self.db.transaction() as cur:
+            rows = cur.execute(
+                "SELECT topic, partition_no, last_offset, event_id FROM relay_checkpoints WHERE relay = %s",
+                (self.name,),
+            ).fetchall()
+        return {TopicPartition(t, int(p)): (int(o), e) for t, p, o, e in rows}
+
+    def commit(self, position: int | None, published: list[Published]) -> None:
+        last: dict[tuple[str, int], Published] = {}
+        for p in published:
+            key = (p.topic, p.partition)
+            if key not in last or p.offset > last[key].offset:
+                last[key] = p
+        with self.db.transaction() as cur:
+            if position is not None:
+                cur.execute(
+                    "INSERT INTO relay_position (relay, position, updated_at) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at",
+                    (self.name, position, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+                )
+            for p in last.values():
+                cur.execute(
+                    "INSERT INTO relay_checkpoints (relay, topic, partition_no, last_offset, event_id) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (relay, topic, partition_no) DO UPDATE SET "
+                    "last_offset = EXCLUDED.last_offset, event_id = EXCLUDED.event_id",
+                    (self.name, p.topic, p.partition, p.offset, p.event_id),
+                )
+
+    def forget_topic(self, topic: str) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM relay_checkpoints WHERE relay = %s AND topic = %s", (self.name, topic))
+
+
+class Relay:
+    def __init__(
+        self,
+        app: Application[Any],
+        kafka: KafkaConfig,
+        state: RelayState,
+        *,
+        source_prefix: str = "/serviceorder",
+        batch_size: int = 500,
+        poll_interval: float = 0.2,
+        verify_interval: float = 60.0,
+        after_send: Callable[[int], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.kafka = kafka
+        self.state = state
+        self.source_prefix = source_prefix
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.verify_interval = verify_interval
+        # Test seam for fault injection: called after each send with the count so far.
+        self.after_send = after_send
+        self._producer: Any = None
+        self._last_verify = 0.0
+
+    @property
+    def producer(self) -> Any:
+        if self._producer is None:
+            self.kafka.ensure_topics(PUBLIC_STREAMS)
+            self._producer = self.kafka.producer()
+        return self._producer
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=10)
+            self._producer = None
+
+    # One batch ---------------------------------------------------------------------------
+
+    def _send(self, notifications: list[Notification]) -> list[Published]:
+        futures = []
+        for sent, n in enumerate(notifications, 1):
+            category = category_of(n.topic)
+            if category is None:
+                continue
+            event = self.app.mapper.to_domain_event(n)
+            env = envelope.build(
+                event=event,
+                event_type=event_type_name(n.topic),
+                category=category,
+                aggregate_type=PUBLIC_STREAMS[category].__name__,
+                position=n.id,
+                source_prefix=self.source_prefix,
+            )
+            future = self.producer.send(
+                self.kafka.topic(category),
+                key=str(n.originator_id).encode(),
+                value=envelope.encode(env),
+                headers=[("content-type", envelope.CONTENT_TYPE.encode())],
+            )
+            futures.append((future, env["id"], n.id))
+            if self.after_send:
+                self.after_send(sent)
+        self.producer.flush()
+        published = []
+        for future, event_id, position in futures:
+            md = future.get(timeout=30)
+            published.append(Published(md.topic, md.partition, md.offset, event_id))
+            log.debug("event_published", topic=md.topic, partition=md.partition, offset=md.offset,
+                      event_id=event_id, position=position)
+        return published
+
+    def run_once(self) -> int:
+        """Publish the next batch; returns how many notifications it moved past."""
+        self.verify_if_due()
+        position = self.state.position()
+        notifications = list(self.app.recorder.select_notifications(start=position + 1, limit=self.batch_size))
+        if not notifications:
+            return 0
+        published = self._send(notifications)
+        self.state.commit(notifications[-1].id, published)
+        log.info("relay_batch_published", start=notifications[0].id, end=notifications[-1].id,
+                 events=len(published))
+        return len(notifications)
+
+    def catch_up(self) -> int:
+        total = 0
+        while moved := self.run_once():
+            total += moved
+        return total
+
+    # Verification and republishing --------------------------------------------------------
+
+    def verify_if_due(self) -> None:
+        if time.monotonic() - self._last_verify >= self.verify_interval:
+            self.verify()
+
+    def behind_topics(self) -> set[str]:
+        behind = set()
+        existing = set(self.kafka.admin().list_topics())
+        for tp, (offset, event_id) in self.state.checkpoints().items():
+            if tp.topic in behind:
+                continue
+            if tp.topic not in existing:
+                behind.add(tp.topic)
+                continue
+            record = read_record_at(self.kafka, tp, offset)
+            if record is None or envelope.decode(record.value)["id"] != event_id:
+                log.warning("topic_behind_store", topic=tp.topic, partition=tp.partition, offset=offset,
+                            expected_event_id=event_id)
+                behind.add(tp.topic)
+        return behind
+
+    def verify(self) -> set[str]:
+        """Republish every category whose topic lost what the relay had written to it."""
+        self._last_verify = time.monotonic()
+        behind = self.behind_topics()
+        for category in PUBLIC_STREAMS:
+            if self.kafka.topic(category) in behind:
+                self.republish(category)
+        return behind
+
+    def republish(self, category: str, progress: Callable[[int], None] | None = None) -> int:
+        """Publish again, in store order, every event of a category up to the relay's position."""
+        topic = self.kafka.topic(category)
+        stop = self.state.position()
+        self.state.forget_topic(topic)
+        start, count = 1, 0
+        filters = event_topics(category)
+        log.warning("republish_started", topic=topic, up_to_position=stop)
+        while start <= stop:
+            batch = list(self.app.recorder.select_notifications(
+                start=start, limit=self.batch_size, stop=stop, topics=filters))
+            if not batch:
+                break
+            self.state.commit(None, self._send(batch))
+            count += len(batch)
+            if progress:
+                progress(len(batch))
+            start = batch[-1].id + 1
+        log.warning("republish_finished", topic=topic, events=count, up_to_position=stop)
+        return count
+
+    # The loop -----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("relay_started", position=self.state.position())
+        backoff = self.poll_interval
+        while not stop.is_set():
+            try:
+                moved = self.run_once()
+                backoff = self.poll_interval
+            except Exception:
+                log.exception("relay_batch_failed", retry_in_s=backoff)
+                self.close()
+                moved = 0
+                backoff = min(backoff * 2 if backoff else 1.0, 30.0)
+                stop.wait(backoff)
+                continue
+            if moved < self.batch_size:
+                stop.wait(self.poll_interval)
+        self.close()
+        log.info("relay_stopped", position=self.state.position())

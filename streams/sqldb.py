@@ -1,0 +1,169 @@
+"""A thin DB-API layer over PostgreSQL (psycopg2) and SQLite for our own tables.
+
+The relay's checkpoint and the read models are plain SQL written once for both dialects:
+statements use ``%s`` placeholders and ``INSERT ... ON CONFLICT``, which both speak.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+from urllib.parse import unquote, urlparse
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.pool
+
+
+@dataclass(frozen=True)
+class PostgresURL:
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str
+
+    @classmethod
+    def parse(cls, url: str) -> PostgresURL:
+        parts = urlparse(url)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ValueError(f"not a PostgreSQL URL: {url!r}")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            dbname=unquote(parts.path.lstrip("/")) or "postgres",
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+        )
+
+    def eventsourcing_env(self, schema: str) -> dict[str, str]:
+        return {
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_SCHEMA": schema,
+        }
+
+
+class Cursor:
+    """Wraps a DB-API cursor so SQL is written once with %s placeholders."""
+
+    def __init__(self, raw: Any, dialect: str) -> None:
+        self.raw = raw
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        if self.dialect == "sqlite":
+            sql = sql.replace("%s", "?")
+        self.raw.execute(sql, tuple(params))
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.raw.fetchone()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.raw.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self.raw.rowcount
+
+
+class Database:
+    """Connections to one database (and, on PostgreSQL, one schema) for one component."""
+
+    def __init__(self, url: str, schema: str = "public") -> None:
+        self.url = url
+        self.schema = schema
+        self._local = threading.local()
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        if url.startswith(("postgres://", "postgresql://")):
+            self.dialect = "postgres"
+            self.pg = PostgresURL.parse(url)
+        else:
+            self.dialect = "sqlite"
+            self.path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def json_type(self) -> str:
+        return "JSONB" if self.dialect == "postgres" else "TEXT"
+
+    def _connect(self) -> Any:
+        if self.dialect == "postgres":
+            if self._pool is None:
+                self._pool = psycopg2.pool.ThreadedConnectionPool(
+                    1, 10, host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
+                    user=self.pg.user, password=self.pg.password,
+                    options=f"-c search_path={self.schema}", connect_timeout=10,
+                )
+            return self._pool.getconn()
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _release(self, conn: Any) -> None:
+        if self.dialect == "postgres":
+            assert self._pool is not None
+            self._pool.putconn(conn)
+        else:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """One atomic unit: commits on success, rolls back on any exception."""
+        conn = self._connect()
+        try:
+            if self.dialect == "sqlite":
+                # IMMEDIATE takes the write lock up front, so two writers never deadlock
+                # upgrading read locks.
+                conn.execute("BEGIN IMMEDIATE")
+            cur = Cursor(conn.cursor(), self.dialect)
+            try:
+                yield cur
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+        finally:
+            self._release(conn)
+
+    def ensure_schema(self) -> None:
+        if self.dialect == "postgres" and self.schema != "public":
+            conn = psycopg2.connect(
+                host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
+                user=self.pg.user, password=self.pg.password, connect_timeout=10,
+            )
+            try:
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            finally:
+                conn.close()
+
+    def ping(self) -> None:
+        with self.transaction() as cur:
+            cur.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.closeall()
+            self._pool = None
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def load_json(value: Any) -> Any:
+    """JSONB comes back parsed from psycopg2; TEXT from SQLite needs parsing."""
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
