@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SERVICEORDER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SERVICEORDER_", extra="ignore", populate_by_name=True)
 
     # Stores. No DATABASE_URL: SQLite files in data_dir (the embedded default).
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "SERVICEORDER_DATABASE_URL"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -107,15 +108,19 @@ def read_record_at(config: KafkaConfig, tp: TopicPartition, offset: int, timeout
 
 
 def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> None:
+    """Wait until a broker accepts TCP connections and answers a metadata request."""
     deadline = time.monotonic() + timeout
+    host, _, port = bootstrap_servers.split(",")[0].rpartition(":")
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
+            # A plain TCP probe first: kafka-python logs every refused connection as an error.
+            socket.create_connection((host, int(port)), timeout=1).close()
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
             admin.list_topics()
             admin.close()
             return
         except (KafkaError, OSError) as exc:
             last = exc
-            time.sleep(0.2)
+            time.sleep(0.1)
     raise TimeoutError(f"no Kafka broker answered at {bootstrap_servers} within {timeout:.0f}s: {last}")

@@ -1,0 +1,98 @@
+"""Shared fixtures: real PostgreSQL, a real Kafka-protocol broker, one runtime per backend.
+
+Each test gets its own PostgreSQL schema and its own topic prefix, so tests share the
+services without seeing each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+from uuid import uuid4
+
+import pytest
+
+from commands.bootstrap import Runtime, build_runtime
+from commands.settings import Settings
+from streams.broker import BrokerProcess
+from streams.kafka import KafkaConfig
+from tests import services
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+# The tests configure everything explicitly; nothing from the developer's shell leaks in.
+for var in list(os.environ):
+    if var.startswith("SERVICEORDER_") or var in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"):
+        if not var.startswith("SERVICEORDER_TEST_"):
+            del os.environ[var]
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    return services.ensure_test_database()
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    name = f"t_{uuid4().hex[:12]}"
+    services.create_schema(name)
+    yield name
+    services.drop_schema(name)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    log_file = tmp_path_factory.mktemp("broker") / "broker.log"
+    with BrokerProcess(log_file=log_file) as process:
+        yield process
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"test{uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def kafka(broker: BrokerProcess, topic_prefix: str) -> KafkaConfig:
+    return KafkaConfig(bootstrap_servers=broker.bootstrap_servers, topic_prefix=topic_prefix, partitions=3)
+
+
+def make_settings(backend: str, tmp_path: Path, broker: BrokerProcess | None, topic_prefix: str,
+                  pg_url: str | None = None, schema: str | None = None, **extra: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "topic_prefix": topic_prefix,
+        "admin_token": ADMIN_TOKEN,
+        "relay_poll_interval": 0.05,
+        "log_format": "console",
+        **extra,
+    }
+    if broker is not None:
+        values["kafka_bootstrap_servers"] = broker.bootstrap_servers
+    if backend == "postgres":
+        values["database_url"] = pg_url
+        values["database_schema"] = schema
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, broker: BrokerProcess, topic_prefix: str,
+             request: pytest.FixtureRequest) -> Settings:
+    if backend == "postgres":
+        pg = request.getfixturevalue("pg_url")
+        schema = request.getfixturevalue("pg_schema")
+        return make_settings(backend, tmp_path, broker, topic_prefix, pg, schema)
+    return make_settings(backend, tmp_path, broker, topic_prefix)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = build_runtime(settings)
+    yield rt
+    rt.close()
