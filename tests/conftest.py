@@ -96,3 +96,11 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     rt = build_runtime(settings)
     yield rt
     rt.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logs() -> None:
+    """Route structlog through stdlib logging, so pytest captures it like any log."""
+    from commands import logs
+
+    logs.configure("console", "INFO")

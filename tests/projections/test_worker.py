@@ -1,0 +1,227 @@
+"""Projection workers against the real broker and both read-model databases."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from commands.bootstrap import Runtime
+from engine.context import CommandContext
+from projections.timeline import CustomerTimeline
+from projections.tracking import OrderTracking
+from projections.worker import ProjectionGap, ProjectionWorker
+from streams.broker import BrokerProcess
+from streams.kafka import KafkaConfig
+from streams.relay import Relay, RelayState
+from streams.sqldb import Database
+
+CTX = CommandContext.new()
+
+
+def deliver_some(runtime: Runtime, orders: int, customer: str = "cust-1") -> list:
+    ids = []
+    for _ in range(orders):
+        oid = runtime.app.place_order(CTX, customer_id=customer, items=[{"sku": "WP", "quantity": 1}],
+                                      tier="basic", delivery_address="addr").aggregate_id
+        runtime.app.record_delivery_step(CTX, oid, "stock_prepared")
+        runtime.app.record_delivery_step(CTX, oid, "left_warehouse")
+        ids.append(oid)
+    return ids
+
+
+def publish(runtime: Runtime) -> None:
+    relay = runtime.relay()
+    relay.catch_up()
+    relay.close()
+
+
+def rows(db: Database, table: str) -> list[tuple[Any, ...]]:
+    with db.transaction() as cur:
+        return sorted(cur.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+
+
+def view_dump(db: Database) -> dict[str, list]:
+    return {t: rows(db, t) for t in ("timeline_entries", "timeline_subjects", "tracking_orders", "tracking_history")}
+
+
+def drain(worker: ProjectionWorker, count: int, timeout: float = 20.0) -> None:
+    """Poll until the projection's versions account for ``count`` applied events."""
+    deadline = time.monotonic() + timeout
+    while applied_events(worker) < count:
+        assert time.monotonic() < deadline, f"only {applied_events(worker)} of {count} events applied"
+        worker.poll_once()
+
+
+def applied_events(worker: ProjectionWorker) -> int:
+    with worker.db.transaction() as cur:
+        row = cur.execute("SELECT COALESCE(SUM(version), 0) FROM projection_versions WHERE projection = %s",
+                          (worker.projection.name,)).fetchone()
+    return int(row[0])
+
+
+def test_timeline_and_tracking_follow_the_topic(runtime: Runtime) -> None:
+    (oid,) = deliver_some(runtime, 1)
+    runtime.app.record_delivery_step(CTX, oid, "driver_assigned", driver="Wang")
+    publish(runtime)
+    timeline = runtime.worker(CustomerTimeline())
+    tracking = runtime.worker(OrderTracking())
+    drain(timeline, 4)
+    drain(tracking, 4)
+    entries = runtime.views.timeline("cust-1")
+    assert [e["summary"] for e in entries] == [
+        "Order placed: 1 x WP (basic warranty service), to addr", "Stock prepared", "Left the warehouse",
+        "Driver Wang assigned"]
+    assert [e["position"] for e in entries] == sorted(e["position"] for e in entries)
+    view = runtime.views.tracking(str(oid))
+    assert (view["current_step"], view["driver"], view["version"], len(view["history"])) == (
+        "driver_assigned", "Wang", 4, 4)
+    timeline.close()
+    tracking.close()
+
+
+class Explodes(CustomerTimeline):
+    """The real timeline, failing on its n-th event the way a crash would."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.seen = at, 0
+
+    def apply(self, cur: Any, envelope: dict[str, Any]) -> None:
+        self.seen += 1
+        if self.seen == self.at:
+            raise RuntimeError("crash while applying")
+        super().apply(cur, envelope)
+
+
+def test_offsets_and_rows_commit_together(runtime: Runtime) -> None:
+    deliver_some(runtime, 3)
+    publish(runtime)
+    worker = runtime.worker(Explodes(at=5))
+    with pytest.raises(RuntimeError, match="crash while applying"):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            worker.poll_once()
+    # Nothing of the failed batch is visible: no rows, no offsets, no version marks.
+    assert rows(runtime.views_db, "timeline_entries") == []
+    assert worker.stored_offsets() == {}
+    assert applied_events(worker) == 0
+    drain(worker, 9)  # the same worker carries on from the stored offsets
+    assert len(rows(runtime.views_db, "timeline_entries")) == 9
+    assert sum(o for o, _ in worker.stored_offsets().values()) == 9
+    worker.close()
+
+
+def test_redelivered_events_change_nothing(runtime: Runtime) -> None:
+    deliver_some(runtime, 2)
+    publish(runtime)
+    worker = runtime.worker(OrderTracking())
+    drain(worker, 6)
+    before = view_dump(runtime.views_db)
+    # Re-deliver everything: from offset zero, as after a lost offset or a republished topic.
+    for tp in worker.consumer.assignment():
+        worker.consumer.seek(tp, 0)
+        worker._floor[tp] = 0
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        worker.poll_once()
+    assert view_dump(runtime.views_db) == before
+    worker.close()
+
+
+def test_rebuild_from_offset_zero_equals_the_incremental_view(runtime: Runtime) -> None:
+    workers = [runtime.worker(CustomerTimeline()), runtime.worker(OrderTracking())]
+    total = 0
+    for round_ in range(3):  # interleave writes and consumption, as in production
+        oids = deliver_some(runtime, 3, customer=f"cust-{round_}")
+        runtime.app.report_incident(CTX, oids[0], kind="weather", description="snow")
+        total += 10
+        publish(runtime)
+        for w in workers:
+            drain(w, total)
+    incremental = view_dump(runtime.views_db)
+    for w in workers:
+        w.close()
+    progress: list[tuple[int, int]] = []
+    for projection in (CustomerTimeline(), OrderTracking()):
+        assert runtime.worker(projection).rebuild(progress=lambda d, t: progress.append((d, t))) == total
+    assert view_dump(runtime.views_db) == incremental
+    assert progress[-1] == (total, total)
+
+
+@pytest.mark.parametrize("partitions", [3, 1], ids=["same-layout", "new-layout"])
+def test_projection_survives_a_broker_that_comes_back_empty(runtime: Runtime, topic_prefix: str,
+                                                            partitions: int) -> None:
+    deliver_some(runtime, 2)
+    publish(runtime)
+    worker = runtime.worker(CustomerTimeline())
+    drain(worker, 6)
+    worker.close()
+    before = view_dump(runtime.views_db)
+    more = deliver_some(runtime, 1)
+    with BrokerProcess() as fresh:
+        # With a new partition layout the stored offsets point at other events entirely.
+        kafka = KafkaConfig(bootstrap_servers=fresh.bootstrap_servers, topic_prefix=topic_prefix,
+                            partitions=partitions)
+        relay = Relay(runtime.app, kafka, RelayState(runtime.state_db, f"{topic_prefix}.relay"))
+        relay.catch_up()  # verifies, republishes the lost topic, then the new events
+        relay.close()
+        restarted = ProjectionWorker(CustomerTimeline(), runtime.views_db, kafka)
+        drain(restarted, 9)
+        restarted.close()
+    after = view_dump(runtime.views_db)
+    # Nothing applied twice, nothing lost: the six old entries are untouched, three are new.
+    assert [r for r in after["timeline_entries"] if r in before["timeline_entries"]] == before["timeline_entries"]
+    assert len(after["timeline_entries"]) == 9
+    assert {r[4] for r in after["timeline_entries"]} >= {str(more[0])}
+
+
+class Record:
+    """A consumer record as kafka-python hands it over (offset, value)."""
+
+    def __init__(self, offset: int, value: bytes) -> None:
+        self.offset, self.value = offset, value
+
+
+def test_a_version_gap_is_detected_not_papered_over(runtime: Runtime) -> None:
+    from kafka import TopicPartition
+
+    from streams import envelope
+
+    worker = ProjectionWorker(OrderTracking(), runtime.views_db, runtime.start_kafka())
+    oid = deliver_some(runtime, 1)[0]
+    events = list(runtime.app.events.get(oid))
+
+    def rec(offset: int, event: Any, name: str) -> Record:
+        env = envelope.build(event=event, event_type=name, category="orders", aggregate_type="ServiceOrder",
+                             position=offset + 1, source_prefix="/s")
+        return Record(offset, envelope.encode(env))
+
+    tp = TopicPartition("t", 0)
+    with pytest.raises(ProjectionGap, match="jumped from version 1 to 3"):
+        worker.apply_batch({tp: [rec(0, events[0], "OrderPlaced"), rec(1, events[2], "DeliveryStepRecorded")]})
+    assert rows(runtime.views_db, "tracking_orders") == []
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_consumer_group_splits_partitions_and_applies_everything_once(runtime: Runtime) -> None:
+    deliver_some(runtime, 6)
+    publish(runtime)
+    kafka = runtime.start_kafka()
+    workers = [ProjectionWorker(OrderTracking(), runtime.views_db, kafka, mode="group", max_poll_interval_ms=3000)
+               for _ in range(2)]
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 40
+        while applied_events(workers[0]) < 18 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert applied_events(workers[0]) == 18
+        assert len(rows(runtime.views_db, "tracking_history")) == 18
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)

@@ -1,0 +1,139 @@
+"""The outbox relay against the real broker, on both event stores."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from commands.bootstrap import Runtime
+from engine.context import CommandContext
+from streams.broker import BrokerProcess
+from streams.kafka import KafkaConfig
+from streams.relay import Relay, RelayState
+from tests.kafka_helpers import consume_all, envelopes
+
+CTX = CommandContext.new()
+
+
+def write_orders(runtime: Runtime, orders: int, steps: bool = True) -> list:
+    ids = []
+    for n in range(orders):
+        r = runtime.app.place_order(CTX, customer_id=f"cust-{n % 5}", items=[{"sku": "WP", "quantity": 1}],
+                                    tier="vip", delivery_address="addr", idempotency_key=f"k{n}")
+        if steps:
+            runtime.app.record_delivery_step(CTX, r.aggregate_id, "stock_prepared")
+        ids.append(r.aggregate_id)
+    return ids
+
+
+def store_event_ids(runtime: Runtime) -> list[str]:
+    """The ids the relay must publish: every public event in the store."""
+    from engine.catalogue import category_of
+    from streams.envelope import event_id
+
+    return [event_id(n.originator_id, n.originator_version)
+            for n in runtime.app.recorder.select_notifications(start=1, limit=100_000)
+            if category_of(n.topic)]
+
+
+def test_publishes_every_order_event_as_cloudevents_keyed_by_order(runtime: Runtime) -> None:
+    ids = write_orders(runtime, 4)
+    relay = runtime.relay()
+    assert relay.catch_up() == 12  # 8 order events + 4 internal idempotency records
+    relay.close()
+    records = consume_all(runtime.kafka.bootstrap_servers, runtime.kafka.topic("orders"), expect=8)
+    envs = envelopes(records)
+    assert sorted(e["id"] for e in envs) == sorted(store_event_ids(runtime))
+    assert {r.key.decode() for r in records} == {str(i) for i in ids}
+    assert all(r.key.decode() == e["subject"] for r, e in zip(records, envs))
+    assert all(dict(r.headers)["content-type"].startswith(b"application/cloudevents+json") for r in records)
+    # Per partition, events come in store order, so each order's versions ascend.
+    by_partition: dict[int, list[int]] = {}
+    for r, e in zip(records, envs):
+        by_partition.setdefault(r.partition, []).append(e["position"])
+    assert all(p == sorted(p) for p in by_partition.values())
+
+
+def test_relay_killed_mid_batch_resumes_without_loss(runtime: Runtime) -> None:
+    write_orders(runtime, 10)
+    kafka = runtime.start_kafka()
+
+    def crash_after(n: int) -> None:
+        if n == 7:
+            raise RuntimeError("simulated crash mid-batch")
+
+    doomed = Relay(runtime.app, kafka, RelayState(runtime.state_db, "relay"), after_send=crash_after)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        doomed.run_once()
+    doomed._producer.close(timeout=5)  # the process died: what was sent is on the broker or not
+    assert RelayState(runtime.state_db, "relay").position() == 0
+
+    survivor = Relay(runtime.app, kafka, RelayState(runtime.state_db, "relay"), batch_size=7)
+    survivor.catch_up()
+    survivor.close()
+    envs = envelopes(consume_all(kafka.bootstrap_servers, kafka.topic("orders"), expect=20))
+    expected = store_event_ids(runtime)
+    assert set(e["id"] for e in envs) == set(expected)
+    counts = Counter(e["id"] for e in envs)
+    # A duplicate is the very same event: same id, same body.
+    for event_id, n in counts.items():
+        copies = [e for e in envs if e["id"] == event_id]
+        assert all(c == copies[0] for c in copies)
+    assert RelayState(runtime.state_db, "relay").position() == runtime.app.current_position()
+
+
+def test_relay_republishes_when_the_broker_comes_back_empty(runtime: Runtime, topic_prefix: str) -> None:
+    write_orders(runtime, 3)
+    relay = runtime.relay()
+    relay.catch_up()
+    relay.close()
+    with BrokerProcess() as fresh:
+        kafka = KafkaConfig(bootstrap_servers=fresh.bootstrap_servers, topic_prefix=topic_prefix)
+        state = RelayState(runtime.state_db, f"{topic_prefix}.relay")
+        restarted = Relay(runtime.app, kafka, state, verify_interval=3600)
+        assert restarted.verify() == {kafka.topic("orders")}
+        restarted.catch_up()
+        envs = envelopes(consume_all(fresh.bootstrap_servers, kafka.topic("orders"), expect=6))
+        assert sorted(e["id"] for e in envs) == sorted(store_event_ids(runtime))
+        # Healthy now: nothing more to republish.
+        assert restarted.verify() == set()
+        restarted.close()
+
+
+def test_relay_process_killed_with_sigkill_loses_nothing(runtime: Runtime, settings: object) -> None:
+    write_orders(runtime, 150, steps=True)
+    env = {**os.environ, "SERVICEORDER_DATA_DIR": str(settings.data_dir),
+           "SERVICEORDER_TOPIC_PREFIX": settings.topic_prefix,
+           "KAFKA_BOOTSTRAP_SERVERS": runtime.kafka.bootstrap_servers if runtime.kafka else
+           runtime.start_kafka().bootstrap_servers,
+           "SERVICEORDER_ADMIN_TOKEN": settings.admin_token,
+           "SERVICEORDER_RELAY_BATCH_SIZE": "20", "SERVICEORDER_LOG_FORMAT": "json"}
+    if settings.database_url:
+        env |= {"DATABASE_URL": settings.database_url, "SERVICEORDER_DATABASE_SCHEMA": settings.database_schema}
+    cmd = [sys.executable, "-m", "commands.cli", "relay"]
+    state = RelayState(runtime.state_db, f"{settings.topic_prefix}.relay")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while state.position() == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = state.position()
+    assert 0 < killed_at < runtime.app.current_position(), "the kill should land mid-stream"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while state.position() < runtime.app.current_position() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    expected = store_event_ids(runtime)
+    envs = envelopes(consume_all(runtime.kafka.bootstrap_servers, runtime.kafka.topic("orders"), expect=len(expected)))
+    assert set(e["id"] for e in envs) == set(expected)
