@@ -54,10 +54,23 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         )
         config = uvicorn.Config(create_app(runtime), host=settings.host, port=port, log_config=None,
                                 access_log=False)
-        uvicorn.Server(config).run()
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+        # handler that was there before it: make that handler a clean exit, so the workers
+        # stop and the bundled broker is not left behind.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        signal.signal(signal.SIGINT, _exit_cleanly)
+        try:
+            uvicorn.Server(config).run()
+        except SystemExit:
+            pass
     finally:
         runtime.close()
+        log.info("serve_stopped")
     return 0
+
+
+def _exit_cleanly(*_: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:

@@ -24,6 +24,17 @@ BOOKKEEPING_DDL = (
         version BIGINT NOT NULL,
         PRIMARY KEY (projection, aggregate_id)
     )""",
+    # Records on our topics that are not our envelopes: kept for inspection, then skipped,
+    # so one foreign message cannot stall a view.
+    """CREATE TABLE IF NOT EXISTS projection_rejects (
+        projection TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        partition_no INTEGER NOT NULL,
+        record_offset BIGINT NOT NULL,
+        error TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (projection, topic, partition_no, record_offset)
+    )""",
 )
 
 

@@ -82,7 +82,7 @@ class ProjectionWorker:
             next_offset, last_event_id = stored.get(tp, (0, ""))
             if next_offset > 0:
                 record = read_record_at(self.kafka, tp, next_offset - 1)
-                if record is None or ce.decode(record.value)["id"] != last_event_id:
+                if record is None or _event_id(record.value) != last_event_id:
                     log.warning("projection_log_mismatch", projection=self.projection.name, topic=tp.topic,
                                 partition=tp.partition, offset=next_offset - 1, expected_event_id=last_event_id)
                     next_offset = 0
@@ -101,7 +101,11 @@ class ProjectionWorker:
     def connect(self) -> None:
         if self.mode == "assign":
             self.consumer = self.kafka.consumer(max_poll_interval_ms=self.max_poll_interval_ms)
-            partitions = [tp for topic in self.topics for tp in partitions_of(self.consumer, topic)]
+            try:
+                partitions = [tp for topic in self.topics for tp in partitions_of(self.consumer, topic, timeout=5)]
+            except TimeoutError:
+                self.close()
+                raise
             self.consumer.assign(partitions)
             self._position_partitions(partitions)
         else:
@@ -131,7 +135,17 @@ class ProjectionWorker:
     # Applying ---------------------------------------------------------------------------
 
     def _apply_record(self, cur: Cursor, tp: TopicPartition, record: Any) -> bool:
-        env = ce.decode(record.value)
+        try:
+            env = ce.decode(record.value)
+        except ce.MalformedEnvelope as exc:
+            log.error("projection_record_rejected", projection=self.projection.name, error=str(exc))
+            cur.execute(
+                "INSERT INTO projection_rejects (projection, topic, partition_no, record_offset, error, raw) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (self.projection.name, tp.topic, tp.partition, record.offset, str(exc),
+                 (record.value or b"")[:10_000].decode("utf-8", "replace")),
+            )
+            return False
         aggregate_id, version = env["subject"], int(env["aggregateversion"])
         row = cur.execute(
             "SELECT version FROM projection_versions WHERE projection = %s AND aggregate_id = %s",
@@ -166,7 +180,7 @@ class ProjectionWorker:
                     "INSERT INTO projection_offsets (projection, topic, partition_no, next_offset, last_event_id) "
                     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (projection, topic, partition_no) DO UPDATE SET "
                     "next_offset = EXCLUDED.next_offset, last_event_id = EXCLUDED.last_event_id",
-                    (self.projection.name, tp.topic, tp.partition, last.offset + 1, ce.decode(last.value)["id"]),
+                    (self.projection.name, tp.topic, tp.partition, last.offset + 1, _event_id(last.value)),
                 )
         structlog.contextvars.unbind_contextvars("topic", "partition", "offset")
         for tp, records in batch.items():
@@ -206,9 +220,9 @@ class ProjectionWorker:
             try:
                 self.poll_once()
                 backoff = 0.5
-            except ce.MalformedEnvelope:
-                log.exception("projection_poison_record", projection=self.projection.name)
-                raise
+            except TimeoutError as exc:
+                log.warning("projection_waiting_for_topics", projection=self.projection.name, detail=str(exc))
+                stop.wait(1.0)
             except Exception:
                 log.exception("projection_batch_failed", projection=self.projection.name, retry_in_s=backoff)
                 self.close()
@@ -249,6 +263,14 @@ class ProjectionWorker:
         self.close()
         log.info("projection_rebuilt", projection=self.projection.name, records=total)
         return total
+
+
+def _event_id(raw: bytes) -> str:
+    """The envelope id of a record, or a marker for a rejected one (offsets still move past it)."""
+    try:
+        return str(ce.decode(raw)["id"])
+    except ce.MalformedEnvelope:
+        return "rejected"
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

@@ -6,7 +6,9 @@ verification republishes from the event store whenever it comes back empty.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -38,6 +40,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """Linux: the broker gets SIGTERM if our process dies without stopping it (even SIGKILL)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class BrokerProcess:
     """A broker child process listening on 127.0.0.1:port."""
 
@@ -58,6 +69,7 @@ class BrokerProcess:
             [str(self.binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            preexec_fn=_die_with_parent,
         )
         try:
             wait_for_broker(self.bootstrap_servers, timeout)

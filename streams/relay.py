@@ -58,6 +58,13 @@ def event_topics(category: str) -> list[str]:
     )
 
 
+def _envelope_id(raw: bytes) -> str | None:
+    try:
+        return str(envelope.decode(raw)["id"])
+    except envelope.MalformedEnvelope:
+        return None
+
+
 @dataclass
 class Published:
     topic: str
@@ -214,7 +221,11 @@ class Relay:
 
     def behind_topics(self) -> set[str]:
         behind = set()
-        existing = set(self.kafka.admin().list_topics())
+        admin = self.kafka.admin()
+        try:
+            existing = set(admin.list_topics())
+        finally:
+            admin.close()
         for tp, (offset, event_id) in self.state.checkpoints().items():
             if tp.topic in behind:
                 continue
@@ -222,7 +233,7 @@ class Relay:
                 behind.add(tp.topic)
                 continue
             record = read_record_at(self.kafka, tp, offset)
-            if record is None or envelope.decode(record.value)["id"] != event_id:
+            if record is None or _envelope_id(record.value) != event_id:
                 log.warning("topic_behind_store", topic=tp.topic, partition=tp.partition, offset=offset,
                             expected_event_id=event_id)
                 behind.add(tp.topic)
@@ -265,6 +276,7 @@ class Relay:
         backoff = self.poll_interval
         while not stop.is_set():
             try:
+                self.producer  # noqa: B018 - creates the topics up front, so consumers can start
                 moved = self.run_once()
                 backoff = self.poll_interval
             except Exception:

@@ -225,3 +225,24 @@ def test_a_consumer_group_splits_partitions_and_applies_everything_once(runtime:
         stop.set()
         for t in threads:
             t.join(30)
+
+
+def test_a_foreign_record_is_set_aside_and_the_view_carries_on(runtime: Runtime) -> None:
+    from kafka import KafkaProducer
+
+    kafka = runtime.start_kafka()
+    kafka.ensure_topics(["orders"])
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+    producer.send(kafka.topic("orders"), key=b"x", value=b"definitely not a cloudevent", partition=0).get(10)
+    producer.close()
+    deliver_some(runtime, 1)
+    publish(runtime)
+    worker = runtime.worker(CustomerTimeline())
+    drain(worker, 3)
+    deadline = time.monotonic() + 5
+    while not rows(runtime.views_db, "projection_rejects") and time.monotonic() < deadline:
+        worker.poll_once()
+    (reject,) = rows(runtime.views_db, "projection_rejects")
+    assert reject[0] == "customer_timeline" and reject[3] == 0 and "not JSON" in reject[4]
+    assert len(rows(runtime.views_db, "timeline_entries")) == 3
+    worker.close()
