@@ -153,10 +153,12 @@ class ProjectionWorker:
         ).fetchone()
         applied = int(row[0]) if row else 0
         if version <= applied:
+            log.debug("event_skipped_duplicate", event_id=env["id"], version=version, applied=applied)
             return False
         if version != applied + 1:
             raise ProjectionGap(tp, aggregate_id, applied + 1, version)
         self.projection.apply(cur, env)
+        log.debug("event_applied", projection=self.projection.name, event_id=env["id"], type=env["type"])
         cur.execute(
             "INSERT INTO projection_versions (projection, aggregate_id, version) VALUES (%s, %s, %s) "
             "ON CONFLICT (projection, aggregate_id) DO UPDATE SET version = EXCLUDED.version",
