@@ -1,0 +1,87 @@
+"""Throughput of the spine, stage by stage, on the embedded default and on PostgreSQL.
+
+    .venv/bin/python -m benchmarks.spine [--orders 2000] [--backend sqlite|postgres|both]
+
+Prints commands/s through the application service, events/s through the relay to Kafka,
+and events/s through each projection, plus the ratio of each stage to the write rate
+(a stage slower than the writes is where a backlog would build up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from uuid import uuid4
+
+from commands import logs
+from commands.bootstrap import build_runtime
+from commands.settings import Settings
+from engine.context import CommandContext
+from projections.registry import build as build_projections
+from streams.broker import BrokerProcess
+
+CTX = CommandContext.new()
+
+
+def run(backend: str, orders: int, broker: BrokerProcess) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="so-bench-"))
+    extra: dict[str, object] = {}
+    schema = None
+    if backend == "postgres":
+        from tests.services import create_schema, ensure_test_database
+
+        schema = f"bench_{uuid4().hex[:8]}"
+        extra = {"database_url": ensure_test_database(), "database_schema": schema}
+        create_schema(schema)
+    settings = Settings(data_dir=data_dir, kafka_bootstrap_servers=broker.bootstrap_servers,
+                        topic_prefix=f"bench{uuid4().hex[:6]}", admin_token="bench-token-0123456789",
+                        relay_batch_size=1000, **extra)  # type: ignore[arg-type]
+    runtime = build_runtime(settings)
+    try:
+        started = time.perf_counter()
+        for n in range(orders):
+            oid = runtime.app.place_order(CTX, customer_id=f"c{n % 200}", items=[{"sku": "WP", "quantity": 1}],
+                                          tier="vip", delivery_address="addr").aggregate_id
+            runtime.app.record_delivery_step(CTX, oid, "stock_prepared")
+        write_s = time.perf_counter() - started
+        events = orders * 2
+        write_rate = events / write_s
+
+        relay = runtime.relay()
+        started = time.perf_counter()
+        relay.catch_up()
+        relay_rate = events / (time.perf_counter() - started)
+        relay.close()
+
+        print(f"[{backend}] {orders * 2} commands in {write_s:.2f}s: {write_rate:,.0f} commands/s (1 event each)")
+        print(f"[{backend}] relay: {relay_rate:,.0f} events/s to Kafka ({relay_rate / write_rate:.1f}x the write rate)")
+        for projection in build_projections():
+            worker = runtime.worker(projection)
+            started = time.perf_counter()
+            applied = worker.rebuild()
+            rate = applied / (time.perf_counter() - started)
+            print(f"[{backend}] projection {projection.name}: {rate:,.0f} events/s "
+                  f"({rate / write_rate:.1f}x the write rate)")
+    finally:
+        runtime.close()
+        if schema:
+            from tests.services import drop_schema
+
+            drop_schema(schema)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    logs.configure("console", "WARNING")
+    with BrokerProcess() as broker:
+        for backend in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+            run(backend, args.orders, broker)
+
+
+if __name__ == "__main__":
+    main()
