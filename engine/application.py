@@ -78,14 +78,11 @@ class ServiceOrderApp(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        payload = {"order": str(order_id), "step": step, "driver": driver, "position": position, "note": note}
-
-        def act() -> tuple[Aggregate, dict[str, Any]]:
-            order = self._load(order_id, expected_version)
-            order.record_step(step, driver=driver, position=position, note=note, meta=ctx.meta())
-            return order, {}
-
-        return self._command(ctx, "record_delivery_step", payload, idempotency_key, act)
+        return self._change_order(
+            ctx, "record_delivery_step", order_id, expected_version, idempotency_key,
+            {"step": step, "driver": driver, "position": position, "note": note},
+            lambda order: order.record_step(step, driver=driver, position=position, note=note, meta=ctx.meta()),
+        )
 
     def report_incident(
         self,
@@ -97,14 +94,11 @@ class ServiceOrderApp(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        payload = {"order": str(order_id), "kind": kind, "description": description}
-
-        def act() -> tuple[Aggregate, dict[str, Any]]:
-            order = self._load(order_id, expected_version)
-            incident_id = order.report_incident(kind=kind, description=description, meta=ctx.meta())
-            return order, {"incident_id": incident_id}
-
-        return self._command(ctx, "report_incident", payload, idempotency_key, act)
+        return self._change_order(
+            ctx, "report_incident", order_id, expected_version, idempotency_key,
+            {"kind": kind, "description": description},
+            lambda order: {"incident_id": order.report_incident(kind=kind, description=description, meta=ctx.meta())},
+        )
 
     def resolve_incident(
         self,
@@ -117,15 +111,11 @@ class ServiceOrderApp(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        payload = {"order": str(order_id), "incident": incident_id, "resolution": resolution,
-                   "note": note, "reason": ctx.reason}
-
-        def act() -> tuple[Aggregate, dict[str, Any]]:
-            order = self._load(order_id, expected_version)
-            order.resolve_incident(incident_id, resolution=resolution, note=note, meta=ctx.meta())
-            return order, {}
-
-        return self._command(ctx, "resolve_incident", payload, idempotency_key, act)
+        return self._change_order(
+            ctx, "resolve_incident", order_id, expected_version, idempotency_key,
+            {"incident": incident_id, "resolution": resolution, "note": note, "reason": ctx.reason},
+            lambda order: order.resolve_incident(incident_id, resolution=resolution, note=note, meta=ctx.meta()),
+        )
 
     def cancel_order(
         self,
@@ -135,14 +125,11 @@ class ServiceOrderApp(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        payload = {"order": str(order_id), "reason": ctx.reason}
-
-        def act() -> tuple[Aggregate, dict[str, Any]]:
-            order = self._load(order_id, expected_version)
-            order.cancel(meta=ctx.meta())
-            return order, {}
-
-        return self._command(ctx, "cancel_order", payload, idempotency_key, act)
+        return self._change_order(
+            ctx, "cancel_order", order_id, expected_version, idempotency_key,
+            {"reason": ctx.reason},
+            lambda order: order.cancel(meta=ctx.meta()),
+        )
 
     # Queries --------------------------------------------------------------------------
 
@@ -188,6 +175,24 @@ class ServiceOrderApp(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return record if isinstance(record, IdempotencyRecord) else None
+
+    def _change_order(
+        self,
+        ctx: CommandContext,
+        name: str,
+        order_id: UUID,
+        expected_version: int | None,
+        idempotency_key: str | None,
+        payload: dict[str, Any],
+        change: Callable[[ServiceOrder], dict[str, Any] | None],
+    ) -> CommandResult:
+        """Load an order (checking the caller's expected version), change it, save it."""
+
+        def act() -> tuple[Aggregate, dict[str, Any]]:
+            order = self._load(order_id, expected_version)
+            return order, change(order) or {}
+
+        return self._command(ctx, name, {"order": str(order_id), **payload}, idempotency_key, act)
 
     def _command(
         self,

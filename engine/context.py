@@ -10,6 +10,10 @@ from dataclasses import dataclass, field, replace
 from uuid import uuid4
 
 
+# A role grants the roles below it: an operator may read what a viewer reads.
+IMPLIED_ROLES = {"admin": {"operator", "viewer"}, "operator": {"viewer"}, "viewer": set()}
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated actor and the roles it holds."""
@@ -18,7 +22,7 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
 
     def has(self, role: str) -> bool:
-        return role in self.roles or "admin" in self.roles
+        return any(role == held or role in IMPLIED_ROLES.get(held, ()) for held in self.roles)
 
 
 SYSTEM = Principal("system", frozenset({"admin"}))

@@ -51,17 +51,17 @@ def ensure_test_database() -> str:
     return f"postgresql://postgres@127.0.0.1:5432/{TEST_DB}"
 
 
-def create_schema(name: str) -> None:
+def _run_in_test_db(statement: str) -> None:
     conn = _connect(TEST_DB)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'CREATE SCHEMA "{name}"')
+        cur.execute(statement)
     conn.close()
+
+
+def create_schema(name: str) -> None:
+    _run_in_test_db(f'CREATE SCHEMA "{name}"')
 
 
 def drop_schema(name: str) -> None:
-    conn = _connect(TEST_DB)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    conn.close()
+    _run_in_test_db(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

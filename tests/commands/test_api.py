@@ -141,6 +141,10 @@ def test_authentication_and_roles(client: TestClient, runtime: Runtime) -> None:
     assert forbidden.status_code == 403 and forbidden.headers["content-type"] == PROBLEM
     order_id = place(client)["order_id"]
     assert client.get(f"/orders/{order_id}", headers=viewer).status_code == 200
+    runtime.tokens.add("operator-token-0123456789", "otto", ["operator"])
+    operator = {"Authorization": "Bearer operator-token-0123456789"}
+    assert step(client, order_id, {"step": "stock_prepared"}, **operator).status_code == 200
+    assert client.get(f"/orders/{order_id}", headers=operator).json()["version"] == 2
 
 
 def test_if_match_guards_against_stale_writes(client: TestClient) -> None:
