@@ -82,6 +82,7 @@ class Runtime:
             self.start_kafka(),
             mode=s.projection_mode,
             max_poll_interval_ms=s.projection_max_poll_interval_ms,
+            max_records=s.projection_batch_size,
         )
 
     def start_background(self, *, relay: bool = True, projections: list[str] | None = None) -> None:

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     # group so that several workers share the partitions.
     projection_mode: Literal["assign", "group"] = "assign"
     projection_max_poll_interval_ms: int = Field(default=30_000, ge=1_000)
+    projection_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     # HTTP.
     host: str = "127.0.0.1"

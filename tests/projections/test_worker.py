@@ -246,3 +246,50 @@ def test_a_foreign_record_is_set_aside_and_the_view_carries_on(runtime: Runtime)
     assert reject[0] == "customer_timeline" and reject[3] == 0 and "not JSON" in reject[4]
     assert len(rows(runtime.views_db, "timeline_entries")) == 3
     worker.close()
+
+
+def test_projection_process_killed_with_sigkill_neither_loses_nor_double_applies(
+        runtime: Runtime, settings: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    oid = deliver_some(runtime, 1)[0]
+    runtime.app.record_delivery_step(CTX, oid, "driver_assigned", driver="Wang")
+    updates = 400
+    for i in range(updates):
+        runtime.app.record_delivery_step(CTX, oid, "in_transit", position={"lat": 30, "lng": 120 + i / 1e4})
+    publish(runtime)
+    total = 4 + updates
+    env = {**os.environ, "SERVICEORDER_DATA_DIR": str(settings.data_dir),
+           "SERVICEORDER_TOPIC_PREFIX": settings.topic_prefix,
+           "KAFKA_BOOTSTRAP_SERVERS": runtime.start_kafka().bootstrap_servers,
+           "SERVICEORDER_ADMIN_TOKEN": settings.admin_token, "SERVICEORDER_LOG_FORMAT": "json",
+           "SERVICEORDER_PROJECTION_BATCH_SIZE": "10"}
+    if settings.database_url:
+        env |= {"DATABASE_URL": settings.database_url, "SERVICEORDER_DATABASE_SCHEMA": settings.database_schema}
+    cmd = [sys.executable, "-m", "commands.cli", "project", "order_tracking"]
+    probe = ProjectionWorker(OrderTracking(), runtime.views_db, runtime.start_kafka())
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while applied_events(probe) == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = applied_events(probe)
+    assert 0 < killed_at < total, "the kill should land mid-stream"
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while applied_events(probe) < total and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    view = runtime.views.tracking(str(oid))
+    # position_updates is a counter: any double-applied in_transit event would inflate it.
+    assert view["position_updates"] == updates
+    assert view["version"] == total and len(view["history"]) == total
