@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from commands.api.deps import RuntimeDep, ViewsDep, Viewer
-from commands.api.orders import WaitFor, WaitTimeout
+from commands.api.orders import MAX_POSITION, WaitFor, WaitTimeout
 from commands.api.schemas import TimelineOut
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -20,7 +20,7 @@ def timeline(
     views: ViewsDep,
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after: Annotated[int, Query(ge=0, description="only entries after this position (paging)")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="only entries after this position (paging)")] = 0,
     wait_for_position: WaitFor = None,
     wait_timeout: WaitTimeout = 5.0,
 ) -> TimelineOut:

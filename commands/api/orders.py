@@ -13,7 +13,9 @@ from commands.api.schemas import CancelIn, CommandOut, DeliveryStepIn, IncidentI
 from engine.application import CommandResult
 
 router = APIRouter(prefix="/orders", tags=["orders"])
-WaitFor = Annotated[int | None, Query(ge=1, description="block until the view has applied this store position")]
+MAX_POSITION = 2**63 - 1  # BIGINT: larger numbers cannot be positions and must not reach SQL
+WaitFor = Annotated[int | None, Query(ge=1, le=MAX_POSITION,
+                                      description="block until the view has applied this store position")]
 WaitTimeout = Annotated[float, Query(gt=0, le=60, description="seconds to wait for wait_for_position")]
 
 

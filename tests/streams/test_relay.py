@@ -121,7 +121,7 @@ def test_relay_process_killed_with_sigkill_loses_nothing(runtime: Runtime, setti
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while state.position() == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = state.position()
