@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from commands.api.deps import RuntimeDep, ViewsDep, Viewer
-from commands.api.orders import MAX_POSITION, WaitFor, WaitTimeout
+from commands.api.orders import MAX_POSITION, WaitFor, WaitTimeout, wait_for_view
 from commands.api.schemas import TimelineOut
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -24,8 +24,8 @@ def timeline(
     wait_for_position: WaitFor = None,
     wait_timeout: WaitTimeout = 5.0,
 ) -> TimelineOut:
-    views.wait_for("customer timeline", lambda: views.timeline_position(customer_id), wait_for_position,
-                   min(wait_timeout, runtime.settings.read_wait_max_seconds))
+    wait_for_view(runtime, "customer timeline", lambda: views.timeline_position(customer_id), wait_for_position,
+                  wait_timeout)
     entries = views.timeline(customer_id, limit=limit, after=after)
     return TimelineOut(
         customer_id=customer_id,

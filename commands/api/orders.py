@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Callable
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep, ViewsDep, Viewer
 from commands.api.problems import Problem
 from commands.api.schemas import CancelIn, CommandOut, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn
+from commands.bootstrap import Runtime
 from engine.application import CommandResult
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -17,6 +18,19 @@ MAX_POSITION = 2**63 - 1  # BIGINT: larger numbers cannot be positions and must 
 WaitFor = Annotated[int | None, Query(ge=1, le=MAX_POSITION,
                                       description="block until the view has applied this store position")]
 WaitTimeout = Annotated[float, Query(gt=0, le=60, description="seconds to wait for wait_for_position")]
+
+
+def wait_for_view(runtime: Runtime, view: str, reached: Callable[[], int], position: int | None,
+                  timeout: float) -> None:
+    """Read-your-writes: wait for a position the store has issued; refuse one it has not."""
+    if position is None:
+        return
+    latest = runtime.app.current_position()
+    if position > latest:
+        raise Problem(422, "Malformed request",
+                      f"wait_for_position {position} is beyond the store's latest position {latest}",
+                      "malformed-request")
+    runtime.views.wait_for(view, reached, position, min(timeout, runtime.settings.read_wait_max_seconds))
 
 
 def _reply(response: Response, result: CommandResult) -> CommandOut:
@@ -95,8 +109,8 @@ def get_order(order_id: UUID, _: Viewer, orders: OrdersDep, response: Response) 
 @router.get("/{order_id}/tracking")
 def get_tracking(order_id: UUID, _: Viewer, views: ViewsDep, runtime: RuntimeDep, response: Response,
                  wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
-    views.wait_for("order tracking", lambda: views.tracking_position(str(order_id)), wait_for_position,
-                   min(wait_timeout, runtime.settings.read_wait_max_seconds))
+    wait_for_view(runtime, "order tracking", lambda: views.tracking_position(str(order_id)), wait_for_position,
+                  wait_timeout)
     tracking = views.tracking(str(order_id))
     if tracking is None:
         raise Problem(404, "Not found", f"no tracking for order {order_id} (unknown, or not projected yet)",

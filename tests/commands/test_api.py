@@ -188,9 +188,16 @@ def test_concurrent_commands_on_one_order_write_once(client: TestClient, runtime
 
 
 def test_reading_a_position_the_view_never_reaches_is_503_with_retry_after(client: TestClient) -> None:
-    response = client.get("/customers/nobody/timeline", params={"wait_for_position": 10**9, "wait_timeout": 0.2})
+    position = place(client)["position"]  # cust-42's write: the timeline of "nobody" never holds it
+    response = client.get("/customers/nobody/timeline", params={"wait_for_position": position, "wait_timeout": 0.2})
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "has not reached store position" in response.json()["detail"]
+
+
+def test_waiting_for_a_position_the_store_never_issued_is_422(client: TestClient) -> None:
+    response = client.get("/customers/cust-42/timeline", params={"wait_for_position": 10**9})
+    assert response.status_code == 422
+    assert "beyond the store's latest position" in response.json()["detail"]
 
 
 def test_health_and_docs(client: TestClient) -> None:
