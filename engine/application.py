@@ -156,6 +156,17 @@ class ServiceOrderApp(Application[UUID]):
     def current_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def writer_at(self, position: int) -> UUID | None:
+        """The aggregate whose event holds ``position`` in the notification log, if any."""
+        found = self.recorder.select_notifications(start=position, limit=1, stop=position)
+        return UUID(str(found[0].originator_id)) if found else None
+
+    def customer_of(self, aggregate_id: UUID) -> str | None:
+        try:
+            return self.get_order(aggregate_id)["customer_id"]
+        except OrderNotFound:
+            return None
+
     # Plumbing -------------------------------------------------------------------------
 
     def _load(self, order_id: UUID, expected_version: int | None) -> ServiceOrder:

@@ -25,7 +25,8 @@ def timeline(
     wait_timeout: WaitTimeout = 5.0,
 ) -> TimelineOut:
     wait_for_view(runtime, "customer timeline", lambda: views.timeline_position(customer_id), wait_for_position,
-                  wait_timeout)
+                  wait_timeout, lambda writer: runtime.app.customer_of(writer) == customer_id,
+                  f"customer {customer_id}")
     entries = views.timeline(customer_id, limit=limit, after=after)
     return TimelineOut(
         customer_id=customer_id,

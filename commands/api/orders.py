@@ -21,15 +21,18 @@ WaitTimeout = Annotated[float, Query(gt=0, le=60, description="seconds to wait f
 
 
 def wait_for_view(runtime: Runtime, view: str, reached: Callable[[], int], position: int | None,
-                  timeout: float) -> None:
-    """Read-your-writes: wait for a position the store has issued; refuse one it has not."""
+                  timeout: float, concerns: Callable[[UUID], bool], subject: str) -> None:
+    """Read-your-writes: wait until the view holds the write at ``position``.
+
+    The position must be one the store issued for this view's subject; anything else could
+    never be reached and is refused at once instead of timing out.
+    """
     if position is None:
         return
-    latest = runtime.app.current_position()
-    if position > latest:
+    writer = runtime.app.writer_at(position)
+    if writer is None or not concerns(writer):
         raise Problem(422, "Malformed request",
-                      f"wait_for_position {position} is beyond the store's latest position {latest}",
-                      "malformed-request")
+                      f"store position {position} is not a write to {subject}", "malformed-request")
     runtime.views.wait_for(view, reached, position, min(timeout, runtime.settings.read_wait_max_seconds))
 
 
@@ -110,7 +113,7 @@ def get_order(order_id: UUID, _: Viewer, orders: OrdersDep, response: Response) 
 def get_tracking(order_id: UUID, _: Viewer, views: ViewsDep, runtime: RuntimeDep, response: Response,
                  wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     wait_for_view(runtime, "order tracking", lambda: views.tracking_position(str(order_id)), wait_for_position,
-                  wait_timeout)
+                  wait_timeout, lambda writer: writer == order_id, f"order {order_id}")
     tracking = views.tracking(str(order_id))
     if tracking is None:
         raise Problem(404, "Not found", f"no tracking for order {order_id} (unknown, or not projected yet)",

@@ -187,17 +187,27 @@ def test_concurrent_commands_on_one_order_write_once(client: TestClient, runtime
     assert client.get(f"/orders/{order_id}").json()["version"] == 2
 
 
-def test_reading_a_position_the_view_never_reaches_is_503_with_retry_after(client: TestClient) -> None:
-    position = place(client)["position"]  # cust-42's write: the timeline of "nobody" never holds it
-    response = client.get("/customers/nobody/timeline", params={"wait_for_position": position, "wait_timeout": 0.2})
+def test_a_view_that_lags_answers_503_with_retry_after(client: TestClient, runtime: Runtime) -> None:
+    runtime.stop.set()  # relay and projections stop: from now on the view can only lag
+    for thread in runtime.threads:
+        thread.join(15)
+    position = place(client)["position"]
+    response = client.get("/customers/cust-42/timeline", params={"wait_for_position": position, "wait_timeout": 0.2})
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "has not reached store position" in response.json()["detail"]
 
 
-def test_waiting_for_a_position_the_store_never_issued_is_422(client: TestClient) -> None:
-    response = client.get("/customers/cust-42/timeline", params={"wait_for_position": 10**9})
-    assert response.status_code == 422
-    assert "beyond the store's latest position" in response.json()["detail"]
+def test_waiting_for_a_position_that_is_not_this_subjects_write_is_422(client: TestClient) -> None:
+    order = place(client)
+    other = client.post("/orders", json={**ORDER, "customer_id": "someone-else"}).json()
+    cases = [
+        client.get("/customers/cust-42/timeline", params={"wait_for_position": 10**9}),
+        client.get("/customers/cust-42/timeline", params={"wait_for_position": other["position"]}),
+        client.get(f"/orders/{order['order_id']}/tracking", params={"wait_for_position": other["position"]}),
+    ]
+    for response in cases:
+        assert response.status_code == 422
+        assert "is not a write to" in response.json()["detail"]
 
 
 def test_health_and_docs(client: TestClient) -> None:
