@@ -2,49 +2,31 @@
 
 Methods take and return ids and plain values, never aggregates. Every command can carry
 an expected version (optimistic concurrency requested by the caller) and an idempotency
-key (a retried command returns its first result and writes nothing new).
+key (a retried command returns its first result and writes nothing new). Orders are here;
+field work (jobs, follow-ups, reminders, customers) is in ``engine.fieldwork``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import AggregateNotFoundError
 
 from engine.context import CommandContext
-from engine.errors import ConcurrencyConflict, OrderNotFound, StaleVersion
-from engine.idempotency import IdempotencyRecord, fingerprint, record_id
+from engine.errors import OrderNotFound
+from engine.fieldwork import FieldWork
+from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
+from engine.service import CommandResult, Effects, ServiceBase
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    aggregate_id: UUID
-    version: int
-    # Position of the command's last event in the store's notification log; readers pass
-    # it back as wait_for_position. Unknown (None) when the result is an idempotent replay.
-    position: int | None = None
-    replayed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def stored(self) -> dict[str, Any]:
-        return {"aggregate_id": str(self.aggregate_id), "version": self.version, "extra": self.extra}
-
-    @classmethod
-    def replay_of(cls, stored: Mapping[str, Any]) -> CommandResult:
-        return cls(UUID(stored["aggregate_id"]), stored["version"], None, True, dict(stored["extra"]))
-
-
-class ServiceOrderApp(Application[UUID]):
+class ServiceOrderApp(FieldWork, ServiceBase):
     name = "ServiceOrders"
-    # Long in-transit histories (a position update every few minutes) make snapshots pay.
-    snapshotting_intervals = {ServiceOrder: 50}
+    # Long histories (position updates, visits) make snapshots pay.
+    snapshotting_intervals = {ServiceOrder: 50, FieldJob: 50}
 
-    # Commands -------------------------------------------------------------------------
+    # Orders -----------------------------------------------------------------------------
 
     def place_order(
         self,
@@ -54,17 +36,14 @@ class ServiceOrderApp(Application[UUID]):
         items: list[Mapping[str, Any]],
         tier: str,
         delivery_address: str,
+        site_location: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        payload = {"customer_id": customer_id, "items": items, "tier": tier, "address": delivery_address}
-
-        def act() -> tuple[Aggregate, dict[str, Any]]:
-            order = ServiceOrder.place(
-                customer_id=customer_id, items=items, tier=tier, delivery_address=delivery_address, meta=ctx.meta()
-            )
-            return order, {}
-
-        return self._command(ctx, "place_order", payload, idempotency_key, act)
+        payload = {"customer_id": customer_id, "items": items, "tier": tier, "address": delivery_address,
+                   "site": site_location}
+        return self._command(ctx, "place_order", payload, idempotency_key, lambda: Effects(ServiceOrder.place(
+            customer_id=customer_id, items=items, tier=tier, delivery_address=delivery_address,
+            site_location=site_location, meta=ctx.meta())))
 
     def record_delivery_step(
         self,
@@ -78,11 +57,15 @@ class ServiceOrderApp(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        return self._change_order(
-            ctx, "record_delivery_step", order_id, expected_version, idempotency_key,
-            {"step": step, "driver": driver, "position": position, "note": note},
-            lambda order: order.record_step(step, driver=driver, position=position, note=note, meta=ctx.meta()),
-        )
+        def change(order: ServiceOrder) -> Effects:
+            order.record_step(step, driver=driver, position=position, note=note, meta=ctx.meta())
+            # Delivered goods that need installing get their installation jobs in the same write.
+            jobs = self._installation_jobs_for(order, ctx) if step == "delivered" else []
+            return Effects(order, {"job_ids": [str(j.id) for j in jobs]} if jobs else {}, list(jobs))
+
+        return self._change(ctx, "record_delivery_step", ServiceOrder, order_id, expected_version, idempotency_key,
+                            {"step": step, "driver": driver, "position": position, "note": note}, change,
+                            OrderNotFound)
 
     def report_incident(
         self,
@@ -94,10 +77,11 @@ class ServiceOrderApp(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        return self._change_order(
-            ctx, "report_incident", order_id, expected_version, idempotency_key,
+        return self._change(
+            ctx, "report_incident", ServiceOrder, order_id, expected_version, idempotency_key,
             {"kind": kind, "description": description},
             lambda order: {"incident_id": order.report_incident(kind=kind, description=description, meta=ctx.meta())},
+            OrderNotFound,
         )
 
     def resolve_incident(
@@ -111,10 +95,11 @@ class ServiceOrderApp(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        return self._change_order(
-            ctx, "resolve_incident", order_id, expected_version, idempotency_key,
+        return self._change(
+            ctx, "resolve_incident", ServiceOrder, order_id, expected_version, idempotency_key,
             {"incident": incident_id, "resolution": resolution, "note": note, "reason": ctx.reason},
             lambda order: order.resolve_incident(incident_id, resolution=resolution, note=note, meta=ctx.meta()),
+            OrderNotFound,
         )
 
     def cancel_order(
@@ -125,16 +110,11 @@ class ServiceOrderApp(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        return self._change_order(
-            ctx, "cancel_order", order_id, expected_version, idempotency_key,
-            {"reason": ctx.reason},
-            lambda order: order.cancel(meta=ctx.meta()),
-        )
-
-    # Queries --------------------------------------------------------------------------
+        return self._change(ctx, "cancel_order", ServiceOrder, order_id, expected_version, idempotency_key,
+                            {"reason": ctx.reason}, lambda order: order.cancel(meta=ctx.meta()), OrderNotFound)
 
     def get_order(self, order_id: UUID) -> dict[str, Any]:
-        order = self._load(order_id, None)
+        order = self._load_as(ServiceOrder, order_id, not_found=OrderNotFound)
         return {
             "order_id": str(order.id),
             "version": order.version,
@@ -142,6 +122,7 @@ class ServiceOrderApp(Application[UUID]):
             "tier": order.tier,
             "items": order.items,
             "delivery_address": order.delivery_address,
+            "site_location": order.site_location,
             "status": order.status,
             "current_step": order.step,
             "next_steps": list(order.next_steps),
@@ -153,91 +134,13 @@ class ServiceOrderApp(Application[UUID]):
             "modified_at": order.modified_on.isoformat(),
         }
 
-    def current_position(self) -> int:
-        return self.recorder.max_notification_id() or 0
-
-    def writer_at(self, position: int) -> UUID | None:
-        """The aggregate whose event holds ``position`` in the notification log, if any."""
-        found = self.recorder.select_notifications(start=position, limit=1, stop=position)
-        return UUID(str(found[0].originator_id)) if found else None
-
     def customer_of(self, aggregate_id: UUID) -> str | None:
+        """The customer an aggregate belongs to, for checking read-your-writes requests."""
         try:
-            return self.get_order(aggregate_id)["customer_id"]
-        except OrderNotFound:
-            return None
-
-    # Plumbing -------------------------------------------------------------------------
-
-    def _load(self, order_id: UUID, expected_version: int | None) -> ServiceOrder:
-        try:
-            order = self.repository.get(order_id)
-        except AggregateNotFoundError:
-            raise OrderNotFound(order_id) from None
-        if not isinstance(order, ServiceOrder):
-            raise OrderNotFound(order_id)
-        if expected_version is not None and order.version != expected_version:
-            raise StaleVersion(order_id, expected_version, order.version)
-        return order
-
-    def _find_record(self, rid: UUID) -> IdempotencyRecord | None:
-        try:
-            record = self.repository.get(rid)
+            aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
-        return record if isinstance(record, IdempotencyRecord) else None
-
-    def _change_order(
-        self,
-        ctx: CommandContext,
-        name: str,
-        order_id: UUID,
-        expected_version: int | None,
-        idempotency_key: str | None,
-        payload: dict[str, Any],
-        change: Callable[[ServiceOrder], dict[str, Any] | None],
-    ) -> CommandResult:
-        """Load an order (checking the caller's expected version), change it, save it."""
-
-        def act() -> tuple[Aggregate, dict[str, Any]]:
-            order = self._load(order_id, expected_version)
-            return order, change(order) or {}
-
-        return self._command(ctx, name, {"order": str(order_id), **payload}, idempotency_key, act)
-
-    def _command(
-        self,
-        ctx: CommandContext,
-        name: str,
-        payload: dict[str, Any],
-        idempotency_key: str | None,
-        act: Callable[[], tuple[Aggregate, dict[str, Any]]],
-    ) -> CommandResult:
-        rid = fp = None
-        if idempotency_key is not None:
-            rid, fp = record_id(ctx.principal.name, idempotency_key), fingerprint(name, payload)
-            prior = self._find_record(rid)
-            if prior is not None:
-                return CommandResult.replay_of(prior.replay(fp))
-        aggregate, extra = act()
-        result = CommandResult(aggregate.id, aggregate.version, extra=extra)
-        pending: list[Aggregate] = [aggregate]
-        if idempotency_key is not None:
-            pending.append(
-                IdempotencyRecord(
-                    principal=ctx.principal.name, key=idempotency_key, fingerprint=fp, result=result.stored()
-                )
-            )
-        try:
-            recordings = self.save(*pending)
-        except IntegrityError:
-            if rid is not None and (prior := self._find_record(rid)) is not None:
-                return CommandResult.replay_of(prior.replay(fp))
-            raise ConcurrencyConflict(
-                f"{aggregate.id} was changed by another command at the same time; reload it and retry"
-            ) from None
-        position = max(r.notification.id for r in recordings if r.domain_event.originator_id == aggregate.id)
-        return CommandResult(aggregate.id, aggregate.version, position, extra=extra)
+        return getattr(aggregate, "customer_id", None)
 
 
 def event_store_env(

@@ -13,13 +13,15 @@ replaying history never re-runs a rule against a newer rulebook.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 from uuid import uuid4
 
 from eventsourcing.domain import Aggregate, event
 
 from engine.errors import InvalidCommand, RuleViolation
+from engine.values import money
+from engine.values import position as _position
+from engine.values import text as _text
 
 TIERS = ("basic", "vip", "svip")
 STEPS = ("stock_prepared", "left_warehouse", "driver_assigned", "in_transit", "delivered")
@@ -33,33 +35,6 @@ INCIDENT_KINDS = (
     "other",
 )
 RESOLUTIONS = ("resolved", "redispatched")
-MAX_TEXT = 2000
-
-
-def _text(value: Any, field: str, *, required: bool = True, limit: int = MAX_TEXT) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidCommand(f"{field} is required")
-        return None
-    if not isinstance(value, str):
-        raise InvalidCommand(f"{field} must be a string")
-    if len(value) > limit:
-        raise InvalidCommand(f"{field} is longer than {limit} characters")
-    return value.strip()
-
-
-def _position(position: Mapping[str, Any] | None) -> dict[str, float] | None:
-    if position is None:
-        return None
-    try:
-        lat, lng = float(position["lat"]), float(position["lng"])
-    except (KeyError, TypeError, ValueError):
-        raise InvalidCommand("position needs numeric 'lat' and 'lng'") from None
-    if not (math.isfinite(lat) and math.isfinite(lng)) or not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise InvalidCommand(f"position ({lat}, {lng}) is not a point on Earth")
-    return {"lat": lat, "lng": lng}
-
-
 def _items(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, (list, tuple)) or not items:
         raise InvalidCommand("an order needs at least one item")
@@ -70,12 +45,21 @@ def _items(items: Any) -> list[dict[str, Any]]:
         quantity = item.get("quantity", 1)
         if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= 10_000:
             raise InvalidCommand(f"item {n}: quantity must be a whole number from 1 to 10000")
+        consumables = item.get("consumables") or []
+        if not isinstance(consumables, (list, tuple)) or len(consumables) > 20:
+            raise InvalidCommand(f"item {n}: consumables must be a list of at most 20 names")
+        interval = item.get("consumable_interval_days", 90)
+        if not isinstance(interval, int) or isinstance(interval, bool) or not 1 <= interval <= 3650:
+            raise InvalidCommand(f"item {n}: consumable_interval_days must be a whole number from 1 to 3650")
         cleaned.append(
             {
                 "sku": _text(item.get("sku"), f"item {n} sku", limit=100),
                 "description": _text(item.get("description"), f"item {n} description", required=False) or "",
                 "quantity": quantity,
                 "needs_installation": bool(item.get("needs_installation", False)),
+                "installation_fee": money(item.get("installation_fee", "0"), f"item {n} installation_fee"),
+                "consumables": [_text(c, f"item {n} consumable", limit=100) for c in consumables],
+                "consumable_interval_days": interval,
             }
         )
     return cleaned
@@ -95,6 +79,7 @@ class ServiceOrder(Aggregate):
         tier: str,
         delivery_address: str,
         meta: dict[str, str],
+        site_location: Mapping[str, Any] | None = None,
     ) -> ServiceOrder:
         if tier not in TIERS:
             raise InvalidCommand(f"service tier must be one of {', '.join(TIERS)}, not {tier!r}")
@@ -103,6 +88,7 @@ class ServiceOrder(Aggregate):
             items=_items(items),
             tier=tier,
             delivery_address=_text(delivery_address, "delivery_address", limit=500),
+            site_location=_position(site_location),
             meta=meta,
         )
 
@@ -221,8 +207,10 @@ class ServiceOrder(Aggregate):
         tier: str,
         delivery_address: str,
         meta: dict[str, str],
+        site_location: dict[str, float] | None = None,
     ) -> None:
         self.customer_id = customer_id
+        self.site_location = site_location
         self.items = items
         self.tier = tier
         self.delivery_address = delivery_address

@@ -13,6 +13,7 @@ from engine.application import ServiceOrderApp, event_store_env
 from engine.context import CommandContext, Principal
 from engine.errors import ConcurrencyConflict, IdempotencyKeyReused, OrderNotFound, StaleVersion
 from engine.orders import ServiceOrder
+from engine.service import Effects
 from streams.sqldb import PostgresURL
 
 ALICE = CommandContext.new(Principal("alice", frozenset({"operator"})))
@@ -77,7 +78,7 @@ def test_concurrent_writers_one_wins_the_other_gets_a_conflict(app: ServiceOrder
     loaded = app.repository.get(order_id)
     assert loaded.version == 2
     with pytest.raises(ConcurrencyConflict):
-        app._command(ALICE, "x", {}, None, lambda: (b, {}))
+        app._command(ALICE, "x", {}, None, lambda: Effects(b))
     assert app.repository.get(order_id).version == 2
 
 

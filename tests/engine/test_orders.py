@@ -29,7 +29,8 @@ def dispatched() -> ServiceOrder:
 def test_placed_order_records_customer_items_and_tier() -> None:
     order = place()
     assert (order.customer_id, order.tier, order.status, order.version) == ("cust-1", "vip", "placed", 1)
-    assert order.items == [{"sku": "WP-500", "description": "", "quantity": 1, "needs_installation": True}]
+    assert order.items == [{"sku": "WP-500", "description": "", "quantity": 1, "needs_installation": True,
+                            "installation_fee": "0.00", "consumables": [], "consumable_interval_days": 90}]
     assert order.collect_events()[0].meta == META
 
 

@@ -1,0 +1,101 @@
+"""The ConsumableReminder aggregate: filters and other consumables due for replacement.
+
+Installing a product with consumables starts a reminder cycle, due some days later (90 by
+default, set per product on the order item). When it falls due the customer is contacted:
+they accept (a replacement job is opened) or decline (the reminder repeats later).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from engine.errors import InvalidCommand, RuleViolation
+
+DEFAULT_INTERVAL_DAYS = 90
+DECLINED_REPEAT_DAYS = 30
+
+
+class ConsumableReminder(Aggregate):
+    """Category ``reminders`` on the event backbone."""
+
+    @classmethod
+    def start(cls, *, customer_id: str, installation_job_id: str, product: dict[str, str], consumables: list[str],
+              interval_days: int, site_address: str, site_location: dict[str, float] | None, now: datetime,
+              meta: dict[str, str]) -> ConsumableReminder:
+        if not consumables:
+            raise InvalidCommand("a reminder needs consumables")
+        if not 1 <= interval_days <= 3650:
+            raise InvalidCommand("the replacement interval is 1 to 3650 days")
+        return cls(customer_id=customer_id, installation_job_id=installation_job_id, product=product,
+                   consumables=consumables, interval_days=interval_days, site_address=site_address,
+                   site_location=site_location, due_at=now + timedelta(days=interval_days), meta=meta)
+
+    @event("ReminderScheduled")
+    def __init__(self, customer_id: str, installation_job_id: str, product: dict[str, str], consumables: list[str],
+                 interval_days: int, site_address: str, site_location: dict[str, float] | None, due_at: datetime,
+                 meta: dict[str, str]) -> None:
+        self.customer_id = customer_id
+        self.installation_job_id = installation_job_id
+        self.product = product
+        self.consumables = consumables
+        self.interval_days = interval_days
+        self.site_address = site_address
+        self.site_location = site_location
+        self.due_at = due_at
+        self.status = "scheduled"
+        self.round = 1
+        self.replacement_job_id: str | None = None
+
+    def fall_due(self, *, now: datetime, meta: dict[str, str]) -> bool:
+        if self.status != "scheduled" or now < self.due_at:
+            return False
+        self._fell_due(round=self.round, meta=meta)
+        return True
+
+    def decline(self, *, now: datetime, repeat_after_days: int, meta: dict[str, str]) -> None:
+        if self.status != "due":
+            raise RuleViolation(f"the reminder is {self.status}: only a due reminder is declined")
+        if not 1 <= repeat_after_days <= 365:
+            raise InvalidCommand("repeat_after_days is 1 to 365")
+        self._declined(next_due_at=now + timedelta(days=repeat_after_days), meta=meta)
+
+    def accept(self, *, replacement_job_id: str, meta: dict[str, str]) -> None:
+        if self.status != "due":
+            raise RuleViolation(f"the reminder is {self.status}: only a due reminder is accepted")
+        self._accepted(replacement_job_id=replacement_job_id, meta=meta)
+
+    def renew(self, *, now: datetime, meta: dict[str, str], after_days: int | None = None) -> None:
+        """After its replacement job, the next cycle starts from the day of the work (or, when
+        the customer cancelled at the door, after ``after_days``)."""
+        if self.status != "accepted":
+            raise RuleViolation("a reminder renews after its replacement job")
+        self._renewed(due_at=now + timedelta(days=after_days or self.interval_days), meta=meta)
+
+    @event("ReminderDue")
+    def _fell_due(self, round: int, meta: dict[str, str]) -> None:  # noqa: A002 - event field name
+        self.status = "due"
+
+    @event("ReminderDeclined")
+    def _declined(self, next_due_at: datetime, meta: dict[str, str]) -> None:
+        self.status = "scheduled"
+        self.due_at = next_due_at
+        self.round += 1
+
+    @event("ReminderAccepted")
+    def _accepted(self, replacement_job_id: str, meta: dict[str, str]) -> None:
+        self.status = "accepted"
+        self.replacement_job_id = replacement_job_id
+
+    @event("ReminderRenewed")
+    def _renewed(self, due_at: datetime, meta: dict[str, str]) -> None:
+        self.status = "scheduled"
+        self.due_at = due_at
+        self.round += 1
+        self.replacement_job_id = None
+
+
+def reminder_interval(item: dict[str, Any]) -> int:
+    return int(item.get("consumable_interval_days") or DEFAULT_INTERVAL_DAYS)
