@@ -9,7 +9,9 @@ from pathlib import Path
 import structlog
 
 from commands.auth import TokenRegistry, admin_token_for
+from commands.scheduler import Scheduler
 from commands.settings import Settings
+from engine.clock import Clock, SystemClock
 from engine.application import ServiceOrderApp, event_store_env
 from projections.base import Projection
 from projections.queries import Views
@@ -85,11 +87,18 @@ class Runtime:
             max_records=s.projection_batch_size,
         )
 
-    def start_background(self, *, relay: bool = True, projections: list[str] | None = None) -> None:
-        """Run the relay and projection workers in threads of this process (serve)."""
+    def scheduler(self) -> Scheduler:
+        return Scheduler(self.app, self.views_db, self.app.clock, interval=self.settings.scheduler_interval)
+
+    def start_background(self, *, relay: bool = True, projections: list[str] | None = None,
+                         scheduler: bool = True) -> None:
+        """Run the relay, projection workers and scheduler in threads of this process (serve)."""
         if relay:
             r = self.relay()
             self._spawn("relay", lambda: r.run(self.stop))
+        if scheduler:
+            sched = self.scheduler()
+            self._spawn("scheduler", lambda: sched.run(self.stop))
         for projection in self.projections(projections):
             w = self.worker(projection)
             self._spawn(f"projection-{projection.name}", lambda w=w: w.run(self.stop))
@@ -110,7 +119,7 @@ class Runtime:
             self.broker.stop()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     data_dir: Path = settings.data_dir
     if settings.database_url:
         db = Database(settings.database_url, settings.database_schema)
@@ -124,7 +133,8 @@ def build_runtime(settings: Settings) -> Runtime:
         state_db = Database(str(data_dir / "relay.sqlite"))
         views_db = Database(str(data_dir / "views.sqlite"))
         store = str(data_dir.resolve())
-    app = ServiceOrderApp(env=env)
+    app = ServiceOrderApp(env=env, clock=clock or SystemClock())
+    app.visit_max_distance_m = settings.visit_max_distance_m
     for projection in build_projections():
         projection.create(views_db)
     tokens = TokenRegistry()

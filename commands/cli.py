@@ -39,7 +39,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     runtime = _runtime(settings)
     try:
         kafka = runtime.start_kafka()
-        runtime.start_background(relay=not args.no_relay, projections=None if not args.no_projections else [])
+        runtime.start_background(relay=not args.no_relay, projections=None if not args.no_projections else [],
+                                 scheduler=not args.no_scheduler)
         port = settings.port or free_port()
         base = f"http://{settings.host}:{port}"
         print(
@@ -83,12 +84,22 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    runtime = _runtime(settings)
+    stop = _stop_on_signals()
+    try:
+        runtime.scheduler().run(stop)
+    finally:
+        runtime.close()
+    return 0
+
+
 def cmd_project(settings: Settings, args: argparse.Namespace) -> int:
     runtime = _runtime(settings)
     stop = _stop_on_signals()
     runtime.stop = stop
     try:
-        runtime.start_background(relay=False, projections=args.names or None)
+        runtime.start_background(relay=False, scheduler=False, projections=args.names or None)
         stop.wait()
     finally:
         runtime.close()
@@ -174,8 +185,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="HTTP port (0 picks a free one); default SERVICEORDER_PORT or 8000")
     s.add_argument("--no-relay", action="store_true", help="do not run the relay in this process")
     s.add_argument("--no-projections", action="store_true", help="do not run projections in this process")
+    s.add_argument("--no-scheduler", action="store_true", help="do not fire deadlines in this process")
     s.set_defaults(func=cmd_serve)
     sub.add_parser("relay", help="publish the event store's new events to Kafka").set_defaults(func=cmd_relay)
+    sub.add_parser("scheduler", help="fire due deadlines (safe to run more than one)").set_defaults(
+        func=cmd_scheduler)
     pr = sub.add_parser("project", help="run projection workers")
     pr.add_argument("names", nargs="*", help="projections to run (default: all)")
     pr.set_defaults(func=cmd_project)

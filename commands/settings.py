@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     projection_max_poll_interval_ms: int = Field(default=30_000, ge=1_000)
     projection_batch_size: int = Field(default=500, ge=1, le=10_000)
 
+    # Field work.
+    visit_max_distance_m: float = Field(default=200.0, gt=0, le=50_000)
+    scheduler_interval: float = Field(default=1.0, gt=0, le=3600)
+
     # HTTP.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

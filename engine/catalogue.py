@@ -9,9 +9,21 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from engine.customers import Customer
+from engine.deadlines import Deadline
+from engine.followups import FollowUp
+from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
+from engine.reminders import ConsumableReminder
 
-PUBLIC_STREAMS: dict[str, type[Aggregate]] = {"orders": ServiceOrder}
+PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
+    "orders": ServiceOrder,
+    "jobs": FieldJob,
+    "followups": FollowUp,
+    "reminders": ConsumableReminder,
+    "customers": Customer,
+    "deadlines": Deadline,
+}
 
 
 def category_of(event_topic: str) -> str | None:

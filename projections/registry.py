@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from projections.base import Projection
+from projections.customer_file import CustomerFile
+from projections.deadlines import DeadlineIndex
+from projections.fieldwork import EngineerAgenda, VisitLog
 from projections.timeline import CustomerTimeline
 from projections.tracking import OrderTracking
 
 PROJECTIONS: dict[str, type[Projection]] = {
-    CustomerTimeline.name: CustomerTimeline,
-    OrderTracking.name: OrderTracking,
+    p.name: p for p in (CustomerTimeline, OrderTracking, EngineerAgenda, VisitLog, CustomerFile, DeadlineIndex)
 }
 
 

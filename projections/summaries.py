@@ -48,7 +48,76 @@ def _cancelled(d: dict[str, Any], env: dict[str, Any]) -> str:
     return f"Order cancelled: {env.get('reason', 'no reason given')}"
 
 
+def _t(value: Any) -> str:
+    """An ISO time as the customer reads it: 2026-01-05 09:00 UTC."""
+    return str(value)[:16].replace("T", " ") + " UTC" if value else "?"
+
+
+def _words(value: Any) -> str:
+    return str(value or "").replace("_", " ")
+
+
+def _reason(env: dict[str, Any]) -> str:
+    return f": {env['reason']}" if env.get("reason") else ""
+
+
+JOB_LABELS = {"installation": "Installation", "repair": "Repair", "follow_up_visit": "Follow-up visit",
+              "consumable_replacement": "Consumable replacement"}
+
+
+def _job_opened(d: dict[str, Any], env: dict[str, Any]) -> str:
+    return f"{JOB_LABELS.get(d['kind'], d['kind'])} job opened for {d['product']['sku']} at {d['site_address']}"
+
+
+def _checked_in(d: dict[str, Any], env: dict[str, Any]) -> str:
+    where = "at your site" if d["verified"] else f"{d['distance_m']:.0f} m from your site (not verified)"
+    return f"Engineer {d['engineer']} arrived {where} at {_t(d['at'])}"
+
+
+def _completed(d: dict[str, Any], env: dict[str, Any]) -> str:
+    text = "Job completed"
+    if d.get("fault_cause"):
+        text += f" (cause: {_words(d['fault_cause'])})"
+    if d.get("consumables_replaced"):
+        text += f"; replaced {', '.join(d['consumables_replaced'])}"
+    return text
+
+
+def _follow_up(d: dict[str, Any], env: dict[str, Any]) -> str:
+    return (f"Follow-up recorded: {'fixed' if d['fixed'] else 'not fixed'}, satisfaction {d['satisfaction']}/5"
+            + (" (late)" if d.get("late") else ""))
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
+    "JobOpened": _job_opened,
+    "JobDispatched": lambda d, e: f"Engineer {d['engineer']} assigned" + (f" ({d['note']})" if d.get("note") else ""),
+    "JobAccepted": lambda d, e: f"Engineer {d['engineer']} accepted the job",
+    "JobDeclined": lambda d, e: f"Engineer {d['engineer']} declined the job{_reason(e)}; it will be re-dispatched",
+    "AppointmentAgreed": lambda d, e: f"Appointment agreed: {_t(d['window_start'])} to {_t(d['window_end'])[11:]}",
+    "AppointmentRescheduled": lambda d, e: (
+        f"Appointment moved to {_t(d['window_start'])} ({d['notice_hours']:g} h notice, asked by "
+        f"{d['initiator']}){_reason(e)}"),
+    "AppointmentMissed": lambda d, e: f"Missed appointment: nobody came between {_t(d['window_start'])} and "
+                                      f"{_t(d['window_end'])[11:]}",
+    "SiteLocated": lambda d, e: "Site location recorded",
+    "EngineerCheckedIn": _checked_in,
+    "EngineerCheckedOut": lambda d, e: f"Engineer {d['engineer']} left after {d['duration_minutes']:g} minutes",
+    "JobCompleted": _completed,
+    "SelfInstallationAgreed": lambda d, e: f"You install it yourself; installation fee {d['fee_refunded']} refunded"
+                                           f"{_reason(e)}",
+    "JobCancelledAtDoor": lambda d, e: f"Replacement cancelled at the door{_reason(e)}",
+    "PaymentRecorded": lambda d, e: (f"Payment of {d['amount']} received" if d["collected"]
+                                     else f"Payment of {d['amount']} not collected{_reason(e)}"),
+    "FollowUpScheduled": lambda d, e: f"Follow-up call due by {_t(d['due_at'])}",
+    "FollowUpRecorded": _follow_up,
+    "FollowUpOverdue": lambda d, e: "Follow-up call overdue",
+    "ReminderScheduled": lambda d, e: f"Replacement of {', '.join(d['consumables'])} due around {_t(d['due_at'])[:10]}",
+    "ReminderDue": lambda d, e: "Your consumables are due for replacement",
+    "ReminderDeclined": lambda d, e: f"Replacement declined; we will remind you around {_t(d['next_due_at'])[:10]}",
+    "ReminderAccepted": lambda d, e: "Replacement accepted; an engineer visit will be arranged",
+    "ReminderRenewed": lambda d, e: f"Next replacement due around {_t(d['due_at'])[:10]}",
+    "CustomerRegistered": lambda d, e: f"Customer file opened for {d['name']}",
+    "ContactDetailsUpdated": lambda d, e: "Contact details updated",
     "OrderPlaced": _placed,
     "DeliveryStepRecorded": _step,
     "IncidentReported": _incident,

@@ -12,7 +12,8 @@ from streams.sqldb import Cursor, Database, dump_json
 
 class CustomerTimeline(Projection):
     name = "customer_timeline"
-    categories = ("orders",)
+    # Deadlines show through what they cause (a missed appointment, an overdue follow-up).
+    categories = ("orders", "jobs", "followups", "reminders", "customers")
     tables = ("timeline_entries", "timeline_subjects")
 
     def ddl(self, db: Database) -> list[str]:
@@ -40,7 +41,7 @@ class CustomerTimeline(Projection):
 
     def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
         subject = env["subject"]
-        customer = env["data"].get("customer_id") if short_type(env) == "OrderPlaced" else None
+        customer = env["data"].get("customer_id") if env["aggregateversion"] == 1 else None
         if customer:
             cur.execute(
                 "INSERT INTO timeline_subjects (subject_id, customer_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",

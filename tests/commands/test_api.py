@@ -213,7 +213,9 @@ def test_waiting_for_a_position_that_is_not_this_subjects_write_is_422(client: T
 def test_health_and_docs(client: TestClient) -> None:
     health = client.get("/health", headers={"Authorization": ""})
     assert health.status_code == 200 and health.json()["status"] == "ok"
-    assert set(health.json()["workers"]) == {"relay", "projection-customer_timeline", "projection-order_tracking"}
+    from projections.registry import PROJECTIONS
+
+    assert set(health.json()["workers"]) == {"relay", "scheduler"} | {f"projection-{p}" for p in PROJECTIONS}
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/orders", "/orders/{order_id}/delivery-steps", "/orders/{order_id}/incidents",
