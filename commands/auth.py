@@ -1,6 +1,7 @@
 """Bearer tokens mapped to principals with roles.
 
-Roles: ``admin`` (everything), ``operator`` (issue order commands), ``viewer`` (read).
+Roles: ``admin`` (everything), ``operator`` (issue commands), ``engineer`` (report from the
+field, as themselves), ``viewer`` (read).
 Tokens come from SERVICEORDER_ADMIN_TOKEN and an optional JSON tokens file:
 ``{"tokens": [{"token": "...", "principal": "alice", "roles": ["operator"]}]}``.
 Only SHA-256 digests of tokens are kept in memory.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from engine.context import Principal
 
-ROLES = ("admin", "operator", "viewer")
+ROLES = ("admin", "operator", "engineer", "viewer")
 
 
 def _digest(token: str) -> bytes:

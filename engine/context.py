@@ -11,7 +11,8 @@ from uuid import uuid4
 
 
 # A role grants the roles below it: an operator may read what a viewer reads.
-IMPLIED_ROLES = {"admin": {"operator", "viewer"}, "operator": {"viewer"}, "viewer": set()}
+IMPLIED_ROLES = {"admin": {"operator", "engineer", "viewer"}, "operator": {"viewer"}, "engineer": {"viewer"},
+                 "viewer": set()}
 
 
 @dataclass(frozen=True)

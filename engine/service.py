@@ -65,10 +65,17 @@ class ServiceBase(Application[UUID]):
     def current_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
-    def writer_at(self, position: int) -> UUID | None:
-        """The aggregate whose event holds ``position`` in the notification log, if any."""
+    def event_at(self, position: int) -> tuple[UUID, int] | None:
+        """(aggregate id, version) of the event at ``position`` in the notification log, if any."""
         found = self.recorder.select_notifications(start=position, limit=1, stop=position)
-        return UUID(str(found[0].originator_id)) if found else None
+        return (UUID(str(found[0].originator_id)), found[0].originator_version) if found else None
+
+    def aggregate_type(self, aggregate_id: UUID) -> str | None:
+        """The class name of an aggregate (``FieldJob``...), or None if there is none."""
+        try:
+            return type(self.repository.get(aggregate_id)).__name__
+        except AggregateNotFoundError:
+            return None
 
     def _load_as(self, cls: type[A], aggregate_id: UUID, expected_version: int | None = None,
                  not_found: Callable[[UUID], NotFound] | None = None) -> A:

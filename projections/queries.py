@@ -33,13 +33,6 @@ class Views:
                 "actor", "summary", "data")
         return [{**dict(zip(keys, r)), "data": load_json(r[9])} for r in rows]
 
-    def timeline_position(self, customer_id: str) -> int:
-        with self.db.transaction() as cur:
-            row = cur.execute(
-                "SELECT MAX(position) FROM timeline_entries WHERE customer_id = %s", (customer_id,)
-            ).fetchone()
-        return int(row[0] or 0)
-
     def tracking(self, order_id: str) -> dict[str, Any] | None:
         with self.db.transaction() as cur:
             row = cur.execute(
@@ -76,17 +69,65 @@ class Views:
             ],
         }
 
-    def wait_for(self, view: str, reached: Any, position: int | None, timeout: float) -> None:
-        """Block until ``reached()`` reports at least ``position``; raise if it never does."""
-        if position is None or position <= 0:
-            return
-        if not wait_until(lambda: reached() >= position, timeout):
-            raise ViewNotCaughtUp(view, position, timeout)
-
-    def tracking_position(self, order_id: str) -> int:
+    def agenda(self, engineer: str, day: str | None = None) -> list[dict[str, Any]]:
+        keys = ("job_id", "kind", "customer_id", "site_address", "product_sku", "status", "day", "window_start",
+                "window_end", "missed_windows")
+        sql = f"SELECT {', '.join(keys)} FROM agenda_jobs WHERE engineer = %s"
+        params: list[Any] = [engineer]
+        if day:
+            sql += " AND day = %s"
+            params.append(day)
         with self.db.transaction() as cur:
-            row = cur.execute("SELECT last_position FROM tracking_orders WHERE order_id = %s", (order_id,)).fetchone()
+            rows = cur.execute(sql + " ORDER BY window_start, job_id", params).fetchall()
+        return [dict(zip(keys, r)) for r in rows]
+
+    def visits(self, job_id: str) -> list[dict[str, Any]]:
+        keys = ("visit_no", "engineer", "checked_in_at", "latitude", "longitude", "accuracy_m", "distance_m",
+                "verified", "checked_out_at", "duration_minutes")
+        with self.db.transaction() as cur:
+            rows = cur.execute(f"SELECT {', '.join(keys)} FROM visits WHERE job_id = %s ORDER BY visit_no",
+                               (job_id,)).fetchall()
+        return [{**dict(zip(keys, r)), "verified": bool(r[7])} for r in rows]
+
+    def customer_file(self, customer_id: str) -> dict[str, Any] | None:
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT customer_id, name, phone, address FROM customer_files WHERE customer_id = %s",
+                              (customer_id,)).fetchone()
+            if row is None:
+                return None
+            products = cur.execute(
+                "SELECT order_id, sku, description, purchased_at, installation_job_id, installed_by, installed_at, "
+                "consumables FROM customer_products WHERE customer_id = %s ORDER BY purchased_at, product_key",
+                (customer_id,)).fetchall()
+        keys = ("order_id", "sku", "description", "purchased_at", "installation_job_id", "installed_by",
+                "installed_at", "consumables")
+        return {
+            **dict(zip(("customer_id", "name", "phone", "address"), row)),
+            "products": [{**dict(zip(keys, p)), "consumables": load_json(p[7])} for p in products],
+        }
+
+    def search_customers(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Customers whose id, name, phone or address contains every word of ``query``."""
+        words = [w for w in query.lower().split() if w][:8]
+        sql = "SELECT customer_id, name, phone, address FROM customer_files"
+        if words:
+            sql += " WHERE " + " AND ".join("search_text LIKE %s ESCAPE '\\'" for _ in words)
+        with self.db.transaction() as cur:
+            rows = cur.execute(sql + " ORDER BY customer_id LIMIT %s",
+                               [*(f"%{_escape_like(w)}%" for w in words), limit]).fetchall()
+        return [dict(zip(("customer_id", "name", "phone", "address"), r)) for r in rows]
+
+    def applied_version(self, projection: str, aggregate_id: str) -> int:
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT version FROM projection_versions WHERE projection = %s AND aggregate_id = %s",
+                              (projection, aggregate_id)).fetchone()
         return int(row[0]) if row else 0
+
+    def wait_for_version(self, projection: str, aggregate_id: str, version: int, position: int,
+                         timeout: float) -> None:
+        """Block until the projection has applied ``version`` of the aggregate; raise if it never does."""
+        if not wait_until(lambda: self.applied_version(projection, aggregate_id) >= version, timeout):
+            raise ViewNotCaughtUp(projection.replace("_", " "), position, timeout)
 
     def progress(self) -> dict[str, int]:
         """Records consumed per projection (sum of next offsets), for /health."""
@@ -96,3 +137,7 @@ class Views:
             ).fetchall()
         return {name: int(total) for name, total in rows}
 
+
+def _escape_like(word: str) -> str:
+    """A search word matches itself only: LIKE's wildcards in it are escaped."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -7,6 +7,7 @@ services without seeing each other's data.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 from uuid import uuid4
@@ -15,6 +16,7 @@ import pytest
 
 from commands.bootstrap import Runtime, build_runtime
 from commands.settings import Settings
+from engine.clock import ManualClock
 from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from tests import services
@@ -65,6 +67,7 @@ def make_settings(backend: str, tmp_path: Path, broker: BrokerProcess | None, to
         "topic_prefix": topic_prefix,
         "admin_token": ADMIN_TOKEN,
         "relay_poll_interval": 0.05,
+        "scheduler_interval": 0.05,
         "log_format": "console",
         **extra,
     }
@@ -92,8 +95,14 @@ def settings(backend: str, tmp_path: Path, broker: BrokerProcess, topic_prefix: 
 
 
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
-    rt = build_runtime(settings)
+def clock() -> ManualClock:
+    """Time in tests moves only when a test moves it."""
+    return ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: ManualClock) -> Iterator[Runtime]:
+    rt = build_runtime(settings, clock=clock)
     yield rt
     rt.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from commands.api import customers, health, middleware, orders, problems
+from commands.api import customers, engineers, followups, health, jobs, middleware, orders, problems
 from commands.bootstrap import Runtime
 
 DESCRIPTION = """
@@ -24,6 +24,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     middleware.install(app)
     problems.install(app)
     app.include_router(orders.router)
+    app.include_router(jobs.router)
+    app.include_router(followups.router)
+    app.include_router(engineers.router)
     app.include_router(customers.router)
     app.include_router(health.router)
     return app

@@ -4,18 +4,56 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from commands.api.deps import RuntimeDep, ViewsDep, Viewer
-from commands.api.orders import MAX_POSITION, WaitFor, WaitTimeout, wait_for_view
-from commands.api.schemas import TimelineOut
+from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep, ViewsDep, Viewer
+from commands.api.problems import Problem
+from commands.api.results import command_reply
+from commands.api.reads import MAX_POSITION, WaitFor, WaitTimeout, wait_for_view
+from commands.api.schemas import RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
 
 router = APIRouter(prefix="/customers", tags=["customers"])
+CustomerId = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+@router.post("", status_code=201, response_model=ResultOut)
+def register(body: RegisterCustomerIn, ctx: ContextDep, app: OrdersDep, response: Response,
+             idempotency_key: IdempotencyKey = None) -> ResultOut:
+    result = app.register_customer(ctx, customer_id=body.customer_id, name=body.name, phone=body.phone,
+                                   address=body.address, idempotency_key=idempotency_key)
+    return command_reply(response, result, f"/customers/{body.customer_id}/file")
+
+
+@router.patch("/{customer_id}", response_model=ResultOut)
+def update(customer_id: CustomerId, body: UpdateCustomerIn, ctx: ContextDep, app: OrdersDep, response: Response,
+           expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.update_customer(ctx, customer_id, name=body.name, phone=body.phone,
+                                                       address=body.address, expected_version=expected,
+                                                       idempotency_key=idempotency_key))
+
+
+@router.get("")
+def search(_: Viewer, views: ViewsDep, q: Annotated[str, Query(max_length=200, description="words of a name, "
+                                                                "phone or address")] = "",
+           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict:
+    return {"query": q, "customers": views.search_customers(q, limit)}
+
+
+@router.get("/{customer_id}/file")
+def customer_file(customer_id: CustomerId, _: Viewer, views: ViewsDep, runtime: RuntimeDep,
+                  wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Contact details, products bought, installers and consumables, with the service history."""
+    wait_for_view(runtime, "customer_file", wait_for_position, wait_timeout,
+                  lambda writer: runtime.app.customer_of(writer) == customer_id, f"customer {customer_id}")
+    found = views.customer_file(customer_id)
+    if found is None:
+        raise Problem(404, "Not found", f"no file for customer {customer_id}", "not-found")
+    return {**found, "history": views.timeline(customer_id, limit=1000)}
 
 
 @router.get("/{customer_id}/timeline", response_model=TimelineOut)
 def timeline(
-    customer_id: Annotated[str, Path(min_length=1, max_length=100)],
+    customer_id: CustomerId,
     _: Viewer,
     views: ViewsDep,
     runtime: RuntimeDep,
@@ -24,9 +62,8 @@ def timeline(
     wait_for_position: WaitFor = None,
     wait_timeout: WaitTimeout = 5.0,
 ) -> TimelineOut:
-    wait_for_view(runtime, "customer timeline", lambda: views.timeline_position(customer_id), wait_for_position,
-                  wait_timeout, lambda writer: runtime.app.customer_of(writer) == customer_id,
-                  f"customer {customer_id}")
+    wait_for_view(runtime, "customer_timeline", wait_for_position, wait_timeout,
+                  lambda writer: runtime.app.customer_of(writer) == customer_id, f"customer {customer_id}")
     entries = views.timeline(customer_id, limit=limit, after=after)
     return TimelineOut(
         customer_id=customer_id,

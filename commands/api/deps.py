@@ -48,20 +48,22 @@ def authenticate(request: Request, runtime: RuntimeDep) -> Principal:
     return principal
 
 
-def requires(role: str):  # noqa: ANN201 - returns a FastAPI dependency
+def requires(*roles: str):  # noqa: ANN201 - returns a FastAPI dependency
     def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.has(role):
-            raise Problem(403, "Forbidden", f"{principal.name} lacks the {role!r} role", "forbidden")
+        if not any(principal.has(role) for role in roles):
+            raise Problem(403, "Forbidden", f"{principal.name} lacks the {' or '.join(map(repr, roles))} role",
+                          "forbidden")
         return principal
 
     return check
 
 
 Operator = Annotated[Principal, Depends(requires("operator"))]
+FieldReporter = Annotated[Principal, Depends(requires("operator", "engineer"))]
 Viewer = Annotated[Principal, Depends(requires("viewer"))]
 
 
-def command_context(request: Request, principal: Operator) -> CommandContext:
+def _context(request: Request, principal: Principal) -> CommandContext:
     state = request.state
     return CommandContext(
         principal=principal,
@@ -71,7 +73,23 @@ def command_context(request: Request, principal: Operator) -> CommandContext:
     )
 
 
+def command_context(request: Request, principal: Operator) -> CommandContext:
+    return _context(request, principal)
+
+
+def field_context(request: Request, principal: FieldReporter) -> CommandContext:
+    return _context(request, principal)
+
+
 ContextDep = Annotated[CommandContext, Depends(command_context)]
+FieldContextDep = Annotated[CommandContext, Depends(field_context)]
+
+
+def acting_as(ctx: CommandContext, engineer: str) -> str:
+    """An engineer reports for themselves only; operators may report on anyone's behalf."""
+    if not ctx.principal.has("operator") and ctx.principal.name != engineer:
+        raise Problem(403, "Forbidden", f"{ctx.principal.name} cannot report for engineer {engineer}", "forbidden")
+    return engineer
 
 
 def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Callable
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep, ViewsDep, Viewer
 from commands.api.problems import Problem
+from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.schemas import CancelIn, CommandOut, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn
-from commands.bootstrap import Runtime
 from engine.application import CommandResult
 
 router = APIRouter(prefix="/orders", tags=["orders"])
-MAX_POSITION = 2**63 - 1  # BIGINT: larger numbers cannot be positions and must not reach SQL
-WaitFor = Annotated[int | None, Query(ge=1, le=MAX_POSITION,
-                                      description="block until the view has applied this store position")]
-WaitTimeout = Annotated[float, Query(gt=0, le=60, description="seconds to wait for wait_for_position")]
-
-
-def wait_for_view(runtime: Runtime, view: str, reached: Callable[[], int], position: int | None,
-                  timeout: float, concerns: Callable[[UUID], bool], subject: str) -> None:
-    """Read-your-writes: wait until the view holds the write at ``position``.
-
-    The position must be one the store issued for this view's subject; anything else could
-    never be reached and is refused at once instead of timing out.
-    """
-    if position is None:
-        return
-    writer = runtime.app.writer_at(position)
-    if writer is None or not concerns(writer):
-        raise Problem(422, "Malformed request",
-                      f"store position {position} is not a write to {subject}", "malformed-request")
-    runtime.views.wait_for(view, reached, position, min(timeout, runtime.settings.read_wait_max_seconds))
 
 
 def _reply(response: Response, result: CommandResult) -> CommandOut:
@@ -46,6 +25,7 @@ def _reply(response: Response, result: CommandResult) -> CommandOut:
         position=result.position,
         replayed=result.replayed,
         incident_id=result.extra.get("incident_id"),
+        job_ids=result.extra.get("job_ids"),
     )
 
 
@@ -58,6 +38,7 @@ def place_order(body: PlaceOrderIn, ctx: ContextDep, orders: OrdersDep, response
         items=[i.model_dump() for i in body.items],
         tier=body.tier,
         delivery_address=body.delivery_address,
+        site_location=body.site_location.model_dump() if body.site_location else None,
         idempotency_key=idempotency_key,
     )
     response.headers["Location"] = f"/orders/{result.aggregate_id}"
@@ -112,8 +93,8 @@ def get_order(order_id: UUID, _: Viewer, orders: OrdersDep, response: Response) 
 @router.get("/{order_id}/tracking")
 def get_tracking(order_id: UUID, _: Viewer, views: ViewsDep, runtime: RuntimeDep, response: Response,
                  wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
-    wait_for_view(runtime, "order tracking", lambda: views.tracking_position(str(order_id)), wait_for_position,
-                  wait_timeout, lambda writer: writer == order_id, f"order {order_id}")
+    wait_for_view(runtime, "order_tracking", wait_for_position, wait_timeout, lambda writer: writer == order_id,
+                  f"order {order_id}")
     tracking = views.tracking(str(order_id))
     if tracking is None:
         raise Problem(404, "Not found", f"no tracking for order {order_id} (unknown, or not projected yet)",

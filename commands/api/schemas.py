@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from engine.followups import CONDUCT
+from engine.jobs import FAULT_CAUSES, INITIATORS, KINDS
 from engine.orders import INCIDENT_KINDS, RESOLUTIONS, STEPS, TIERS
 
 
@@ -18,6 +20,14 @@ class ItemIn(Strict):
     description: str = Field(default="", max_length=2000, examples=["Water purifier, 5-stage"])
     quantity: int = Field(default=1, ge=1, le=10_000)
     needs_installation: bool = False
+    installation_fee: str = Field(default="0", pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["120.00"])
+    consumables: list[str] = Field(default_factory=list, max_length=20, examples=[["PP cotton", "RO membrane"]])
+    consumable_interval_days: int = Field(default=90, ge=1, le=3650)
+
+
+class PositionIn(Strict):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
 
 
 class PlaceOrderIn(Strict):
@@ -25,11 +35,7 @@ class PlaceOrderIn(Strict):
     items: list[ItemIn] = Field(min_length=1, max_length=200)
     tier: Literal[TIERS] = Field(examples=["vip"])  # type: ignore[valid-type]
     delivery_address: str = Field(min_length=1, max_length=500, examples=["12 Lake Road, Hangzhou"])
-
-
-class PositionIn(Strict):
-    lat: float = Field(ge=-90, le=90)
-    lng: float = Field(ge=-180, le=180)
+    site_location: PositionIn | None = Field(default=None, description="where installers' check-ins are verified")
 
 
 class DeliveryStepIn(Strict):
@@ -60,9 +66,131 @@ class CommandOut(BaseModel):
     position: int | None = Field(description="store position of the write; pass as wait_for_position to read it back")
     replayed: bool = Field(description="true when an Idempotency-Key matched an earlier command")
     incident_id: str | None = None
+    job_ids: list[str] | None = Field(default=None, description="installation jobs opened by a delivery")
 
 
 class TimelineOut(BaseModel):
     customer_id: str
     entries: list[dict[str, Any]]
     next_after: int | None
+
+
+# Field work ---------------------------------------------------------------------------------
+
+Amount = Field(default="0", pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["120.00"])
+
+
+class ProductIn(Strict):
+    sku: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=2000)
+
+
+class OpenJobIn(Strict):
+    kind: Literal[KINDS]  # type: ignore[valid-type]
+    customer_id: str = Field(min_length=1, max_length=100)
+    product: ProductIn
+    site_address: str = Field(min_length=1, max_length=500)
+    site_location: PositionIn | None = None
+    fee: str = Amount
+    consumables: list[str] = Field(default_factory=list, max_length=20)
+
+
+class OpenRepairIn(Strict):
+    fee: str = Amount
+    engineer: str | None = Field(default=None, max_length=100,
+                                 description="only when the original installer is unavailable")
+    original_unavailable: str | None = Field(default=None, max_length=2000,
+                                             description="why the original installer cannot take it")
+
+
+class EngineerIn(Strict):
+    engineer: str = Field(min_length=1, max_length=100)
+
+
+class DispatchIn(EngineerIn):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class DeclineIn(EngineerIn):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class WindowIn(Strict):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class RescheduleIn(WindowIn):
+    initiator: Literal[INITIATORS]  # type: ignore[valid-type]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CheckInIn(EngineerIn):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(ge=0, le=10_000)
+    at: AwareDatetime | None = Field(default=None, description="when it happened (default: now)")
+
+
+class CheckOutIn(EngineerIn):
+    at: AwareDatetime | None = None
+
+
+class CompleteIn(Strict):
+    fault_cause: Literal[FAULT_CAUSES] | None = None  # type: ignore[valid-type]
+    fixed: bool = True
+    consumables_replaced: list[str] | None = Field(default=None, max_length=20)
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PaymentIn(Strict):
+    collected: bool
+    amount: str = Amount
+    method: str | None = Field(default=None, max_length=50)
+    reason: str | None = Field(default=None, max_length=2000, description="required when not collected")
+
+
+class FollowUpIn(Strict):
+    fixed: bool
+    arrival_time: AwareDatetime | None = None
+    conduct: Literal[CONDUCT]  # type: ignore[valid-type]
+    satisfaction: int = Field(ge=1, le=5)
+    comments: str | None = Field(default=None, max_length=2000)
+
+
+class AcceptReminderIn(Strict):
+    consumables: list[str] | None = Field(default=None, max_length=20, description="only some, if the customer wants")
+    fee: str = Amount
+
+
+class DeclineReminderIn(Strict):
+    repeat_after_days: int = Field(default=30, ge=1, le=365)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class RegisterCustomerIn(Strict):
+    customer_id: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=3, max_length=40)
+    address: str = Field(min_length=1, max_length=500)
+
+
+class UpdateCustomerIn(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: str | None = Field(default=None, min_length=3, max_length=40)
+    address: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class ResultOut(BaseModel):
+    """A command's result: the id of what it changed, its version and store position."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    version: int
+    position: int | None
+    replayed: bool
+

@@ -1,0 +1,49 @@
+"""Follow-up calls after repairs, and consumable replacement reminders."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, Viewer
+from commands.api.results import command_reply
+from commands.api.schemas import AcceptReminderIn, DeclineReminderIn, FollowUpIn, ResultOut
+
+router = APIRouter(tags=["follow-ups and reminders"])
+
+
+@router.post("/follow-ups/{follow_up_id}/record", response_model=ResultOut)
+def record_follow_up(follow_up_id: UUID, body: FollowUpIn, ctx: ContextDep, app: OrdersDep, response: Response,
+                     expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.record_follow_up(
+        ctx, follow_up_id, fixed=body.fixed, conduct=body.conduct, satisfaction=body.satisfaction,
+        arrival_time=body.arrival_time, comments=body.comments, expected_version=expected,
+        idempotency_key=idempotency_key))
+
+
+@router.get("/follow-ups/{follow_up_id}")
+def get_follow_up(follow_up_id: UUID, _: Viewer, app: OrdersDep) -> dict:
+    return app.get_follow_up(follow_up_id)
+
+
+@router.post("/reminders/{reminder_id}/accept", status_code=201, response_model=ResultOut)
+def accept_reminder(reminder_id: UUID, body: AcceptReminderIn, ctx: ContextDep, app: OrdersDep, response: Response,
+                    expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    """The customer wants the replacement: a consumable replacement job is opened (``job_id``)."""
+    return command_reply(response, app.accept_reminder(ctx, reminder_id, consumables=body.consumables, fee=body.fee,
+                                                       expected_version=expected, idempotency_key=idempotency_key))
+
+
+@router.post("/reminders/{reminder_id}/decline", response_model=ResultOut)
+def decline_reminder(reminder_id: UUID, body: DeclineReminderIn, ctx: ContextDep, app: OrdersDep,
+                     response: Response, expected: ExpectedVersion,
+                     idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.decline_reminder(ctx.because(body.reason), reminder_id,
+                                                        repeat_after_days=body.repeat_after_days,
+                                                        expected_version=expected, idempotency_key=idempotency_key))
+
+
+@router.get("/reminders/{reminder_id}")
+def get_reminder(reminder_id: UUID, _: Viewer, app: OrdersDep) -> dict:
+    return app.get_reminder(reminder_id)

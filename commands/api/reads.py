@@ -1,0 +1,33 @@
+"""Reading views with read-your-writes: ``wait_for_position`` on any view endpoint."""
+
+from __future__ import annotations
+
+from typing import Annotated, Callable
+from uuid import UUID
+
+from fastapi import Query
+
+from commands.api.problems import Problem
+from commands.bootstrap import Runtime
+
+MAX_POSITION = 2**63 - 1  # BIGINT: larger numbers cannot be positions and must not reach SQL
+WaitFor = Annotated[int | None, Query(ge=1, le=MAX_POSITION,
+                                      description="block until the view holds the write at this store position")]
+WaitTimeout = Annotated[float, Query(gt=0, le=60, description="seconds to wait for wait_for_position")]
+
+
+def wait_for_view(runtime: Runtime, projection: str, position: int | None, timeout: float,
+                  concerns: Callable[[UUID], bool], subject: str) -> None:
+    """Wait until ``projection`` has applied the event at ``position``.
+
+    The position must be a write the store issued for this view's subject; anything else
+    could never appear in the view and is refused at once instead of timing out.
+    """
+    if position is None:
+        return
+    found = runtime.app.event_at(position)
+    if found is None or not concerns(found[0]):
+        raise Problem(422, "Malformed request", f"store position {position} is not a write to {subject}",
+                      "malformed-request")
+    runtime.views.wait_for_version(projection, str(found[0]), found[1], position,
+                                   min(timeout, runtime.settings.read_wait_max_seconds))
