@@ -170,8 +170,11 @@ class FieldWork(_Base):
                  accuracy_m: float, at: datetime | None = None, expected_version: int | None = None,
                  idempotency_key: str | None = None) -> CommandResult:
         def change(job: FieldJob) -> Effects:
-            stale = self._stop_window_deadline(job, ctx, "engineer checked in")
-            verified = job.check_in(engineer, location=location, accuracy_m=accuracy_m, at=at or self.clock.now(),
+            when = at or self.clock.now()
+            # Arriving by the window's end keeps it; arriving later leaves the breach to its deadline.
+            on_time = job.window is not None and when <= job.window["end"]
+            stale = self._stop_window_deadline(job, ctx, "engineer checked in") if on_time else []
+            verified = job.check_in(engineer, location=location, accuracy_m=accuracy_m, at=when,
                                     max_distance_m=self.visit_max_distance_m, meta=ctx.meta())
             return Effects(job, {"verified": verified, "distance_m": job.visits[-1]["distance_m"]}, stale)
 
@@ -262,7 +265,8 @@ class FieldWork(_Base):
             "site_location": job.site_location, "fee": job.fee, "order_id": job.order_id,
             "related_id": job.related_id, "consumables": job.consumables, "engineer": job.engineer,
             "declined_by": job.declined_by,
-            "window": None if job.window is None else {k: v.isoformat() for k, v in job.window.items()},
+            "window": None if job.window is None else {"start": job.window["start"].isoformat(),
+                                                       "end": job.window["end"].isoformat()},
             "missed_windows": job.missed_windows,
             "visits": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in visit.items()}
                        for visit in job.visits],

@@ -112,6 +112,8 @@ class FieldJob(Aggregate):
             raise InvalidCommand(f"initiator must be one of {', '.join(INITIATORS)}")
         if not meta.get("reason"):
             raise InvalidCommand("rescheduling needs a reason the customer is told")
+        if self.open_visit is not None:
+            raise RuleViolation("the engineer is on site: check out before moving the appointment")
         if now >= self.window["start"]:
             raise RuleViolation(
                 f"the window starting {self.window['start'].isoformat()} has begun: it can no longer be "
@@ -125,8 +127,8 @@ class FieldJob(Aggregate):
         """Record the breach of a window that passed with no check-in. False if nothing was missed."""
         if self.window is None or now < self.window["end"] or self.status in CLOSED:
             return False
-        if any(self.window["start"] - timedelta(hours=1) <= v["checked_in_at"] <= self.window["end"]
-               for v in self.visits):
+        # Kept if someone checked in, after the window was agreed, by the window's end.
+        if any(v["checked_in_at"] <= self.window["end"] for v in self.visits[self.window["visits_before"]:]):
             return False
         self._appointment_missed(window_start=self.window["start"], window_end=self.window["end"], meta=meta)
         return True
@@ -259,7 +261,7 @@ class FieldJob(Aggregate):
         self.status = "open"
         self.engineer: str | None = None
         self.declined_by: list[str] = []
-        self.window: dict[str, datetime] | None = None
+        self.window: dict[str, Any] | None = None
         self.windows_agreed = 0
         self.missed_windows = 0
         self.visits: list[dict[str, Any]] = []
@@ -284,13 +286,13 @@ class FieldJob(Aggregate):
 
     @event("AppointmentAgreed")
     def _appointment_agreed(self, window_start: datetime, window_end: datetime, meta: dict[str, str]) -> None:
-        self.window = {"start": window_start, "end": window_end}
+        self.window = {"start": window_start, "end": window_end, "visits_before": len(self.visits)}
         self.windows_agreed += 1
 
     @event("AppointmentRescheduled")
     def _rescheduled(self, window_start: datetime, window_end: datetime, previous_start: datetime,
                      notice_hours: float, initiator: str, meta: dict[str, str]) -> None:
-        self.window = {"start": window_start, "end": window_end}
+        self.window = {"start": window_start, "end": window_end, "visits_before": len(self.visits)}
         self.windows_agreed += 1
 
     @event("AppointmentMissed")
