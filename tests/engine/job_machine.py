@@ -44,7 +44,7 @@ class JobLifecycle(RuleBasedStateMachine):
         if head_start:  # half the runs begin accepted with a window, so they reach the late stages
             self.dispatch("wang")
             self.respond("wang", True)
-            self.agree(hours, 3)
+            self.agree(hours, 6)
 
     def attempt(self, legal: bool, command: Any) -> bool:
         try:
@@ -73,7 +73,7 @@ class JobLifecycle(RuleBasedStateMachine):
         elif self.attempt(legal, lambda: self.app.decline_job(WHY, self.job, engineer)):
             self.status, self.engineer, self.window = "declined", None, None
 
-    @rule(hours=st.integers(1, 72), length=st.integers(1, 12))
+    @rule(hours=st.integers(1, 24), length=st.integers(1, 12))
     def agree(self, hours: int, length: int) -> None:
         start = self.clock.now() + timedelta(hours=hours)
         end = start + timedelta(hours=length)
@@ -82,7 +82,7 @@ class JobLifecycle(RuleBasedStateMachine):
             self.window, self.deadline_active = (start, end), True
             self.windows_agreed += 1
 
-    @rule(hours=st.integers(1, 72), length=st.integers(1, 12))
+    @rule(hours=st.integers(1, 24), length=st.integers(1, 12))
     def reschedule(self, hours: int, length: int) -> None:
         start = self.clock.now() + timedelta(hours=hours)
         end = start + timedelta(hours=length)
@@ -93,7 +93,7 @@ class JobLifecycle(RuleBasedStateMachine):
             self.window, self.deadline_active = (start, end), True
             self.windows_agreed += 1
 
-    @rule(hours=st.integers(0, 48))
+    @rule(hours=st.integers(0, 12))
     def time_passes(self, hours: int) -> None:
         self.clock.advance(timedelta(hours=hours))
         outcome = self.app.fire_deadline(deadline_id(WINDOW, self.job, str(self.windows_agreed)))
