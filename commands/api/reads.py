@@ -9,6 +9,8 @@ from fastapi import Query
 
 from commands.api.problems import Problem
 from commands.bootstrap import Runtime
+from engine.catalogue import PUBLIC_STREAMS
+from projections.registry import PROJECTIONS
 
 MAX_POSITION = 2**63 - 1  # BIGINT: larger numbers cannot be positions and must not reach SQL
 WaitFor = Annotated[int | None, Query(ge=1, le=MAX_POSITION,
@@ -26,7 +28,8 @@ def wait_for_view(runtime: Runtime, projection: str, position: int | None, timeo
     if position is None:
         return
     found = runtime.app.event_at(position)
-    if found is None or not concerns(found[0]):
+    shown = {PUBLIC_STREAMS[c].__name__ for c in PROJECTIONS[projection].categories}
+    if found is None or runtime.app.aggregate_type(found[0]) not in shown or not concerns(found[0]):
         raise Problem(422, "Malformed request", f"store position {position} is not a write to {subject}",
                       "malformed-request")
     runtime.views.wait_for_version(projection, str(found[0]), found[1], position,
