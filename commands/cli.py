@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 import structlog
 from pydantic import ValidationError
@@ -74,24 +74,23 @@ def _exit_cleanly(*_: object) -> None:
     raise SystemExit(0)
 
 
-def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
+def _run_loop(settings: Settings, loop: Callable[[Any], Any]) -> int:
+    """Run one of the runtime's loops (relay, scheduler) in the foreground until a signal."""
     runtime = _runtime(settings)
     stop = _stop_on_signals()
     try:
-        runtime.relay().run(stop)
+        loop(runtime).run(stop)
     finally:
         runtime.close()
     return 0
+
+
+def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
+    return _run_loop(settings, lambda runtime: runtime.relay())
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
-    runtime = _runtime(settings)
-    stop = _stop_on_signals()
-    try:
-        runtime.scheduler().run(stop)
-    finally:
-        runtime.close()
-    return 0
+    return _run_loop(settings, lambda runtime: runtime.scheduler())
 
 
 def cmd_project(settings: Settings, args: argparse.Namespace) -> int:

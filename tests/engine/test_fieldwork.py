@@ -125,15 +125,18 @@ def test_repair_goes_to_the_original_installer_unless_unavailable(app: ServiceOr
     assert "li unavailable: on leave until May" in dispatched.note
 
 
-def test_completed_repair_gets_a_follow_up_due_within_24_hours(app: ServiceOrderApp, clock: ManualClock) -> None:
+def completed_repair_follow_up(app: ServiceOrderApp, clock: ManualClock, cause: str) -> UUID:
     installation = accepted_job(app)
     window(app, clock, installation)
     clock.advance(timedelta(days=1, minutes=5))
     visit_and_complete(app, clock, installation)
     repair = app.open_repair(CTX, installation).aggregate_id
     app.accept_job(CTX, repair, "li")
-    extra = visit_and_complete(app, clock, repair, fault_cause="product_quality")
-    follow_up = UUID(extra["follow_up_id"])
+    return UUID(visit_and_complete(app, clock, repair, fault_cause=cause)["follow_up_id"])
+
+
+def test_completed_repair_gets_a_follow_up_due_within_24_hours(app: ServiceOrderApp, clock: ManualClock) -> None:
+    follow_up = completed_repair_follow_up(app, clock, "product_quality")
     assert app.get_follow_up(follow_up)["due_at"] == (clock.now() + timedelta(hours=24)).isoformat()
     clock.advance(timedelta(hours=3))
     app.record_follow_up(CTX, follow_up, fixed=True, conduct="good", satisfaction=5, comments="quick")
@@ -143,13 +146,7 @@ def test_completed_repair_gets_a_follow_up_due_within_24_hours(app: ServiceOrder
 
 
 def test_unrecorded_follow_up_becomes_overdue(app: ServiceOrderApp, clock: ManualClock) -> None:
-    installation = accepted_job(app)
-    window(app, clock, installation)
-    clock.advance(timedelta(days=1, minutes=5))
-    visit_and_complete(app, clock, installation)
-    repair = app.open_repair(CTX, installation).aggregate_id
-    app.accept_job(CTX, repair, "li")
-    follow_up = UUID(visit_and_complete(app, clock, repair, fault_cause="weather_conditions")["follow_up_id"])
+    follow_up = completed_repair_follow_up(app, clock, "weather_conditions")
     clock.advance(timedelta(hours=24, seconds=1))
     assert app.fire_deadline(deadline_id(FOLLOW_UP, follow_up, "")) == "fired"
     assert app.get_follow_up(follow_up)["status"] == "overdue"
