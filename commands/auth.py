@@ -1,7 +1,8 @@
 """Bearer tokens mapped to principals with roles.
 
 Roles: ``admin`` (everything), ``operator`` (issue commands), ``engineer`` (report from the
-field, as themselves), ``viewer`` (read).
+field, as themselves), ``approver:<department>`` (vote on returns for sales, technical,
+finance or logistics), ``viewer`` (read).
 Tokens come from SERVICEORDER_ADMIN_TOKEN and an optional JSON tokens file:
 ``{"tokens": [{"token": "...", "principal": "alice", "roles": ["operator"]}]}``.
 Only SHA-256 digests of tokens are kept in memory.
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from engine.context import Principal
 
-ROLES = ("admin", "operator", "engineer", "viewer")
+ROLES = ("admin", "operator", "engineer", "viewer", "approver:sales", "approver:technical", "approver:finance",
+         "approver:logistics")
 
 
 def _digest(token: str) -> bytes:

@@ -135,6 +135,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         store = str(data_dir.resolve())
     app = ServiceOrderApp(env=env, clock=clock or SystemClock())
     app.visit_max_distance_m = settings.visit_max_distance_m
+    if settings.return_departments:
+        app.return_departments = {**app.return_departments,
+                                  **{k: tuple(v) for k, v in settings.return_departments.items()}}
     for projection in build_projections():
         projection.create(views_db)
     tokens = TokenRegistry()

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     visit_max_distance_m: float = Field(default=200.0, gt=0, le=50_000)
     scheduler_interval: float = Field(default=1.0, gt=0, le=3600)
 
+    # Returns: which departments judge each resolution (JSON), e.g.
+    # {"refund": ["sales", "finance"], "exchange": ["technical", "logistics"]}.
+    return_departments: dict[Literal["refund", "exchange"],
+                             list[Literal["sales", "technical", "finance", "logistics"]]] | None = None
+
     # HTTP.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

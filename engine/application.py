@@ -3,7 +3,8 @@
 Methods take and return ids and plain values, never aggregates. Every command can carry
 an expected version (optimistic concurrency requested by the caller) and an idempotency
 key (a retried command returns its first result and writes nothing new). Orders are here;
-field work (jobs, follow-ups, reminders, customers) is in ``engine.fieldwork``.
+field work (jobs, follow-ups, reminders, customers) is in ``engine.fieldwork``, returns
+in ``engine.returning``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from engine.errors import OrderNotFound
 from engine.fieldwork import FieldWork
 from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
+from engine.returning import Returns
 from engine.service import CommandResult, Effects, ServiceBase
 
 
-class ServiceOrderApp(FieldWork, ServiceBase):
+class ServiceOrderApp(FieldWork, Returns, ServiceBase):
     name = "ServiceOrders"
     # Long histories (position updates, visits) make snapshots pay.
     snapshotting_intervals = {ServiceOrder: 50, FieldJob: 50}

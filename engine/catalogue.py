@@ -15,6 +15,7 @@ from engine.followups import FollowUp
 from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
 from engine.reminders import ConsumableReminder
+from engine.returns import ReturnRequest
 
 PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
     "orders": ServiceOrder,
@@ -22,6 +23,7 @@ PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
     "followups": FollowUp,
     "reminders": ConsumableReminder,
     "customers": Customer,
+    "returns": ReturnRequest,
     "deadlines": Deadline,
 }
 

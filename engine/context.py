@@ -11,8 +11,14 @@ from uuid import uuid4
 
 
 # A role grants the roles below it: an operator may read what a viewer reads.
-IMPLIED_ROLES = {"admin": {"operator", "engineer", "viewer"}, "operator": {"viewer"}, "engineer": {"viewer"},
-                 "viewer": set()}
+IMPLIED_ROLES = {
+    "admin": {"operator", "engineer", "viewer", "approver:sales", "approver:technical", "approver:finance",
+              "approver:logistics"},
+    "operator": {"viewer"},
+    "engineer": {"viewer"},
+    **{f"approver:{d}": {"viewer"} for d in ("sales", "technical", "finance", "logistics")},
+    "viewer": set(),
+}
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,9 @@ class IdempotencyKeyReused(DomainError):
     """An Idempotency-Key was sent again with a different request."""
 
     title = "Idempotency key reused"
+
+
+class NotPermitted(DomainError):
+    """The principal may not take this decision (a department vote without its approver role)."""
+
+    title = "Forbidden"

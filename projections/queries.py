@@ -117,6 +117,24 @@ class Views:
                                [*(f"%{_escape_like(w)}%" for w in words), limit]).fetchall()
         return [dict(zip(("customer_id", "name", "phone", "address"), r)) for r in rows]
 
+    def open_returns(self, department: str | None = None) -> list[dict[str, Any]]:
+        """Returns not yet closed; with a department, only those still waiting for its vote."""
+        keys = ("return_id", "customer_id", "resolution", "status", "items", "requested_at")
+        sql = f"SELECT {', '.join('b.' + k for k in keys)} FROM returns_board b WHERE b.status <> 'closed'"
+        params: list[Any] = []
+        if department:
+            sql += " AND EXISTS (SELECT 1 FROM returns_pending p WHERE p.return_id = b.return_id " \
+                   "AND p.department = %s)"
+            params.append(department)
+        with self.db.transaction() as cur:
+            rows = cur.execute(sql + " ORDER BY b.requested_at, b.return_id", params).fetchall()
+            pending = cur.execute("SELECT return_id, department FROM returns_pending").fetchall()
+        waiting: dict[str, list[str]] = {}
+        for rid, dep in pending:
+            waiting.setdefault(rid, []).append(dep)
+        return [{**dict(zip(keys, r)), "items": load_json(r[4]), "pending": sorted(waiting.get(r[0], []))}
+                for r in rows]
+
     def applied_version(self, projection: str, aggregate_id: str) -> int:
         with self.db.transaction() as cur:
             row = cur.execute("SELECT version FROM projection_versions WHERE projection = %s AND aggregate_id = %s",

@@ -6,11 +6,13 @@ from projections.base import Projection
 from projections.customer_file import CustomerFile
 from projections.deadlines import DeadlineIndex
 from projections.fieldwork import EngineerAgenda, VisitLog
+from projections.returns import ReturnsBoard
 from projections.timeline import CustomerTimeline
 from projections.tracking import OrderTracking
 
 PROJECTIONS: dict[str, type[Projection]] = {
-    p.name: p for p in (CustomerTimeline, OrderTracking, EngineerAgenda, VisitLog, CustomerFile, DeadlineIndex)
+    p.name: p for p in (CustomerTimeline, OrderTracking, EngineerAgenda, VisitLog, CustomerFile, DeadlineIndex,
+                    ReturnsBoard)
 }
 
 

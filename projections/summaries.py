@@ -116,6 +116,23 @@ SUMMARIES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "ReminderDeclined": lambda d, e: f"Replacement declined; we will remind you around {_t(d['next_due_at'])[:10]}",
     "ReminderAccepted": lambda d, e: "Replacement accepted; an engineer visit will be arranged",
     "ReminderRenewed": lambda d, e: f"Next replacement due around {_t(d['due_at'])[:10]}",
+    "ReturnRequested": lambda d, e: (f"{d['resolution'].capitalize()} requested for "
+                                     f"{', '.join(i['sku'] for i in d['items'])}: waiting for "
+                                     f"{', '.join(d['required'])}"),
+    "DepartmentVoted": lambda d, e: (
+        f"{d['department'].capitalize()} approved" + (f"; still waiting for {', '.join(d['pending'])}"
+                                                      if d["pending"] else "")
+        if d["approved"] else f"{d['department'].capitalize()} rejected the request{_reason(e)}"),
+    "ReturnApproved": lambda d, e: "Request approved by every department",
+    "ReturnRejected": lambda d, e: f"Request rejected{_reason(e)}",
+    "PickupScheduled": lambda d, e: f"Pickup scheduled for {_t(d['pickup_at'])}",
+    "GoodsReceived": lambda d, e: "Returned goods received",
+    "GoodsInspected": lambda d, e: "Returned goods inspected" + (
+        f"; faulty: {', '.join(d['faulty_parts'])}" if d["faulty_parts"] else ""),
+    "RefundIssued": lambda d, e: f"Refund of {d['amount']} issued",
+    "ExchangeShipped": lambda d, e: f"Replacement shipped ({d['shipment']})",
+    "FaultyPartTracked": lambda d, e: f"Faulty part {d['part']} {d['step']}",
+    "ReturnClosed": lambda d, e: "Return closed",
     "CustomerRegistered": lambda d, e: f"Customer file opened for {d['name']}",
     "ContactDetailsUpdated": lambda d, e: "Contact details updated",
     "OrderPlaced": _placed,

@@ -81,7 +81,13 @@ def field_context(request: Request, principal: FieldReporter) -> CommandContext:
     return _context(request, principal)
 
 
+def viewer_context(request: Request, principal: Viewer) -> CommandContext:
+    """For commands whose permission the engine decides (department votes)."""
+    return _context(request, principal)
+
+
 ContextDep = Annotated[CommandContext, Depends(command_context)]
+ViewerContextDep = Annotated[CommandContext, Depends(viewer_context)]
 FieldContextDep = Annotated[CommandContext, Depends(field_context)]
 
 

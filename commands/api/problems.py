@@ -22,6 +22,7 @@ STATUS: list[tuple[type[errors.DomainError], int, str]] = [
     (errors.ConcurrencyConflict, 409, "concurrent-modification"),
     (errors.IdempotencyKeyReused, 422, "idempotency-key-reused"),
     (errors.NotFound, 404, "not-found"),
+    (errors.NotPermitted, 403, "forbidden"),
     (errors.RuleViolation, 409, "rule-violation"),
     (errors.InvalidCommand, 422, "invalid-command"),
     (errors.DomainError, 400, "domain-error"),

@@ -194,3 +194,45 @@ class ResultOut(BaseModel):
     position: int | None
     replayed: bool
 
+
+
+# Returns ------------------------------------------------------------------------------------
+
+
+class ReturnItemIn(Strict):
+    sku: str = Field(min_length=1, max_length=100)
+    quantity: int = Field(default=1, ge=1, le=10_000)
+
+
+class RequestReturnIn(Strict):
+    customer_id: str = Field(min_length=1, max_length=100)
+    order_id: str | None = Field(default=None, max_length=100)
+    resolution: Literal["refund", "exchange"]
+    reason: str = Field(min_length=1, max_length=2000)
+    items: list[ReturnItemIn] = Field(min_length=1, max_length=200)
+
+
+class VoteIn(Strict):
+    approve: bool
+    reason: str | None = Field(default=None, max_length=2000, description="required to reject; the customer reads it")
+
+
+class PickupIn(Strict):
+    pickup_at: AwareDatetime
+
+
+class InspectionIn(Strict):
+    faulty_parts: list[str] = Field(default_factory=list, max_length=50)
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class RefundIn(Strict):
+    amount: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$")
+
+
+class ExchangeIn(Strict):
+    shipment: str = Field(min_length=1, max_length=200)
+
+
+class PartStepIn(Strict):
+    step: Literal["collected", "inspected", "repaired", "scrapped"]

@@ -1,0 +1,108 @@
+"""Returns and exchanges: request, parallel department votes, logistics, refund or exchange."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Response
+
+from commands.api.deps import (ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep, ViewerContextDep,
+                               ViewsDep, Viewer)
+from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+from commands.api.results import command_reply
+from commands.api.schemas import (ExchangeIn, InspectionIn, PartStepIn, PickupIn, RefundIn, RequestReturnIn,
+                                  ResultOut, VoteIn)
+
+router = APIRouter(prefix="/returns", tags=["returns"])
+Department = Literal["sales", "technical", "finance", "logistics"]
+
+
+@router.post("", status_code=201, response_model=ResultOut)
+def request_return(body: RequestReturnIn, ctx: ContextDep, app: OrdersDep, response: Response,
+                   idempotency_key: IdempotencyKey = None) -> ResultOut:
+    result = app.request_return(ctx, customer_id=body.customer_id, order_id=body.order_id,
+                                resolution=body.resolution, reason=body.reason,
+                                items=[i.model_dump() for i in body.items], idempotency_key=idempotency_key)
+    return command_reply(response, result, f"/returns/{result.aggregate_id}")
+
+
+@router.post("/{return_id}/votes/{department}", response_model=ResultOut)
+def vote(return_id: UUID, department: Department, body: VoteIn, ctx: ViewerContextDep, app: OrdersDep,
+         response: Response, expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    """A department's vote; only a principal with the ``approver:<department>`` role may cast it."""
+    return command_reply(response, app.vote_on_return(ctx.because(body.reason), return_id, department,
+                                                      approve=body.approve, expected_version=expected,
+                                                      idempotency_key=idempotency_key))
+
+
+@router.post("/{return_id}/pickup", response_model=ResultOut)
+def schedule_pickup(return_id: UUID, body: PickupIn, ctx: ContextDep, app: OrdersDep, response: Response,
+                    expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.schedule_return_pickup(ctx, return_id, body.pickup_at,
+                                                              expected_version=expected,
+                                                              idempotency_key=idempotency_key))
+
+
+@router.post("/{return_id}/received", response_model=ResultOut)
+def receive(return_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+            idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.receive_returned_goods(ctx, return_id, expected_version=expected,
+                                                              idempotency_key=idempotency_key))
+
+
+@router.post("/{return_id}/inspection", response_model=ResultOut)
+def inspect(return_id: UUID, body: InspectionIn, ctx: ContextDep, app: OrdersDep, response: Response,
+            expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.inspect_return(ctx, return_id, faulty_parts=body.faulty_parts,
+                                                      notes=body.notes, expected_version=expected,
+                                                      idempotency_key=idempotency_key))
+
+
+@router.post("/{return_id}/refund", response_model=ResultOut)
+def refund(return_id: UUID, body: RefundIn, ctx: ContextDep, app: OrdersDep, response: Response,
+           expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.issue_return_refund(ctx, return_id, amount=body.amount,
+                                                           expected_version=expected,
+                                                           idempotency_key=idempotency_key))
+
+
+@router.post("/{return_id}/exchange", response_model=ResultOut)
+def exchange(return_id: UUID, body: ExchangeIn, ctx: ContextDep, app: OrdersDep, response: Response,
+             expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.ship_return_exchange(ctx, return_id, shipment=body.shipment,
+                                                            expected_version=expected,
+                                                            idempotency_key=idempotency_key))
+
+
+@router.post("/{return_id}/parts/{part}", response_model=ResultOut)
+def track_part(return_id: UUID, part: Annotated[str, Path(min_length=1, max_length=100)], body: PartStepIn,
+               ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+               idempotency_key: IdempotencyKey = None) -> ResultOut:
+    """Reverse logistics of a faulty part: collected, inspected, then repaired or scrapped."""
+    return command_reply(response, app.track_returned_part(ctx, return_id, part, body.step,
+                                                           expected_version=expected,
+                                                           idempotency_key=idempotency_key))
+
+
+@router.post("/{return_id}/close", response_model=ResultOut)
+def close(return_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+          idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.close_return(ctx, return_id, expected_version=expected,
+                                                    idempotency_key=idempotency_key))
+
+
+@router.get("/{return_id}")
+def get_return(return_id: UUID, _: Viewer, app: OrdersDep, response: Response) -> dict:
+    found = app.get_return(return_id)
+    response.headers["ETag"] = f'"{found["version"]}"'
+    return found
+
+
+@router.get("")
+def open_returns(_: Viewer, views: ViewsDep, runtime: RuntimeDep,
+                 pending: Annotated[Department | None, Query(description="only those waiting for this "
+                                                                         "department's vote")] = None,
+                 wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    wait_for_view(runtime, "returns_board", wait_for_position, wait_timeout, lambda w: True, "a return")
+    return {"pending": pending, "returns": views.open_returns(pending)}

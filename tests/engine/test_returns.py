@@ -1,0 +1,89 @@
+"""Rules of the ReturnRequest aggregate, and who may vote (through the application)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from engine.application import ServiceOrderApp
+from engine.context import CommandContext, Principal
+from engine.errors import InvalidCommand, NotPermitted, RuleViolation
+from engine.returns import ReturnRequest
+
+META = {"actor": "op", "request_id": "r", "correlation_id": "c", "causation_id": "r"}
+WHY = {**META, "reason": "outside the 7-day window"}
+AT = datetime(2026, 6, 1, 10, tzinfo=timezone.utc)
+
+
+def request(resolution: str = "refund", required: tuple = ("sales", "technical", "finance", "logistics")
+            ) -> ReturnRequest:
+    return ReturnRequest.request(customer_id="c1", order_id=None, resolution=resolution, reason="leaks",
+                                 items=[{"sku": "WP-500", "quantity": 1}], required=required, meta=META)
+
+
+def test_approved_when_every_required_department_approves_in_any_order() -> None:
+    r = request()
+    for department in ("logistics", "finance", "sales"):
+        r.vote(department, approve=True, meta=META)
+        assert r.status == "requested"
+    assert r.pending == ["technical"]
+    r.vote("technical", approve=True, meta=META)
+    assert (r.status, r.pending) == ("approved", [])
+    assert [type(e).__name__ for e in r.collect_events()][-2:] == ["DepartmentVoted", "ReturnApproved"]
+
+
+def test_first_rejection_decides_and_later_votes_are_refused() -> None:
+    r = request()
+    r.vote("sales", approve=True, meta=META)
+    with pytest.raises(InvalidCommand, match="reason the customer will read"):
+        r.vote("finance", approve=False, meta=META)
+    r.vote("finance", approve=False, meta=WHY)
+    assert r.status == "rejected"
+    with pytest.raises(RuleViolation, match="comes too late"):
+        r.vote("technical", approve=True, meta=META)
+
+
+def test_a_department_votes_once_and_only_when_asked() -> None:
+    r = request("exchange", ("sales", "technical", "logistics"))
+    r.vote("sales", approve=True, meta=META)
+    with pytest.raises(RuleViolation, match="already voted"):
+        r.vote("sales", approve=True, meta=META)
+    with pytest.raises(RuleViolation, match="finance is not asked"):
+        r.vote("finance", approve=True, meta=META)
+
+
+def test_logistics_then_refund_or_exchange_then_reverse_logistics_before_closing() -> None:
+    r = request(required=("sales",))
+    with pytest.raises(RuleViolation, match="cannot schedule a pickup: the request is requested"):
+        r.schedule_pickup(pickup_at=AT, meta=META)
+    r.vote("sales", approve=True, meta=META)
+    r.schedule_pickup(pickup_at=AT, meta=META)
+    r.receive_goods(meta=META)
+    r.inspect(faulty_parts=["pump"], notes="pump seized", meta=META)
+    with pytest.raises(RuleViolation, match="not a refund"):
+        request("exchange", ("sales",)).issue_refund(amount="1", meta=META)
+    r.issue_refund(amount="899", meta=META)
+    with pytest.raises(RuleViolation, match="still in reverse logistics: pump"):
+        r.close(meta=META)
+    with pytest.raises(RuleViolation, match="cannot be scrapped"):
+        r.track_part("pump", "scrapped", meta=META)
+    for step in ("collected", "inspected", "scrapped"):
+        r.track_part("pump", step, meta=META)
+    r.close(meta=META)
+    assert r.status == "closed"
+
+
+def test_only_a_departments_approver_may_vote_for_it() -> None:
+    app = ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    operator = CommandContext.new(Principal("olga", frozenset({"operator"})))
+    finance = CommandContext.new(Principal("fay", frozenset({"approver:finance"})))
+    rid = app.request_return(operator, customer_id="c1", resolution="refund", reason="leaks",
+                             items=[{"sku": "WP-500"}]).aggregate_id
+    with pytest.raises(NotPermitted, match="approver:finance"):
+        app.vote_on_return(operator, rid, "finance", approve=True)
+    with pytest.raises(NotPermitted, match="approver:sales"):
+        app.vote_on_return(finance, rid, "sales", approve=True)
+    result = app.vote_on_return(finance, rid, "finance", approve=True)
+    assert result.extra == {"status": "requested", "pending": ["sales", "technical", "logistics"]}
+    assert app.get_return(rid)["votes"] == {"finance": True}
