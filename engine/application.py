@@ -16,6 +16,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from engine.context import CommandContext
 from engine.errors import OrderNotFound
+from engine.complaining import Complaints
 from engine.fieldwork import FieldWork
 from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
@@ -23,10 +24,11 @@ from engine.returning import Returns
 from engine.service import CommandResult, Effects, ServiceBase
 
 
-class ServiceOrderApp(FieldWork, Returns, ServiceBase):
+class ServiceOrderApp(FieldWork, Returns, Complaints, ServiceBase):
     name = "ServiceOrders"
     # Long histories (position updates, visits) make snapshots pay.
     snapshotting_intervals = {ServiceOrder: 50, FieldJob: 50}
+    deadline_actions = {**FieldWork.deadline_actions, "claim.proposal_overdue": "_on_proposal_overdue"}
 
     # Orders -----------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from engine.claims import CompensationClaim
+from engine.complaints import Complaint
 from engine.customers import Customer
 from engine.deadlines import Deadline
 from engine.followups import FollowUp
@@ -24,6 +26,8 @@ PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
     "reminders": ConsumableReminder,
     "customers": Customer,
     "returns": ReturnRequest,
+    "complaints": Complaint,
+    "claims": CompensationClaim,
     "deadlines": Deadline,
 }
 

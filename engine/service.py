@@ -70,6 +70,18 @@ class ServiceBase(Application[UUID]):
         found = self.recorder.select_notifications(start=position, limit=1, stop=position)
         return (UUID(str(found[0].originator_id)), found[0].originator_version) if found else None
 
+    def history(self, aggregate_id: UUID) -> list[dict[str, Any]]:
+        """Every event of an aggregate, oldest first, with who, when and why: what auditors replay."""
+        events = list(self.events.get(aggregate_id))
+        if not events:
+            raise NotFound(f"{aggregate_id} has no history")
+        skip = {"originator_id", "originator_version", "timestamp", "originator_topic", "meta"}
+        return [{"version": e.originator_version, "event_type": type(e).__name__,
+                 "recorded_at": e.timestamp.isoformat(), "meta": getattr(e, "meta", {}),
+                 "data": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(e).items()
+                          if k not in skip}}
+                for e in events]
+
     def aggregate_type(self, aggregate_id: UUID) -> str | None:
         """The class name of an aggregate (``FieldJob``...), or None if there is none."""
         try:

@@ -135,6 +135,37 @@ class Views:
         return [{**dict(zip(keys, r)), "items": load_json(r[4]), "pending": sorted(waiting.get(r[0], []))}
                 for r in rows]
 
+    def complaints(self, category: str | None = None, status: str | None = None) -> dict[str, Any]:
+        """Counts by category and state, and the matching complaints."""
+        with self.db.transaction() as cur:
+            counts = cur.execute("SELECT category, status, COUNT(*) FROM complaints_board GROUP BY category, status "
+                                 "ORDER BY category, status").fetchall()
+            sql, params = "SELECT complaint_id, customer_id, category, status, filed_at, closed_at FROM " \
+                          "complaints_board WHERE 1 = 1", []
+            for column, value in (("category", category), ("status", status)):
+                if value:
+                    sql += f" AND {column} = %s"
+                    params.append(value)
+            rows = cur.execute(sql + " ORDER BY filed_at LIMIT 500", params).fetchall()
+        keys = ("complaint_id", "customer_id", "category", "status", "filed_at", "closed_at")
+        return {"counts": [{"category": c, "status": s, "count": int(n)} for c, s, n in counts],
+                "complaints": [dict(zip(keys, r)) for r in rows]}
+
+    def claims(self, open_only: bool = True) -> list[dict[str, Any]]:
+        keys = ("claim_id", "complaint_id", "customer_id", "status", "proposal_due_at", "first_proposal_at",
+                "proposal_overdue", "escalation_level", "liability", "amount", "paid_total", "opened_at")
+        sql = f"SELECT {', '.join(keys)} FROM claims_board"
+        if open_only:
+            sql += " WHERE status <> 'closed'"
+        with self.db.transaction() as cur:
+            rows = cur.execute(sql + " ORDER BY proposal_due_at", ()).fetchall()
+        return [{**dict(zip(keys, r)), "proposal_overdue": bool(r[6])} for r in rows]
+
+    def compensation_by_month(self) -> list[dict[str, Any]]:
+        with self.db.transaction() as cur:
+            rows = cur.execute("SELECT month, paid, payments FROM compensation_monthly ORDER BY month").fetchall()
+        return [{"month": m, "paid": p, "payments": int(n)} for m, p, n in rows]
+
     def applied_version(self, projection: str, aggregate_id: str) -> int:
         with self.db.transaction() as cur:
             row = cur.execute("SELECT version FROM projection_versions WHERE projection = %s AND aggregate_id = %s",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.base import Projection
+from projections.complaints import ComplaintsBoard
 from projections.customer_file import CustomerFile
 from projections.deadlines import DeadlineIndex
 from projections.fieldwork import EngineerAgenda, VisitLog
@@ -12,7 +13,7 @@ from projections.tracking import OrderTracking
 
 PROJECTIONS: dict[str, type[Projection]] = {
     p.name: p for p in (CustomerTimeline, OrderTracking, EngineerAgenda, VisitLog, CustomerFile, DeadlineIndex,
-                    ReturnsBoard)
+                    ReturnsBoard, ComplaintsBoard)
 }
 
 

@@ -236,3 +236,51 @@ class ExchangeIn(Strict):
 
 class PartStepIn(Strict):
     step: Literal["collected", "inspected", "repaired", "scrapped"]
+
+
+# Complaints and claims ------------------------------------------------------------------------
+
+
+class FileComplaintIn(Strict):
+    customer_id: str = Field(min_length=1, max_length=100)
+    category: Literal["delivery", "shipping", "service", "product", "product_quality", "engineer_conduct", "hotline"]
+    description: str = Field(min_length=1, max_length=2000)
+    order_id: str | None = Field(default=None, max_length=100)
+    job_id: str | None = Field(default=None, max_length=100)
+
+
+class FindingsIn(Strict):
+    findings: str = Field(min_length=1, max_length=2000)
+
+
+class ResolutionIn(Strict):
+    resolution: str = Field(min_length=1, max_length=2000)
+
+
+class OpenClaimIn(Strict):
+    damage: str = Field(min_length=1, max_length=2000, examples=["wooden floor of 30 m2 flooded"])
+
+
+class FactIn(Strict):
+    fact: str = Field(min_length=1, max_length=2000)
+    evidence: list[str] = Field(default_factory=list, max_length=50, description="photo ids, reports, statements")
+
+
+class LiabilityIn(Strict):
+    party: Literal["manufacturer", "installer", "customer", "shared"]
+    facts: list[str] = Field(min_length=1, max_length=50)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ProposalIn(Strict):
+    amount: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$")
+    facts: list[str] = Field(default_factory=list, max_length=50)
+
+
+class RevisionIn(ProposalIn):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ClaimPaymentIn(Strict):
+    amount: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$")
+    reference: str = Field(min_length=1, max_length=200)

@@ -1,0 +1,158 @@
+"""Complaint and compensation-claim commands (workflow 5): a mixin of ServiceOrderApp."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from engine.claims import CompensationClaim
+from engine.complaints import Complaint
+from engine.context import CommandContext
+from engine.deadlines import Deadline
+from engine.errors import NotFound
+from engine.service import CommandResult, Effects
+
+if TYPE_CHECKING:
+    from engine.service import ServiceBase
+
+    _Base = ServiceBase
+else:
+    _Base = object
+
+PROPOSAL = "claim_proposal"
+
+
+def _complaint_not_found(complaint_id: UUID) -> NotFound:
+    return NotFound(f"complaint {complaint_id} does not exist")
+
+
+def _claim_not_found(claim_id: UUID) -> NotFound:
+    return NotFound(f"claim {claim_id} does not exist")
+
+
+class Complaints(_Base):
+    # Complaints -------------------------------------------------------------------------------
+
+    def file_complaint(self, ctx: CommandContext, *, customer_id: str, category: str, description: str,
+                       order_id: str | None = None, job_id: str | None = None,
+                       idempotency_key: str | None = None) -> CommandResult:
+        payload = {"customer": customer_id, "category": category, "description": description, "order": order_id,
+                   "job": job_id}
+        return self._command(ctx, "file_complaint", payload, idempotency_key, lambda: Effects(Complaint.file(
+            customer_id=customer_id, category=category, description=description, order_id=order_id, job_id=job_id,
+            meta=ctx.meta())))
+
+    def acknowledge_complaint(self, ctx: CommandContext, complaint_id: UUID, **kw: Any) -> CommandResult:
+        return self._complaint(ctx, "acknowledge_complaint", complaint_id, {}, lambda c: c.acknowledge(
+            meta=ctx.meta()), **kw)
+
+    def investigate_complaint(self, ctx: CommandContext, complaint_id: UUID, *, findings: str,
+                              **kw: Any) -> CommandResult:
+        return self._complaint(ctx, "investigate_complaint", complaint_id, {"findings": findings},
+                               lambda c: c.investigate(findings=findings, meta=ctx.meta()), **kw)
+
+    def resolve_complaint(self, ctx: CommandContext, complaint_id: UUID, *, resolution: str,
+                          **kw: Any) -> CommandResult:
+        return self._complaint(ctx, "resolve_complaint", complaint_id, {"resolution": resolution},
+                               lambda c: c.resolve(resolution=resolution, meta=ctx.meta()), **kw)
+
+    def close_complaint(self, ctx: CommandContext, complaint_id: UUID, **kw: Any) -> CommandResult:
+        return self._complaint(ctx, "close_complaint", complaint_id, {}, lambda c: c.close(meta=ctx.meta()), **kw)
+
+    def reopen_complaint(self, ctx: CommandContext, complaint_id: UUID, **kw: Any) -> CommandResult:
+        return self._complaint(ctx, "reopen_complaint", complaint_id, {"reason": ctx.reason},
+                               lambda c: c.reopen(meta=ctx.meta()), **kw)
+
+    def get_complaint(self, complaint_id: UUID) -> dict[str, Any]:
+        c = self._load_as(Complaint, complaint_id, not_found=_complaint_not_found)
+        return {"complaint_id": str(c.id), "version": c.version, "customer_id": c.customer_id,
+                "category": c.category, "status": c.status, "claim_ids": c.claim_ids}
+
+    def _complaint(self, ctx: CommandContext, name: str, complaint_id: UUID, payload: dict[str, Any], change: Any,
+                   expected_version: int | None = None, idempotency_key: str | None = None) -> CommandResult:
+        return self._change(ctx, name, Complaint, complaint_id, expected_version, idempotency_key, payload, change,
+                            _complaint_not_found)
+
+    # Claims ------------------------------------------------------------------------------------
+
+    def open_claim(self, ctx: CommandContext, complaint_id: UUID, *, damage: str,
+                   idempotency_key: str | None = None) -> CommandResult:
+        """Open a compensation claim from a complaint; its first proposal is due within 48 hours."""
+
+        def act() -> Effects:
+            complaint = self._load_as(Complaint, complaint_id, not_found=_complaint_not_found)
+            claim = CompensationClaim.open(complaint_id=str(complaint.id), customer_id=complaint.customer_id,
+                                           damage=damage, now=self.clock.now(), meta=ctx.meta())
+            complaint.link_claim(str(claim.id), meta=ctx.meta())
+            deadline = self._deadline(kind=PROPOSAL, subject_id=claim.id, key="", due_at=claim.proposal_due_at,
+                                      action="claim.proposal_overdue", customer_id=claim.customer_id,
+                                      meta=ctx.meta())
+            return Effects(claim, {"proposal_due_at": claim.proposal_due_at.isoformat()}, [complaint, deadline])
+
+        return self._command(ctx, "open_claim", {"complaint": str(complaint_id), "damage": damage},
+                             idempotency_key, act)
+
+    def record_claim_fact(self, ctx: CommandContext, claim_id: UUID, *, fact: str, evidence: list[str],
+                          **kw: Any) -> CommandResult:
+        return self._claim(ctx, "record_claim_fact", claim_id, {"fact": fact, "evidence": evidence},
+                           lambda c: {"fact_id": c.record_fact(fact=fact, evidence=evidence, meta=ctx.meta())}, **kw)
+
+    def determine_liability(self, ctx: CommandContext, claim_id: UUID, *, party: str, facts: list[str],
+                            **kw: Any) -> CommandResult:
+        return self._claim(ctx, "determine_liability", claim_id, {"party": party, "facts": facts, "why": ctx.reason},
+                           lambda c: c.determine_liability(party=party, facts=facts, meta=ctx.meta()), **kw)
+
+    def propose_compensation(self, ctx: CommandContext, claim_id: UUID, *, amount: Any, facts: list[str],
+                             **kw: Any) -> CommandResult:
+        def change(claim: CompensationClaim) -> Effects:
+            claim.propose(amount=amount, facts=facts, meta=ctx.meta())
+            return Effects(claim, also=self._cancel_deadline(PROPOSAL, claim.id, "", reason="proposal made",
+                                                             meta=ctx.meta()))
+
+        return self._claim(ctx, "propose_compensation", claim_id, {"amount": str(amount), "facts": facts}, change,
+                           **kw)
+
+    def dispute_compensation(self, ctx: CommandContext, claim_id: UUID, **kw: Any) -> CommandResult:
+        return self._claim(ctx, "dispute_compensation", claim_id, {"why": ctx.reason},
+                           lambda c: c.dispute(meta=ctx.meta()), **kw)
+
+    def revise_compensation(self, ctx: CommandContext, claim_id: UUID, *, amount: Any, facts: list[str],
+                            **kw: Any) -> CommandResult:
+        return self._claim(ctx, "revise_compensation", claim_id, {"amount": str(amount), "facts": facts,
+                                                                  "why": ctx.reason},
+                           lambda c: c.revise(amount=amount, facts=facts, meta=ctx.meta()), **kw)
+
+    def accept_compensation(self, ctx: CommandContext, claim_id: UUID, **kw: Any) -> CommandResult:
+        return self._claim(ctx, "accept_compensation", claim_id, {}, lambda c: c.accept(meta=ctx.meta()), **kw)
+
+    def pay_compensation(self, ctx: CommandContext, claim_id: UUID, *, amount: Any, reference: str,
+                         **kw: Any) -> CommandResult:
+        return self._claim(ctx, "pay_compensation", claim_id, {"amount": str(amount), "reference": reference},
+                           lambda c: c.pay(amount=amount, reference=reference, meta=ctx.meta()), **kw)
+
+    def close_claim(self, ctx: CommandContext, claim_id: UUID, **kw: Any) -> CommandResult:
+        return self._claim(ctx, "close_claim", claim_id, {}, lambda c: c.close(meta=ctx.meta()), **kw)
+
+    def reopen_claim(self, ctx: CommandContext, claim_id: UUID, **kw: Any) -> CommandResult:
+        return self._claim(ctx, "reopen_claim", claim_id, {"why": ctx.reason}, lambda c: c.reopen(meta=ctx.meta()),
+                           **kw)
+
+    def get_claim(self, claim_id: UUID) -> dict[str, Any]:
+        c = self._load_as(CompensationClaim, claim_id, not_found=_claim_not_found)
+        return {"claim_id": str(c.id), "version": c.version, "complaint_id": c.complaint_id,
+                "customer_id": c.customer_id, "status": c.status, "facts": c.facts, "liability": c.liability,
+                "amount": c.amount, "revision": c.revision, "escalation_level": c.escalation_level,
+                "proposal_due_at": c.proposal_due_at.isoformat(), "proposal_overdue": c.proposal_overdue,
+                "paid": c.paid}
+
+    def _on_proposal_overdue(self, deadline: Deadline, now: datetime, meta: dict[str, str]) -> list[Aggregate]:
+        claim = self._load_as(CompensationClaim, UUID(deadline.subject_id))
+        return [claim] if claim.mark_proposal_overdue(now=now, meta=meta) else []
+
+    def _claim(self, ctx: CommandContext, name: str, claim_id: UUID, payload: dict[str, Any], change: Any,
+               expected_version: int | None = None, idempotency_key: str | None = None) -> CommandResult:
+        return self._change(ctx, name, CompensationClaim, claim_id, expected_version, idempotency_key, payload,
+                            change, _claim_not_found)
