@@ -135,6 +135,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         store = str(data_dir.resolve())
     app = ServiceOrderApp(env=env, clock=clock or SystemClock())
     app.visit_max_distance_m = settings.visit_max_distance_m
+    app.hotline_time_zone = settings.hotline_time_zone
     if settings.return_departments:
         app.return_departments = {**app.return_departments,
                                   **{k: tuple(v) for k, v in settings.return_departments.items()}}

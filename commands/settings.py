@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     return_departments: dict[Literal["refund", "exchange"],
                              list[Literal["sales", "technical", "finance", "logistics"]]] | None = None
 
+    # The hotline's time zone: which day a call counts on.
+    hotline_time_zone: str = "Asia/Shanghai"
+
     # HTTP.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

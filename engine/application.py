@@ -19,16 +19,18 @@ from engine.errors import OrderNotFound
 from engine.complaining import Complaints
 from engine.fieldwork import FieldWork
 from engine.jobs import FieldJob
+from engine.levels import ServiceLevels
 from engine.orders import ServiceOrder
 from engine.returning import Returns
 from engine.service import CommandResult, Effects, ServiceBase
 
 
-class ServiceOrderApp(FieldWork, Returns, Complaints, ServiceBase):
+class ServiceOrderApp(FieldWork, Returns, Complaints, ServiceLevels, ServiceBase):
     name = "ServiceOrders"
     # Long histories (position updates, visits) make snapshots pay.
     snapshotting_intervals = {ServiceOrder: 50, FieldJob: 50}
-    deadline_actions = {**FieldWork.deadline_actions, "claim.proposal_overdue": "_on_proposal_overdue"}
+    deadline_actions = {**FieldWork.deadline_actions, "claim.proposal_overdue": "_on_proposal_overdue",
+                        "sla.warn": "_on_sla_warning", "sla.breach": "_on_sla_breach"}
 
     # Orders -----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from engine.calls import HotlineCall
 from engine.claims import CompensationClaim
 from engine.complaints import Complaint
 from engine.customers import Customer
@@ -18,6 +19,7 @@ from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
 from engine.reminders import ConsumableReminder
 from engine.returns import ReturnRequest
+from engine.sla import ServiceLevel
 
 PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
     "orders": ServiceOrder,
@@ -28,6 +30,8 @@ PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
     "returns": ReturnRequest,
     "complaints": Complaint,
     "claims": CompensationClaim,
+    "slas": ServiceLevel,
+    "calls": HotlineCall,
     "deadlines": Deadline,
 }
 

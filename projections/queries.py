@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from engine.calendar import BusinessCalendar
 from projections.worker import wait_until
 from streams.sqldb import Database, load_json
 
@@ -165,6 +167,39 @@ class Views:
         with self.db.transaction() as cur:
             rows = cur.execute("SELECT month, paid, payments FROM compensation_monthly ORDER BY month").fetchall()
         return [{"month": m, "paid": p, "payments": int(n)} for m, p, n in rows]
+
+    def sla_board(self, now: datetime) -> list[dict[str, Any]]:
+        """Open items with time left in business time, warnings and breaches."""
+        keys = ("sla_id", "subject_id", "subject_kind", "customer_id", "tier", "status", "calendar",
+                "allowed_seconds", "used_seconds", "run_started_at", "due_at", "warned", "breached")
+        with self.db.transaction() as cur:
+            rows = cur.execute(f"SELECT {', '.join(keys)} FROM sla_board WHERE status <> 'completed' "
+                               "ORDER BY due_at", ()).fetchall()
+        board = []
+        for r in rows:
+            item = dict(zip(keys, r))
+            used = int(item["used_seconds"])
+            if item["run_started_at"]:
+                calendar = BusinessCalendar.from_spec(load_json(item.pop("calendar")))
+                used += int(calendar.elapsed(datetime.fromisoformat(item["run_started_at"]), now).total_seconds())
+            else:
+                item.pop("calendar")
+            board.append({**item, "used_seconds": used, "time_left_seconds": int(item["allowed_seconds"]) - used,
+                          "warned": bool(item["warned"]), "breached": bool(item["breached"])})
+        return board
+
+    def hotline(self) -> dict[str, Any]:
+        with self.db.transaction() as cur:
+            days = cur.execute("SELECT day, answered, missed FROM hotline_days ORDER BY day").fetchall()
+            pending = cur.execute("SELECT call_id, phone, customer_id, missed_at, due_at FROM call_backs "
+                                  "WHERE done_at IS NULL ORDER BY due_at").fetchall()
+        return {
+            "target_answer_rate": 0.85,
+            "days": [{"day": d, "answered": a, "missed": m, "answer_rate": round(a / (a + m), 4) if a + m else None}
+                     for d, a, m in days],
+            "pending_call_backs": [dict(zip(("call_id", "phone", "customer_id", "missed_at", "due_at"), p))
+                                   for p in pending],
+        }
 
     def applied_version(self, projection: str, aggregate_id: str) -> int:
         with self.db.transaction() as cur:

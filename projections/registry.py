@@ -7,13 +7,14 @@ from projections.complaints import ComplaintsBoard
 from projections.customer_file import CustomerFile
 from projections.deadlines import DeadlineIndex
 from projections.fieldwork import EngineerAgenda, VisitLog
+from projections.levels import SlaBoard
 from projections.returns import ReturnsBoard
 from projections.timeline import CustomerTimeline
 from projections.tracking import OrderTracking
 
 PROJECTIONS: dict[str, type[Projection]] = {
     p.name: p for p in (CustomerTimeline, OrderTracking, EngineerAgenda, VisitLog, CustomerFile, DeadlineIndex,
-                    ReturnsBoard, ComplaintsBoard)
+                    ReturnsBoard, ComplaintsBoard, SlaBoard)
 }
 
 

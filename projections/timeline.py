@@ -13,7 +13,8 @@ from streams.sqldb import Cursor, Database, dump_json
 class CustomerTimeline(Projection):
     name = "customer_timeline"
     # Deadlines show through what they cause (a missed appointment, an overdue follow-up).
-    categories = ("orders", "jobs", "followups", "reminders", "customers", "returns", "complaints", "claims")
+    categories = ("orders", "jobs", "followups", "reminders", "customers", "returns", "complaints", "claims",
+                  "slas", "calls")
     tables = ("timeline_entries", "timeline_subjects")
 
     def ddl(self, db: Database) -> list[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from commands.api import (complaints, customers, engineers, followups, health, jobs, middleware, orders, problems,
-                          returns)
+from commands.api import (complaints, customers, engineers, followups, health, jobs, levels, middleware, orders,
+                          problems, returns)
 from commands.bootstrap import Runtime
 
 DESCRIPTION = """
@@ -30,6 +30,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(engineers.router)
     app.include_router(returns.router)
     app.include_router(complaints.router)
+    app.include_router(levels.router)
     app.include_router(customers.router)
     app.include_router(health.router)
     return app

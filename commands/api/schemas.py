@@ -284,3 +284,26 @@ class RevisionIn(ProposalIn):
 class ClaimPaymentIn(Strict):
     amount: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$")
     reference: str = Field(min_length=1, max_length=200)
+
+
+# Service levels and hotline -------------------------------------------------------------------
+
+
+class StartSlaIn(Strict):
+    subject_id: str = Field(min_length=1, max_length=100, description="the job, complaint... being timed")
+    subject_kind: str = Field(min_length=1, max_length=40, examples=["job"])
+    customer_id: str = Field(min_length=1, max_length=100)
+    tier: Literal["basic", "vip", "svip"] | None = Field(default=None, description="or give order_id")
+    order_id: str | None = Field(default=None, max_length=100)
+
+
+class CallIn(Strict):
+    phone: str = Field(min_length=3, max_length=40)
+    answered: bool
+    at: AwareDatetime | None = None
+    customer_id: str | None = Field(default=None, max_length=100)
+    agent: str | None = Field(default=None, max_length=100)
+
+
+class CallBackIn(Strict):
+    reached: bool

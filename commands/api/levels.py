@@ -1,0 +1,82 @@
+"""Service-level clocks (SLA board) and the hotline (calls, call-backs, answer rate)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, ViewsDep, Viewer
+from commands.api.problems import Problem
+from commands.api.results import command_reply
+from commands.api.schemas import CallBackIn, CallIn, ReasonIn, ResultOut, StartSlaIn
+
+router = APIRouter(tags=["service levels and hotline"])
+
+
+@router.post("/slas", status_code=201, response_model=ResultOut)
+def start(body: StartSlaIn, ctx: ContextDep, app: OrdersDep, response: Response,
+          idempotency_key: IdempotencyKey = None) -> ResultOut:
+    """Start an item's resolution clock on its tier's business calendar (VIP 1 working day, SVIP 4 h)."""
+    try:
+        order = UUID(body.order_id) if body.order_id else None
+    except ValueError:
+        raise Problem(422, "Malformed request", "order_id must be a UUID", "malformed-request") from None
+    result = app.start_sla(ctx, subject_id=body.subject_id, subject_kind=body.subject_kind,
+                           customer_id=body.customer_id, tier=body.tier, order_id=order,
+                           idempotency_key=idempotency_key)
+    return command_reply(response, result, f"/slas/{result.aggregate_id}")
+
+
+@router.post("/slas/{sla_id}/pause", response_model=ResultOut)
+def pause(sla_id: UUID, body: ReasonIn, ctx: ContextDep, app: OrdersDep, response: Response,
+          expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.pause_sla(ctx.because(body.reason), sla_id, expected_version=expected,
+                                                 idempotency_key=idempotency_key))
+
+
+@router.post("/slas/{sla_id}/resume", response_model=ResultOut)
+def resume(sla_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+           idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.resume_sla(ctx, sla_id, expected_version=expected,
+                                                  idempotency_key=idempotency_key))
+
+
+@router.post("/slas/{sla_id}/complete", response_model=ResultOut)
+def complete(sla_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+             idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.complete_sla(ctx, sla_id, expected_version=expected,
+                                                    idempotency_key=idempotency_key))
+
+
+@router.get("/slas/{sla_id}")
+def get_sla(sla_id: UUID, _: Viewer, app: OrdersDep) -> dict:
+    return app.get_sla(sla_id)
+
+
+@router.get("/slas")
+def sla_board(_: Viewer, views: ViewsDep, app: OrdersDep) -> dict:
+    """Open items, time left in business time, warnings and breaches."""
+    return {"items": views.sla_board(app.clock.now())}
+
+
+@router.post("/calls", status_code=201, response_model=ResultOut)
+def record_call(body: CallIn, ctx: ContextDep, app: OrdersDep, response: Response,
+                idempotency_key: IdempotencyKey = None) -> ResultOut:
+    """A hotline call, answered or missed; a missed call gets a call-back due within 2 hours."""
+    return command_reply(response, app.record_call(ctx, phone=body.phone, answered=body.answered, at=body.at,
+                                                   customer_id=body.customer_id, agent=body.agent,
+                                                   idempotency_key=idempotency_key))
+
+
+@router.post("/calls/{call_id}/call-back", response_model=ResultOut)
+def call_back(call_id: UUID, body: CallBackIn, ctx: ContextDep, app: OrdersDep, response: Response,
+              expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    return command_reply(response, app.call_back(ctx, call_id, reached=body.reached, expected_version=expected,
+                                                 idempotency_key=idempotency_key))
+
+
+@router.get("/hotline")
+def hotline(_: Viewer, views: ViewsDep) -> dict:
+    """Answer rate per day (target 85%) and the call-backs still to make."""
+    return views.hotline()

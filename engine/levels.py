@@ -1,0 +1,150 @@
+"""Service-level clocks and hotline calls (workflow 6): a mixin of ServiceOrderApp."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.domain import Aggregate
+
+from engine.calendar import TIER_TARGETS
+from engine.calls import HotlineCall
+from engine.context import CommandContext
+from engine.deadlines import Deadline
+from engine.errors import InvalidCommand, NotFound
+from engine.orders import ServiceOrder
+from engine.service import CommandResult, Effects
+from engine.sla import ServiceLevel, sla_id
+
+if TYPE_CHECKING:
+    from engine.service import ServiceBase
+
+    _Base = ServiceBase
+else:
+    _Base = object
+
+WARNING, BREACH = "sla_warning", "sla_breach"
+
+
+def _sla_not_found(i: UUID) -> NotFound:
+    return NotFound(f"service level {i} does not exist")
+
+
+class ServiceLevels(_Base):
+    hotline_time_zone: str = "Asia/Shanghai"
+
+    # SLA clocks -----------------------------------------------------------------------------
+
+    def start_sla(self, ctx: CommandContext, *, subject_id: str, subject_kind: str, customer_id: str,
+                  tier: str | None = None, order_id: UUID | None = None,
+                  idempotency_key: str | None = None) -> CommandResult:
+        """Start the resolution clock of an item; the tier is given or taken from the customer's order."""
+        def act() -> Effects:
+            chosen = tier
+            if chosen is None:
+                if order_id is None:
+                    raise InvalidCommand("give the tier, or the order whose tier applies")
+                chosen = self._load_as(ServiceOrder, order_id).tier
+            target = TIER_TARGETS.get(chosen)
+            if target is None:
+                raise InvalidCommand(f"the {chosen} tier has no resolution clock")
+            calendar, allowed = target
+            level = ServiceLevel.start(subject_id=subject_id, subject_kind=subject_kind, customer_id=customer_id,
+                                       tier=chosen, calendar=calendar, allowed=allowed, now=self.clock.now(),
+                                       meta=ctx.meta())
+            return Effects(level, {"due_at": level.due_at.isoformat()}, self._sla_deadlines(level, ctx))
+
+        return self._command(ctx, "start_sla", {"subject": subject_id, "kind": subject_kind, "tier": tier,
+                                                "order": str(order_id) if order_id else None}, idempotency_key, act)
+
+    def pause_sla(self, ctx: CommandContext, level_id: UUID, **kw: Any) -> CommandResult:
+        def change(level: ServiceLevel) -> Effects:
+            stale = self._stop_sla_deadlines(level, ctx, "paused")
+            level.pause(now=self.clock.now(), meta=ctx.meta())
+            return Effects(level, also=stale)
+
+        return self._level(ctx, "pause_sla", level_id, {"why": ctx.reason}, change, **kw)
+
+    def resume_sla(self, ctx: CommandContext, level_id: UUID, **kw: Any) -> CommandResult:
+        def change(level: ServiceLevel) -> Effects:
+            level.resume(now=self.clock.now(), meta=ctx.meta())
+            return Effects(level, also=self._sla_deadlines(level, ctx))
+
+        return self._level(ctx, "resume_sla", level_id, {}, change, **kw)
+
+    def complete_sla(self, ctx: CommandContext, level_id: UUID, **kw: Any) -> CommandResult:
+        def change(level: ServiceLevel) -> Effects:
+            stale = self._stop_sla_deadlines(level, ctx, "completed")
+            level.complete(now=self.clock.now(), meta=ctx.meta())
+            return Effects(level, {"breached": level.breached or level.used_seconds > level.allowed_seconds},
+                           stale)
+
+        return self._level(ctx, "complete_sla", level_id, {}, change, **kw)
+
+    def sla_of(self, subject_id: str) -> UUID:
+        return sla_id(subject_id)
+
+    def get_sla(self, level_id: UUID) -> dict[str, Any]:
+        level = self._load_as(ServiceLevel, level_id, not_found=_sla_not_found)
+        now = self.clock.now()
+        return {"sla_id": str(level.id), "version": level.version, "subject_id": level.subject_id,
+                "customer_id": level.customer_id, "tier": level.tier, "status": level.status,
+                "allowed_seconds": level.allowed_seconds, "used_seconds": int(level.used(now).total_seconds())
+                if level.status == "running" else level.used_seconds,
+                "time_left_seconds": int(level.time_left(now).total_seconds()) if level.status == "running" else
+                level.allowed_seconds - level.used_seconds,
+                "warn_at": level.warn_at.isoformat() if level.warn_at else None,
+                "due_at": level.due_at.isoformat() if level.due_at else None,
+                "warned": level.warned, "breached": level.breached}
+
+    def _sla_deadlines(self, level: ServiceLevel, ctx: CommandContext) -> list[Aggregate]:
+        deadlines: list[Aggregate] = []
+        for kind, due, action in ((WARNING, level.warn_at, "sla.warn"), (BREACH, level.due_at, "sla.breach")):
+            if due is not None:
+                deadlines.append(self._deadline(kind=kind, subject_id=level.id, key=str(level.runs), due_at=due,
+                                                action=action, customer_id=level.customer_id, meta=ctx.meta()))
+        return deadlines
+
+    def _stop_sla_deadlines(self, level: ServiceLevel, ctx: CommandContext, why: str) -> list[Aggregate]:
+        return [d for kind in (WARNING, BREACH)
+                for d in self._cancel_deadline(kind, level.id, str(level.runs), reason=why, meta=ctx.meta())]
+
+    def _on_sla_warning(self, deadline: Deadline, now: datetime, meta: dict[str, str]) -> list[Aggregate]:
+        level = self._load_as(ServiceLevel, UUID(deadline.subject_id))
+        return [level] if level.warn(now=now, meta=meta) else []
+
+    def _on_sla_breach(self, deadline: Deadline, now: datetime, meta: dict[str, str]) -> list[Aggregate]:
+        level = self._load_as(ServiceLevel, UUID(deadline.subject_id))
+        return [level] if level.breach(now=now, meta=meta) else []
+
+    def _level(self, ctx: CommandContext, name: str, level_id: UUID, payload: dict[str, Any], change: Any,
+               expected_version: int | None = None, idempotency_key: str | None = None) -> CommandResult:
+        return self._change(ctx, name, ServiceLevel, level_id, expected_version, idempotency_key, payload, change,
+                            _sla_not_found)
+
+    # Hotline calls -----------------------------------------------------------------------------
+
+    def record_call(self, ctx: CommandContext, *, phone: str, answered: bool, at: datetime | None = None,
+                    customer_id: str | None = None, agent: str | None = None,
+                    idempotency_key: str | None = None) -> CommandResult:
+        when = at or self.clock.now()
+        day = when.astimezone(ZoneInfo(self.hotline_time_zone)).date().isoformat()
+        payload = {"phone": phone, "answered": answered, "at": when.isoformat(), "customer": customer_id,
+                   "agent": agent}
+
+        def act() -> Effects:
+            call = HotlineCall.record(phone=phone, at=when, day=day, answered=answered, customer_id=customer_id,
+                                      agent=agent, meta=ctx.meta())
+            extra = {} if answered else {"call_back_due_at": call.call_back_due_at.isoformat()}
+            return Effects(call, extra)
+
+        return self._command(ctx, "record_call", payload, idempotency_key, act)
+
+    def call_back(self, ctx: CommandContext, call_id: UUID, *, reached: bool, expected_version: int | None = None,
+                  idempotency_key: str | None = None) -> CommandResult:
+        return self._change(ctx, "call_back", HotlineCall, call_id, expected_version, idempotency_key,
+                            {"reached": reached},
+                            lambda c: c.call_back(at=self.clock.now(), reached=reached, meta=ctx.meta()),
+                            lambda i: NotFound(f"call {i} does not exist"))

@@ -1,0 +1,81 @@
+"""The SLA board (open items, time left in business time, warnings, breaches) and the
+hotline's daily answer rate with its pending call-backs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.base import Projection
+from streams.envelope import short_type
+from streams.sqldb import Cursor, Database, dump_json
+
+
+class SlaBoard(Projection):
+    name = "sla_board"
+    categories = ("slas", "calls")
+    tables = ("sla_board", "hotline_days", "call_backs")
+
+    def ddl(self, db: Database) -> list[str]:
+        return [
+            f"""CREATE TABLE IF NOT EXISTS sla_board (
+                sla_id TEXT PRIMARY KEY,
+                subject_id TEXT NOT NULL,
+                subject_kind TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                status TEXT NOT NULL,
+                calendar {db.json_type} NOT NULL,
+                allowed_seconds BIGINT NOT NULL,
+                used_seconds BIGINT NOT NULL,
+                run_started_at TEXT,
+                due_at TEXT,
+                warned BOOLEAN NOT NULL,
+                breached BOOLEAN NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS hotline_days (
+                day TEXT PRIMARY KEY,
+                answered INTEGER NOT NULL,
+                missed INTEGER NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS call_backs (
+                call_id TEXT PRIMARY KEY,
+                phone TEXT NOT NULL,
+                customer_id TEXT,
+                missed_at TEXT NOT NULL,
+                due_at TEXT NOT NULL,
+                done_at TEXT
+            )""",
+        ]
+
+    def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+        kind, d, subject = short_type(env), env["data"], env["subject"]
+        if kind == "SlaStarted":
+            cur.execute(
+                "INSERT INTO sla_board (sla_id, subject_id, subject_kind, customer_id, tier, status, calendar, "
+                "allowed_seconds, used_seconds, run_started_at, due_at, warned, breached) "
+                "VALUES (%s, %s, %s, %s, %s, 'running', %s, %s, 0, %s, %s, FALSE, FALSE) ON CONFLICT DO NOTHING",
+                (subject, d["subject_id"], d["subject_kind"], d["customer_id"], d["tier"], dump_json(d["calendar"]),
+                 d["allowed_seconds"], d["started_at"], d["due_at"]))
+        elif kind in ("SlaPaused", "SlaCompleted"):
+            cur.execute("UPDATE sla_board SET status = %s, used_seconds = %s, run_started_at = NULL, due_at = NULL "
+                        "WHERE sla_id = %s",
+                        ("paused" if kind == "SlaPaused" else "completed", d["used_seconds"], subject))
+            if kind == "SlaCompleted" and d["breached"]:
+                cur.execute("UPDATE sla_board SET breached = TRUE WHERE sla_id = %s", (subject,))
+        elif kind == "SlaResumed":
+            cur.execute("UPDATE sla_board SET status = 'running', run_started_at = %s, due_at = %s WHERE sla_id = %s",
+                        (d["at"], d["due_at"], subject))
+        elif kind in ("SlaWarning", "SlaBreached"):
+            column = "warned" if kind == "SlaWarning" else "breached"
+            cur.execute(f"UPDATE sla_board SET {column} = TRUE WHERE sla_id = %s", (subject,))
+        elif kind == "CallReceived":
+            column = "answered" if d["answered"] else "missed"
+            cur.execute("INSERT INTO hotline_days (day, answered, missed) VALUES (%s, 0, 0) ON CONFLICT DO NOTHING",
+                        (d["day"],))
+            cur.execute(f"UPDATE hotline_days SET {column} = {column} + 1 WHERE day = %s", (d["day"],))
+            if not d["answered"]:
+                cur.execute("INSERT INTO call_backs (call_id, phone, customer_id, missed_at, due_at, done_at) "
+                            "VALUES (%s, %s, %s, %s, %s, NULL) ON CONFLICT DO NOTHING",
+                            (subject, d["phone"], d.get("customer_id"), d["at"], d["call_back_due_at"]))
+        elif kind == "CalledBack" and d["reached"]:
+            cur.execute("UPDATE call_backs SET done_at = %s WHERE call_id = %s", (d["at"], subject))
