@@ -13,6 +13,7 @@ from commands.scheduler import Scheduler
 from commands.settings import Settings
 from engine.clock import Clock, SystemClock
 from engine.application import ServiceOrderApp, event_store_env
+from engine.calendar import with_holidays
 from projections.base import Projection
 from projections.queries import Views
 from projections.registry import build as build_projections
@@ -136,6 +137,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     app = ServiceOrderApp(env=env, clock=clock or SystemClock())
     app.visit_max_distance_m = settings.visit_max_distance_m
     app.hotline_time_zone = settings.hotline_time_zone
+    if settings.holidays:
+        app.tier_targets = with_holidays(app.tier_targets, frozenset(settings.holidays))
     if settings.return_departments:
         app.return_departments = {**app.return_departments,
                                   **{k: tuple(v) for k, v in settings.return_departments.items()}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -46,6 +47,9 @@ class Settings(BaseSettings):
     # {"refund": ["sales", "finance"], "exchange": ["technical", "logistics"]}.
     return_departments: dict[Literal["refund", "exchange"],
                              list[Literal["sales", "technical", "finance", "logistics"]]] | None = None
+
+    # Public holidays (JSON list of dates) that the 5x8 tiers do not count; 7x24 ignores them.
+    holidays: list[date] = Field(default_factory=list)
 
     # The hotline's time zone: which day a call counts on.
     hotline_time_zone: str = "Asia/Shanghai"

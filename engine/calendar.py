@@ -7,7 +7,7 @@ inverse (property-tested). Nights, weekends and holidays never count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Iterator
 from zoneinfo import ZoneInfo
@@ -78,6 +78,15 @@ class BusinessCalendar:
         return cls(time_zone=str(spec["time_zone"]), working_days=frozenset(spec["working_days"]),  # type: ignore[arg-type]
                    opens=int(spec["opens"]), closes=int(spec["closes"]),  # type: ignore[arg-type]
                    holidays=frozenset(date.fromisoformat(d) for d in spec["holidays"]))  # type: ignore[union-attr]
+
+
+def with_holidays(targets: dict[str, tuple[BusinessCalendar, timedelta] | None], holidays: frozenset[date]
+                  ) -> dict[str, tuple[BusinessCalendar, timedelta] | None]:
+    """The tier targets with public holidays added to every working-day calendar (not 7x24)."""
+    return {tier: None if target is None else (
+        target[0] if len(target[0].working_days) == 7 and target[0].closes - target[0].opens == 24 else
+        replace(target[0], holidays=target[0].holidays | holidays), target[1])
+        for tier, target in targets.items()}
 
 
 # Service tiers (seed 001): VIP is served 5x8 and resolved within one working day; SVIP 7x24

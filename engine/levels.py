@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
 
-from engine.calendar import TIER_TARGETS
+from engine.calendar import TIER_TARGETS, BusinessCalendar
 from engine.calls import HotlineCall
 from engine.context import CommandContext
 from engine.deadlines import Deadline
@@ -34,6 +34,8 @@ def _sla_not_found(i: UUID) -> NotFound:
 
 class ServiceLevels(_Base):
     hotline_time_zone: str = "Asia/Shanghai"
+    # Tier -> (business calendar, allowed time); configured at start-up (holidays...).
+    tier_targets: dict[str, tuple[BusinessCalendar, timedelta] | None] = TIER_TARGETS
 
     # SLA clocks -----------------------------------------------------------------------------
 
@@ -47,7 +49,7 @@ class ServiceLevels(_Base):
                 if order_id is None:
                     raise InvalidCommand("give the tier, or the order whose tier applies")
                 chosen = self._load_as(ServiceOrder, order_id).tier
-            target = TIER_TARGETS.get(chosen)
+            target = self.tier_targets.get(chosen)
             if target is None:
                 raise InvalidCommand(f"the {chosen} tier has no resolution clock")
             calendar, allowed = target

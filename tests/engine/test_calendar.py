@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.calendar import TIER_TARGETS, BusinessCalendar
+from engine.calendar import TIER_TARGETS, BusinessCalendar, with_holidays
 
 FIVE_BY_EIGHT = BusinessCalendar(working_days=frozenset(range(5)), opens=9, closes=17,
                                  holidays=frozenset({date(2026, 10, 1), date(2026, 10, 2)}))
@@ -55,3 +55,11 @@ def test_tier_targets() -> None:
     assert vip is not None and vip[1] == timedelta(hours=8) and vip[0].working_days == frozenset(range(5))
     assert svip is not None and svip[1] == timedelta(hours=4) and svip[0].closes == 24
     assert TIER_TARGETS["basic"] is None
+
+
+def test_configured_holidays_apply_to_working_day_tiers_only() -> None:
+    national_day = frozenset({date(2026, 10, 1)})
+    targets = with_holidays(TIER_TARGETS, national_day)
+    assert targets["vip"][0].holidays == national_day  # type: ignore[index]
+    assert targets["svip"][0].holidays == frozenset()  # type: ignore[index]
+    assert targets["basic"] is None
