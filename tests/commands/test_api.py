@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
-from tests.kafka_helpers import consume_all, envelopes
+from tests.kafka_helpers import consume_all
 
 ORDER = {
     "customer_id": "cust-42",

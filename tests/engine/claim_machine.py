@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from engine.claims import CompensationClaim
-from engine.errors import DomainError
+from tests.engine.stateful import ModelChecked
 
 META = {"actor": "a", "request_id": "r", "correlation_id": "c", "causation_id": "r", "reason": "because"}
 AMOUNTS = st.sampled_from(["100", "2500", "8000.50"])
 
 
-class ClaimLifecycle(RuleBasedStateMachine):
+class ClaimLifecycle(ModelChecked, RuleBasedStateMachine):
     @initialize()
     def open(self) -> None:
         self.c = CompensationClaim.open(complaint_id="k", customer_id="c", damage="floor",
                                         now=datetime(2026, 1, 1, tzinfo=timezone.utc), meta=META)
         self.status, self.amounts, self.paid = "open", [], []
 
-    def attempt(self, legal: bool, command: Any) -> bool:
-        try:
-            command()
-        except DomainError as exc:
-            assert not legal, f"legal command refused: {exc}"
-            return False
-        assert legal, "illegal command accepted"
-        return True
 
     @rule(amount=AMOUNTS)
     def propose(self, amount: str) -> None:

@@ -7,7 +7,6 @@ to the scheduler); the model predicts which are legal and what the deadline does
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -16,8 +15,8 @@ from engine.application import ServiceOrderApp
 from engine.clock import ManualClock
 from engine.context import CommandContext
 from engine.deadlines import deadline_id
-from engine.errors import DomainError
 from engine.fieldwork import WINDOW
+from tests.engine.stateful import ModelChecked
 
 CTX = CommandContext.new()
 WHY = CTX.because("checked with the customer")
@@ -27,7 +26,7 @@ FAR = {"lat": 30.35, "lng": 120.25}
 ENGINEERS = st.sampled_from(["wang", "li"])
 
 
-class JobLifecycle(RuleBasedStateMachine):
+class JobLifecycle(ModelChecked, RuleBasedStateMachine):
     @initialize(head_start=st.booleans(), hours=st.integers(1, 24))
     def open(self, head_start: bool, hours: int) -> None:
         self.clock = ManualClock()
@@ -46,14 +45,6 @@ class JobLifecycle(RuleBasedStateMachine):
             self.respond("wang", True)
             self.agree(hours, 6)
 
-    def attempt(self, legal: bool, command: Any) -> bool:
-        try:
-            command()
-        except DomainError as exc:
-            assert not legal, f"legal command refused: {exc}"
-            return False
-        assert legal, "illegal command accepted"
-        return True
 
     @property
     def closed(self) -> bool:

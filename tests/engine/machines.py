@@ -15,8 +15,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from engine.application import ServiceOrderApp
 from engine.context import CommandContext
-from engine.errors import DomainError
 from engine.orders import INCIDENT_KINDS, STEPS, ServiceOrder
+from tests.engine.stateful import ModelChecked
 
 CTX = CommandContext.new()
 positions = st.one_of(st.fixed_dictionaries({"lat": st.floats(-90, 90), "lng": st.floats(-180, 180)}), st.none())
@@ -26,7 +26,7 @@ def state_of(order: ServiceOrder) -> dict[str, Any]:
     return {k: v for k, v in vars(order).items() if not k.startswith("_")} | {"version": order.version}
 
 
-class DeliveryWorkflow(RuleBasedStateMachine):
+class DeliveryWorkflow(ModelChecked, RuleBasedStateMachine):
     @initialize(tier=st.sampled_from(["basic", "vip", "svip"]))
     def place(self, tier: str) -> None:
         self.app = ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
@@ -41,15 +41,6 @@ class DeliveryWorkflow(RuleBasedStateMachine):
     def live(self) -> ServiceOrder:
         return self.app.repository.get(self.order_id)
 
-    def attempt(self, legal: bool, command: Any) -> Any:
-        """Run a command; it must succeed exactly when the model says it is legal."""
-        try:
-            result = command()
-        except DomainError as exc:
-            assert not legal, f"legal command refused: {exc}"
-            return None
-        assert legal, "illegal command accepted"
-        return result
 
     @property
     def finished(self) -> bool:
@@ -74,15 +65,14 @@ class DeliveryWorkflow(RuleBasedStateMachine):
             and (step != "in_transit" or position is not None)
         )
         if self.attempt(legal, lambda: self.app.record_delivery_step(
-                CTX, self.order_id, step, driver=driver, position=position)) is not None:
+                CTX, self.order_id, step, driver=driver, position=position)):
             self.step = index
 
     @rule(kind=st.sampled_from(INCIDENT_KINDS))
     def report_incident(self, kind: str) -> None:
-        result = self.attempt(not self.finished,
-                              lambda: self.app.report_incident(CTX, self.order_id, kind=kind, description="d"))
-        if result is not None:
-            self.open.add(result.extra["incident_id"])
+        if self.attempt(not self.finished,
+                        lambda: self.app.report_incident(CTX, self.order_id, kind=kind, description="d")):
+            self.open.add(self.last_result.extra["incident_id"])
 
     @rule(data=st.data(), resolution=st.sampled_from(["resolved", "redispatched"]), with_reason=st.booleans())
     def resolve_incident(self, data: st.DataObject, resolution: str, with_reason: bool) -> None:
@@ -95,7 +85,7 @@ class DeliveryWorkflow(RuleBasedStateMachine):
         )
         ctx = CTX.because("checked with the driver" if with_reason else None)
         if self.attempt(legal, lambda: self.app.resolve_incident(
-                ctx, self.order_id, incident, resolution=resolution)) is not None:
+                ctx, self.order_id, incident, resolution=resolution)):
             self.open.discard(incident)
             self.closed.add(incident)
             if resolution == "redispatched":
@@ -105,7 +95,7 @@ class DeliveryWorkflow(RuleBasedStateMachine):
     def cancel(self, with_reason: bool) -> None:
         legal = not self.cancelled and self.step <= STEPS.index("stock_prepared") and with_reason
         ctx = CTX.because("customer changed their mind" if with_reason else None)
-        if self.attempt(legal, lambda: self.app.cancel_order(ctx, self.order_id)) is not None:
+        if self.attempt(legal, lambda: self.app.cancel_order(ctx, self.order_id)):
             self.cancelled = True
 
     @invariant()
