@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -21,7 +22,8 @@ def register(body: RegisterCustomerIn, ctx: ContextDep, app: OrdersDep, response
              idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = app.register_customer(ctx, customer_id=body.customer_id, name=body.name, phone=body.phone,
                                    address=body.address, idempotency_key=idempotency_key)
-    return command_reply(response, result, f"/customers/{body.customer_id}/file")
+    # Customer ids are free text (often Chinese): percent-encode them for the header.
+    return command_reply(response, result, f"/customers/{quote(body.customer_id, safe='')}/file")
 
 
 @router.patch("/{customer_id}", response_model=ResultOut)

@@ -232,3 +232,15 @@ def test_timeline_pages_with_after(client: TestClient) -> None:
     assert len(first["entries"]) == 2 and first["next_after"] == first["entries"][-1]["position"]
     rest = client.get("/customers/cust-42/timeline", params={"after": first["next_after"]}).json()
     assert len(rest["entries"]) == 1 and rest["next_after"] is None
+
+
+def test_customer_ids_in_any_script_round_trip(client: TestClient) -> None:
+    # Found by schemathesis: a non-Latin id in the Location header used to be a 500.
+    registered = client.post("/customers", json={"customer_id": "王芳-0571", "name": "王芳", "phone": "+86 571 888",
+                                                 "address": "杭州西湖区"})
+    assert registered.status_code == 201
+    assert registered.headers["Location"] == "/customers/%E7%8E%8B%E8%8A%B3-0571/file"
+    file = client.get("/customers/王芳-0571/file", params={"wait_for_position": registered.json()["position"]})
+    assert file.status_code == 200 and file.json()["address"] == "杭州西湖区"
+    found = client.get("/customers", params={"q": "王芳"}).json()["customers"]
+    assert [c["customer_id"] for c in found] == ["王芳-0571"]
