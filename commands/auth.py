@@ -16,10 +16,9 @@ import json
 import secrets
 from pathlib import Path
 
-from engine.context import Principal
+from engine.context import IMPLIED_ROLES, Principal
 
-ROLES = ("admin", "operator", "engineer", "viewer", "approver:sales", "approver:technical", "approver:finance",
-         "approver:logistics")
+ROLES = tuple(IMPLIED_ROLES)
 
 
 def _digest(token: str) -> bytes:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any, Mapping
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from engine.context import CommandContext
 from engine.errors import OrderNotFound
 from engine.complaining import Complaints
@@ -139,14 +137,6 @@ class ServiceOrderApp(FieldWork, Returns, Complaints, ServiceLevels, ServiceBase
             "placed_at": order.created_on.isoformat(),
             "modified_at": order.modified_on.isoformat(),
         }
-
-    def customer_of(self, aggregate_id: UUID) -> str | None:
-        """The customer an aggregate belongs to, for checking read-your-writes requests."""
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return getattr(aggregate, "customer_id", None)
 
 
 def event_store_env(

@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from uuid import uuid4
 
+from engine.returns import DEPARTMENTS, approver_role
+
 
 # A role grants the roles below it: an operator may read what a viewer reads.
-IMPLIED_ROLES = {
-    "admin": {"operator", "engineer", "viewer", "approver:sales", "approver:technical", "approver:finance",
-              "approver:logistics"},
+_APPROVERS = {approver_role(d) for d in DEPARTMENTS}
+IMPLIED_ROLES: dict[str, set[str]] = {
+    "admin": {"operator", "engineer", "viewer", *_APPROVERS},
     "operator": {"viewer"},
     "engineer": {"viewer"},
-    **{f"approver:{d}": {"viewer"} for d in ("sales", "technical", "finance", "logistics")},
+    **{role: {"viewer"} for role in sorted(_APPROVERS)},
     "viewer": set(),
 }
 

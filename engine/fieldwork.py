@@ -17,7 +17,7 @@ from engine.context import CommandContext
 from engine.customers import Customer, customer_uuid
 from engine.deadlines import Deadline
 from engine.errors import InvalidCommand, NotFound, RuleViolation
-from engine.followups import DUE_WITHIN, FollowUp, followup_id
+from engine.followups import DUE_WITHIN, FollowUp
 from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
 from engine.reminders import DECLINED_REPEAT_DAYS, ConsumableReminder
@@ -293,9 +293,6 @@ class FieldWork(_Base):
                             {"fixed": fixed, "conduct": conduct, "satisfaction": satisfaction,
                              "arrival": arrival_time.isoformat() if arrival_time else None, "comments": comments},
                             change, lambda i: NotFound(f"follow-up {i} does not exist"))
-
-    def follow_up_of(self, job_id: UUID) -> UUID:
-        return followup_id(job_id)
 
     def get_follow_up(self, follow_up_id: UUID) -> dict[str, Any]:
         f = self._load_as(FollowUp, follow_up_id, not_found=lambda i: NotFound(f"follow-up {i} does not exist"))

@@ -16,7 +16,7 @@ from engine.deadlines import Deadline
 from engine.errors import InvalidCommand, NotFound
 from engine.orders import ServiceOrder
 from engine.service import CommandResult, Effects
-from engine.sla import ServiceLevel, sla_id
+from engine.sla import ServiceLevel
 
 if TYPE_CHECKING:
     from engine.service import ServiceBase
@@ -84,9 +84,6 @@ class ServiceLevels(_Base):
                            stale)
 
         return self._level(ctx, "complete_sla", level_id, {}, change, **kw)
-
-    def sla_of(self, subject_id: str) -> UUID:
-        return sla_id(subject_id)
 
     def get_sla(self, level_id: UUID) -> dict[str, Any]:
         level = self._load_as(ServiceLevel, level_id, not_found=_sla_not_found)

@@ -82,20 +82,26 @@ class ServiceBase(Application[UUID]):
                           if k not in skip}}
                 for e in events]
 
-    def aggregate_type(self, aggregate_id: UUID) -> str | None:
-        """The class name of an aggregate (``FieldJob``...), or None if there is none."""
+    def _get_any(self, aggregate_id: UUID) -> Any | None:
+        """Whatever aggregate has this id, or None."""
         try:
-            return type(self.repository.get(aggregate_id)).__name__
+            return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
 
+    def aggregate_type(self, aggregate_id: UUID) -> str | None:
+        """The class name of an aggregate (``FieldJob``...), or None if there is none."""
+        aggregate = self._get_any(aggregate_id)
+        return None if aggregate is None else type(aggregate).__name__
+
+    def customer_of(self, aggregate_id: UUID) -> str | None:
+        """The customer an aggregate belongs to, for checking read-your-writes requests."""
+        return getattr(self._get_any(aggregate_id), "customer_id", None)
+
     def _load_as(self, cls: type[A], aggregate_id: UUID, expected_version: int | None = None,
                  not_found: Callable[[UUID], NotFound] | None = None) -> A:
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            aggregate = None
-        if not isinstance(aggregate, cls):
+        aggregate = self._find(cls, aggregate_id)
+        if aggregate is None:
             raise (not_found(aggregate_id) if not_found else
                    NotFound(f"{cls.__name__} {aggregate_id} does not exist"))
         if expected_version is not None and aggregate.version != expected_version:
@@ -103,10 +109,7 @@ class ServiceBase(Application[UUID]):
         return aggregate
 
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        aggregate = self._get_any(aggregate_id)
         return aggregate if isinstance(aggregate, cls) else None
 
     # Writing ---------------------------------------------------------------------------

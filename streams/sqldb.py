@@ -150,10 +150,6 @@ class Database:
             finally:
                 conn.close()
 
-    def ping(self) -> None:
-        with self.transaction() as cur:
-            cur.execute("SELECT 1").fetchone()
-
     def close(self) -> None:
         if self._pool is not None:
             self._pool.closeall()
