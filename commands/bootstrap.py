@@ -62,12 +62,15 @@ class Runtime:
         )
         return self.kafka
 
+    def relay_state(self) -> RelayState:
+        return RelayState(self.state_db, name=f"{self.settings.topic_prefix}.relay")
+
     def relay(self) -> Relay:
         s = self.settings
         return Relay(
             self.app,
             self.start_kafka(),
-            RelayState(self.state_db, name=f"{s.topic_prefix}.relay"),
+            self.relay_state(),
             source_prefix=s.event_source,
             batch_size=s.relay_batch_size,
             poll_interval=s.relay_poll_interval,
@@ -137,6 +140,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     app = ServiceOrderApp(env=env, clock=clock or SystemClock())
     app.visit_max_distance_m = settings.visit_max_distance_m
     app.hotline_time_zone = settings.hotline_time_zone
+    app.currency = settings.currency
+    app.settlement_time_zone = settings.settlement_time_zone
+    app.holdback_rule = {"rule": "quality_holdback", "percent": str(settings.holdback_percent),
+                         "min_jobs": settings.holdback_min_jobs}
     if settings.holidays:
         app.tier_targets = with_holidays(app.tier_targets, frozenset(settings.holidays))
     if settings.return_departments:
@@ -144,7 +151,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
                                   **{k: tuple(v) for k, v in settings.return_departments.items()}}
     for projection in build_projections():
         projection.create(views_db)
-    tokens = TokenRegistry()
+    tokens = TokenRegistry(state_db, app.clock)
     admin_token, generated = admin_token_for(data_dir, settings.admin_token)
     tokens.add(admin_token, "admin", ["admin"])
     if settings.tokens_file:

@@ -1,8 +1,9 @@
-"""The ``serviceorder`` command line: serve, relay, project, rebuild, republish, broker."""
+"""The ``serviceorder`` command line: serve, relay, project, rebuild, republish, audit, broker."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -153,13 +154,102 @@ def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
                 update(seen, seen)
 
             try:
-                count = relay.republish(category, progress=step)
+                count = relay.republish(category, progress=step, from_position=args.from_position)
             finally:
                 done()
             print(f"{category}: {count} events published again", file=sys.stderr)
         relay.close()
     finally:
         runtime.close()
+    return 0
+
+
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    """Verify chains, export digests and bundles: reads the event store only (no Kafka)."""
+    import json
+    from pathlib import Path
+    from uuid import UUID
+
+    from engine.audit import Audit
+    from engine.errors import DomainError
+    from projections.audit import linked_events
+
+    runtime = _runtime(settings)
+    try:
+        audit = Audit(runtime.app)
+        if args.action == "verify":
+            if args.digest:
+                report = audit.check_digest(json.loads(Path(args.digest).read_text(encoding="utf-8")))
+            elif args.aggregate:
+                report = audit.verify(UUID(args.aggregate)).as_dict()
+            else:
+                report = audit.verify_all()
+            print(json.dumps(report, indent=1))
+            return 0 if report["intact"] else 1
+        if args.action == "digest":
+            text = json.dumps(audit.digest(runtime.app.clock.now()), indent=1)
+            if args.out:
+                Path(args.out).write_text(text + "\n", encoding="utf-8")
+                print(f"digest written to {args.out}", file=sys.stderr)
+            else:
+                print(text)
+            return 0
+        claim_id = UUID(args.claim)
+        story = audit.claim_story(claim_id, lambda c, r: linked_events(runtime.views_db, c, r))
+        body = audit.bundle(claim_id, [UUID(a["aggregate_id"]) for a in story["aggregates"]],
+                            runtime.app.clock.now())
+        Path(args.out).write_bytes(body)
+        print(f"bundle of {len(story['aggregates'])} chains, {len(story['story'])} story events written to "
+              f"{args.out}; check it with: python3 tools/verify_bundle.py {args.out}", file=sys.stderr)
+        return 0
+    except (DomainError, ValueError) as exc:
+        print(f"audit: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        runtime.close()
+
+
+def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
+    """List, retry or skip parked poison events (reads and writes the views database only)."""
+    import json
+
+    from projections import parking
+    from projections.registry import PROJECTIONS
+
+    runtime = _runtime(settings)
+    try:
+        if args.action == "list":
+            print(json.dumps(parking.parked(runtime.views_db, args.projection), indent=1))
+            return 0
+        if args.projection not in PROJECTIONS:
+            print(f"unknown projection {args.projection!r}; known: {', '.join(PROJECTIONS)}", file=sys.stderr)
+            return 2
+        projection = PROJECTIONS[args.projection]()
+        try:
+            if args.action == "retry":
+                result = parking.retry(runtime.views_db, projection, args.aggregate)
+            else:
+                result = parking.skip(runtime.views_db, projection, args.aggregate, actor=args.actor,
+                                      reason=args.reason)
+        except LookupError as exc:
+            print(f"dlq: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(result, indent=1))
+        return 0 if result["still_parked_from_version"] is None else 1
+    finally:
+        runtime.close()
+
+
+def cmd_asyncapi(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from streams.asyncapi import render
+
+    if args.out:
+        Path(args.out).write_text(render(), encoding="utf-8")
+        print(f"AsyncAPI document written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(render())
     return 0
 
 
@@ -195,9 +285,43 @@ def parser() -> argparse.ArgumentParser:
     rb = sub.add_parser("rebuild", help="drop projections and rebuild them from offset zero")
     rb.add_argument("names", nargs="*", help="projections to rebuild (default: all)")
     rb.set_defaults(func=cmd_rebuild)
-    rp = sub.add_parser("republish", help="publish a category's events again from the store to Kafka")
-    rp.add_argument("categories", nargs="*", help="categories (default: all)")
-    rp.set_defaults(func=cmd_republish)
+    streams = sub.add_parser("streams", help="the event streams: republish, asyncapi")
+    streams_sub = streams.add_subparsers(dest="streams_command", required=True)
+    for where, name in ((sub, "republish"), (streams_sub, "republish")):
+        rp = where.add_parser(name, help="publish a category's events again from the store to Kafka "
+                                         "(after a broker loss, or to backfill a new topic)")
+        rp.add_argument("categories", nargs="*", help="categories (default: all)")
+        rp.add_argument("--from", dest="from_position", type=int, default=1, metavar="POSITION",
+                        help="start at this store position (default: the beginning)")
+        rp.set_defaults(func=cmd_republish)
+    au = sub.add_parser("audit", help="verify hash chains, export digests and claim bundles")
+    actions = au.add_subparsers(dest="action", required=True)
+    v = actions.add_parser("verify", help="check every chain (or one aggregate, or against a digest)")
+    v.add_argument("--aggregate", help="only this aggregate id")
+    v.add_argument("--digest", help="also prove nothing before this digest's heads was rewritten")
+    d = actions.add_parser("digest", help="the head hash of every chain, to keep outside the store")
+    d.add_argument("--out", help="file to write (default: standard output)")
+    bu = actions.add_parser("bundle", help="export a claim's audit bundle")
+    bu.add_argument("claim", help="claim id")
+    bu.add_argument("--out", required=True, help="file to write")
+    au.set_defaults(func=cmd_audit)
+    dl = sub.add_parser("dlq", help="parked poison events: list, retry or skip")
+    dla = dl.add_subparsers(dest="action", required=True)
+    ls = dla.add_parser("list", help="parked events and their errors")
+    ls.add_argument("projection", nargs="?")
+    for name, text in (("retry", "apply an aggregate's parked events again"),
+                       ("skip", "give up on an aggregate's failed event and release the rest")):
+        a = dla.add_parser(name, help=text)
+        a.add_argument("projection")
+        a.add_argument("aggregate", help="aggregate id")
+        if name == "skip":
+            a.add_argument("--reason", required=True)
+            a.add_argument("--actor", default=os.environ.get("USER", "operator"))
+    dl.set_defaults(func=cmd_dlq)
+    for where in (sub, streams_sub):
+        aa = where.add_parser("asyncapi", help="print (or write) the AsyncAPI 3 document of the event streams")
+        aa.add_argument("--out", help="file to write, e.g. docs/asyncapi.json")
+        aa.set_defaults(func=cmd_asyncapi)
     b = sub.add_parser("broker", help="run the bundled Kafka-protocol broker in the foreground")
     b.add_argument("--port", type=int, default=9092)
     b.set_defaults(func=cmd_broker)

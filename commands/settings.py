@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,6 +54,17 @@ class Settings(BaseSettings):
     # Public holidays (JSON list of dates) that the 5x8 tiers do not count; 7x24 ignores them.
     holidays: list[date] = Field(default_factory=list)
 
+    # Settlement (workflow 8): the currency of every amount, the time zone whose months are
+    # the settlement periods, and the recorded holdback rule: a share of each period's fees
+    # kept back until the next settlement, never from engineers with fewer jobs than the
+    # minimum in that period (seed 002: a few jobs a month, nothing withheld).
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    settlement_time_zone: str = "Asia/Shanghai"
+    holdback_percent: Decimal = Field(default=Decimal("10"), ge=0, le=100, decimal_places=2)
+    holdback_min_jobs: int = Field(default=10, ge=0, le=100_000)
+    # The first-install repair rate counts repairs opened within this many days.
+    first_install_repair_days: int = Field(default=90, ge=1, le=3650)
+
     # The hotline's time zone: which day a call counts on.
     hotline_time_zone: str = "Asia/Shanghai"
 
@@ -64,6 +78,15 @@ class Settings(BaseSettings):
     # Logs.
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+
+    @field_validator("settlement_time_zone", "hotline_time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}") from None
+        return zone
 
     @property
     def embedded_store(self) -> bool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 from uuid import UUID
 
+from engine.accounts import EngineerAccount
+from engine.claims import CompensationClaim
 from engine.context import CommandContext
 from engine.errors import OrderNotFound
 from engine.complaining import Complaints
@@ -21,12 +23,13 @@ from engine.levels import ServiceLevels
 from engine.orders import ServiceOrder
 from engine.returning import Returns
 from engine.service import CommandResult, Effects, ServiceBase
+from engine.settling import Settlement
 
 
-class ServiceOrderApp(FieldWork, Returns, Complaints, ServiceLevels, ServiceBase):
+class ServiceOrderApp(FieldWork, Returns, Complaints, ServiceLevels, Settlement, ServiceBase):
     name = "ServiceOrders"
     # Long histories (position updates, visits) make snapshots pay.
-    snapshotting_intervals = {ServiceOrder: 50, FieldJob: 50}
+    snapshotting_intervals = {ServiceOrder: 50, FieldJob: 50, EngineerAccount: 50, CompensationClaim: 50}
     deadline_actions = {**FieldWork.deadline_actions, "claim.proposal_overdue": "_on_proposal_overdue",
                         "sla.warn": "_on_sla_warning", "sla.breach": "_on_sla_breach"}
 

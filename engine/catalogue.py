@@ -9,6 +9,7 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from engine.accounts import EngineerAccount, SettlementRun
 from engine.calls import HotlineCall
 from engine.claims import CompensationClaim
 from engine.complaints import Complaint
@@ -17,6 +18,7 @@ from engine.deadlines import Deadline
 from engine.followups import FollowUp
 from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
+from engine.payments import Payment, Refund
 from engine.reminders import ConsumableReminder
 from engine.returns import ReturnRequest
 from engine.sla import ServiceLevel
@@ -33,6 +35,10 @@ PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
     "slas": ServiceLevel,
     "calls": HotlineCall,
     "deadlines": Deadline,
+    "accounts": EngineerAccount,
+    "settlements": SettlementRun,
+    "payments": Payment,
+    "refunds": Refund,
 }
 
 

@@ -12,13 +12,25 @@ from uuid import uuid4
 from engine.returns import DEPARTMENTS, approver_role
 
 
-# A role grants the roles below it: an operator may read what a viewer reads.
+# A role grants the roles below it. Back-office roles read every view (``viewer``); an
+# engineer reads only their own jobs and ledger, a customer only their own orders, returns,
+# visits and timeline: neither holds ``viewer``, the HTTP layer scopes what they read.
 _APPROVERS = {approver_role(d) for d in DEPARTMENTS}
 IMPLIED_ROLES: dict[str, set[str]] = {
-    "admin": {"operator", "engineer", "viewer", *_APPROVERS},
-    "operator": {"viewer"},
-    "engineer": {"viewer"},
+    "admin": {"operator", "dispatcher", "hotline", "complaints", "finance", "auditor", "engineer", "viewer",
+              *_APPROVERS},
+    # The service desk: dispatching, the hotline and complaint handling together.
+    "operator": {"dispatcher", "hotline", "complaints", "viewer"},
+    "dispatcher": {"viewer"},
+    "hotline": {"viewer"},
+    "complaints": {"viewer"},
+    # Finance settles engineers, takes payments and pays refunds and compensation.
+    "finance": {"viewer"},
+    # Auditors read everything, the audit trail included, and command nothing.
+    "auditor": {"viewer"},
     **{role: {"viewer"} for role in sorted(_APPROVERS)},
+    "engineer": set(),
+    "customer": set(),
     "viewer": set(),
 }
 

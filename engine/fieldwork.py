@@ -205,14 +205,14 @@ class FieldWork(_Base):
                           also: list[Aggregate]) -> tuple[dict[str, Any], list[Aggregate]]:
         now, meta, extra = self.clock.now(), ctx.meta(), {}
         also = list(also)
-        if job.kind == "repair":
-            follow_up = FollowUp(job_id=str(job.id), customer_id=job.customer_id, engineer=job.engineer,
-                                 fault_cause=job.fault_cause, due_at=now + DUE_WITHIN, meta=meta)
-            also += [follow_up, self._deadline(kind=FOLLOW_UP, subject_id=follow_up.id, key="", due_at=now + DUE_WITHIN,
-                                               action="followup.mark_overdue", customer_id=job.customer_id,
-                                               meta=meta)]
-            extra["follow_up_id"] = str(follow_up.id)
-        elif job.kind == "installation" and job.consumables:
+        follow_up = FollowUp(job_id=str(job.id), customer_id=job.customer_id, engineer=job.engineer,
+                             fault_cause=job.fault_cause, due_at=now + DUE_WITHIN, completion=job.completions,
+                             meta=meta)
+        also += [follow_up, self._deadline(kind=FOLLOW_UP, subject_id=follow_up.id, key="", due_at=now + DUE_WITHIN,
+                                           action="followup.mark_overdue", customer_id=job.customer_id, meta=meta)]
+        extra["follow_up_id"] = str(follow_up.id)
+        self._earn_fee(job, ctx, also)
+        if job.kind == "installation" and job.consumables and job.completions == 1:
             reminder = ConsumableReminder.start(
                 customer_id=job.customer_id, installation_job_id=str(job.id), product=job.product,
                 consumables=job.consumables, interval_days=job.consumable_interval_days,
@@ -282,21 +282,26 @@ class FieldWork(_Base):
 
     def record_follow_up(self, ctx: CommandContext, follow_up_id: UUID, *, fixed: bool, conduct: str,
                          satisfaction: int, arrival_time: datetime | None = None, comments: str | None = None,
-                         expected_version: int | None = None, idempotency_key: str | None = None) -> CommandResult:
+                         customer_paid: Any | None = None, expected_version: int | None = None,
+                         idempotency_key: str | None = None) -> CommandResult:
+        """Record the call-back; with what the customer says they paid, it also checks the charges."""
         def change(follow_up: FollowUp) -> Effects:
             follow_up.record(fixed=fixed, arrival_time=arrival_time, conduct=conduct, satisfaction=satisfaction,
                              comments=comments, now=self.clock.now(), meta=ctx.meta())
-            return Effects(follow_up, also=self._cancel_deadline(FOLLOW_UP, follow_up.id, "", reason="recorded",
-                                                                 meta=ctx.meta()))
+            extra, touched = self._check_after_follow_up(follow_up, fixed, customer_paid, ctx)
+            stale = self._cancel_deadline(FOLLOW_UP, follow_up.id, "", reason="recorded", meta=ctx.meta())
+            return Effects(follow_up, extra, [*stale, *touched])
 
         return self._change(ctx, "record_follow_up", FollowUp, follow_up_id, expected_version, idempotency_key,
                             {"fixed": fixed, "conduct": conduct, "satisfaction": satisfaction,
-                             "arrival": arrival_time.isoformat() if arrival_time else None, "comments": comments},
+                             "arrival": arrival_time.isoformat() if arrival_time else None, "comments": comments,
+                             "paid": None if customer_paid is None else str(customer_paid)},
                             change, lambda i: NotFound(f"follow-up {i} does not exist"))
 
     def get_follow_up(self, follow_up_id: UUID) -> dict[str, Any]:
         f = self._load_as(FollowUp, follow_up_id, not_found=lambda i: NotFound(f"follow-up {i} does not exist"))
-        return {"follow_up_id": str(f.id), "version": f.version, "job_id": f.job_id, "customer_id": f.customer_id,
+        return {"follow_up_id": str(f.id), "version": f.version, "job_id": f.job_id, "completion": f.completion,
+                "customer_id": f.customer_id,
                 "engineer": f.engineer, "fault_cause": f.fault_cause, "due_at": f.due_at.isoformat(),
                 "status": f.status}
 

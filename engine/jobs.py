@@ -36,6 +36,12 @@ CLOSED = ("completed", "self_installed", "cancelled_at_door")
 class FieldJob(Aggregate):
     """Category ``jobs`` on the event backbone."""
 
+    # Settlement state (workflow 8); class defaults keep snapshots taken before them readable.
+    completions = 0
+    confirmed = False
+    charges_disputed: dict[str, Any] | None = None
+    visits_since = 0
+
     # Commands -------------------------------------------------------------------------
 
     @classmethod
@@ -171,7 +177,7 @@ class FieldJob(Aggregate):
         self._refuse_if_closed("complete")
         if self.open_visit is not None:
             raise RuleViolation("check out before completing the job")
-        if not any(v["verified"] for v in self.visits):
+        if not any(v["verified"] for v in self.visits[self.visits_since:]):
             raise RuleViolation("no verified visit: a job is completed only after a check-in at the customer's site")
         if self.kind == "repair" and fault_cause not in FAULT_CAUSES:
             raise InvalidCommand(f"a repair records its fault cause: one of {', '.join(FAULT_CAUSES)}")
@@ -213,6 +219,43 @@ class FieldJob(Aggregate):
             raise InvalidCommand("record why the customer did not pay; it will be followed up")
         self._payment_recorded(collected=collected, amount=money(amount, "amount"),
                                method=text(method, "method", required=False, limit=50), meta=meta)
+
+    def reopen(self, *, meta: dict[str, str]) -> None:
+        """Completed work turned out not done: the engineer goes back; the fee is reversed."""
+        if self.status != "completed":
+            raise RuleViolation(f"only completed work can be reopened; the job is {self.status.replace('_', ' ')}")
+        if not meta.get("reason"):
+            raise InvalidCommand("reopening a job records why the work is not done")
+        self._reopened(completion=self.completions, meta=meta)
+
+    def confirm(self, *, follow_up_id: str, customer_paid: str, meta: dict[str, str]) -> bool:
+        """The follow-up's check of the work and the charges. True if the job is now confirmed.
+
+        The customer's account of what they paid is compared with the engineer's report; a
+        difference is recorded as a dispute, to be resolved before the fee is payable.
+        """
+        self._require_unconfirmed()
+        reported = self.payment["amount"] if self.payment and self.payment["collected"] else "0.00"
+        if money(customer_paid, "customer_paid") != reported:
+            self._charges_disputed(follow_up_id=follow_up_id, customer_paid=money(customer_paid, "customer_paid"),
+                                   engineer_reported=reported, meta=meta)
+            return False
+        self._confirmed(follow_up_id=follow_up_id, charged=reported, resolution=None, meta=meta)
+        return True
+
+    def resolve_charges(self, *, agreed: Any, meta: dict[str, str]) -> None:
+        """An operator settles what was charged (after a dispute, or when nobody was asked)."""
+        self._require_unconfirmed()
+        if not meta.get("reason"):
+            raise InvalidCommand("resolving the charges records how they were agreed")
+        self._confirmed(follow_up_id=None, charged=money(agreed, "agreed"), resolution="resolved by operator",
+                        meta=meta)
+
+    def _require_unconfirmed(self) -> None:
+        if self.status != "completed":
+            raise RuleViolation(f"only completed work is confirmed; the job is {self.status.replace('_', ' ')}")
+        if self.confirmed:
+            raise RuleViolation("the work and its charges are already confirmed")
 
     # Queries --------------------------------------------------------------------------
 
@@ -320,6 +363,7 @@ class FieldJob(Aggregate):
     def _completed(self, fault_cause: str | None, fixed: bool, consumables_replaced: list[str],
                    notes: str | None, meta: dict[str, str]) -> None:
         self.status = "completed"
+        self.completions += 1
         self.fault_cause = fault_cause
         self.window = None
 
@@ -332,6 +376,24 @@ class FieldJob(Aggregate):
     def _cancelled_at_door(self, meta: dict[str, str]) -> None:
         self.status = "cancelled_at_door"
         self.window = None
+
+    @event("JobReopened")
+    def _reopened(self, completion: int, meta: dict[str, str]) -> None:
+        self.status = "accepted"
+        self.confirmed = False
+        self.charges_disputed = None
+        self.fault_cause = None
+        self.visits_since = len(self.visits)
+
+    @event("JobConfirmed")
+    def _confirmed(self, follow_up_id: str | None, charged: str, resolution: str | None, meta: dict[str, str]) -> None:
+        self.confirmed = True
+        self.charges_disputed = None
+
+    @event("ChargesDisputed")
+    def _charges_disputed(self, follow_up_id: str, customer_paid: str, engineer_reported: str,
+                          meta: dict[str, str]) -> None:
+        self.charges_disputed = {"customer_paid": customer_paid, "engineer_reported": engineer_reported}
 
     @event("PaymentRecorded")
     def _payment_recorded(self, collected: bool, amount: str, method: str | None, meta: dict[str, str]) -> None:

@@ -12,8 +12,9 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import EventStore, IntegrityError, Mapper
 
+from engine.chain import ChainedEventStore, ChainMapper
 from engine.clock import Clock, SystemClock
 from engine.context import SYSTEM, CommandContext
 from engine.deadlines import Deadline, deadline_id
@@ -59,6 +60,15 @@ class ServiceBase(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None, clock: Clock | None = None) -> None:
         super().__init__(env=env)
         self.clock: Clock = clock or SystemClock()
+
+    # Every stored event is a link in its aggregate's hash chain (engine/chain.py).
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        base = super().construct_mapper()
+        return ChainMapper(base.transcoder, base.compressor, base.cipher)
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return ChainedEventStore(self.mapper, self.recorder)
 
     # Reading ---------------------------------------------------------------------------
 

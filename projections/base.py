@@ -35,6 +35,25 @@ BOOKKEEPING_DDL = (
         raw TEXT NOT NULL,
         PRIMARY KEY (projection, topic, partition_no, record_offset)
     )""",
+    # Poison events: an event that failed to apply after bounded retries is parked here (and
+    # sent to the projection's dead-letter topic); the later events of the same aggregate
+    # wait behind it, so that aggregate's order is kept, while every other aggregate moves on.
+    # `serviceorder dlq retry|skip` releases them.
+    """CREATE TABLE IF NOT EXISTS projection_parked (
+        projection TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        event_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        partition_no INTEGER NOT NULL,
+        record_offset BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        raw TEXT NOT NULL,
+        parked_at TEXT NOT NULL,
+        PRIMARY KEY (projection, aggregate_id, version)
+    )""",
 )
 
 
@@ -66,4 +85,5 @@ class Projection(ABC):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
             cur.execute("DELETE FROM projection_offsets WHERE projection = %s", (self.name,))
             cur.execute("DELETE FROM projection_versions WHERE projection = %s", (self.name,))
+            cur.execute("DELETE FROM projection_parked WHERE projection = %s", (self.name,))
         self.create(db)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.calendar import BusinessCalendar
+from projections.finance import FinanceViews
 from projections.worker import wait_until
 from streams.sqldb import Database, load_json
 
@@ -17,7 +18,7 @@ class ViewNotCaughtUp(Exception):
         )
 
 
-class Views:
+class Views(FinanceViews):
     """Queries over the read models (their tables are created before the API starts)."""
 
     def __init__(self, db: Database) -> None:

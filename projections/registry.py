@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from projections.audit import AuditIndex
 from projections.base import Projection
 from projections.complaints import ComplaintsBoard
 from projections.customer_file import CustomerFile
 from projections.deadlines import DeadlineIndex
 from projections.fieldwork import EngineerAgenda, VisitLog
+from projections.ledger import EngineerLedger
 from projections.levels import SlaBoard
+from projections.payments import CustomerAccounts
+from projections.quality import ServiceQuality
 from projections.returns import ReturnsBoard
 from projections.timeline import CustomerTimeline
 from projections.tracking import OrderTracking
 
 PROJECTIONS: dict[str, type[Projection]] = {
     p.name: p for p in (CustomerTimeline, OrderTracking, EngineerAgenda, VisitLog, CustomerFile, DeadlineIndex,
-                    ReturnsBoard, ComplaintsBoard, SlaBoard)
+                    ReturnsBoard, ComplaintsBoard, SlaBoard, EngineerLedger, CustomerAccounts, ServiceQuality,
+                    AuditIndex)
 }
 
 

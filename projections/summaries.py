@@ -108,6 +108,12 @@ SUMMARIES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "JobCancelledAtDoor": lambda d, e: f"Replacement cancelled at the door{_reason(e)}",
     "PaymentRecorded": lambda d, e: (f"Payment of {d['amount']} received" if d["collected"]
                                      else f"Payment of {d['amount']} not collected{_reason(e)}"),
+    "JobConfirmed": lambda d, e: f"Work and charges confirmed ({d['charged']} paid)",
+    "ChargesDisputed": lambda d, e: (f"Charges to check: you said {d['customer_paid']}, the engineer reported "
+                                     f"{d['engineer_reported']}"),
+    "JobReopened": lambda d, e: f"Job reopened{_reason(e)}; the engineer will come back",
+    "PaymentReceived": lambda d, e: f"Payment of {d['amount']} {d['currency']} received ({_words(d['method'])})",
+    "RefundPaid": lambda d, e: f"Refund of {d['amount']} {d['currency']} paid{_reason(e)}",
     "FollowUpScheduled": lambda d, e: f"Follow-up call due by {_t(d['due_at'])}",
     "FollowUpRecorded": _follow_up,
     "FollowUpOverdue": lambda d, e: "Follow-up call overdue",

@@ -14,7 +14,7 @@ class CustomerTimeline(Projection):
     name = "customer_timeline"
     # Deadlines show through what they cause (a missed appointment, an overdue follow-up).
     categories = ("orders", "jobs", "followups", "reminders", "customers", "returns", "complaints", "claims",
-                  "slas", "calls")
+                  "slas", "calls", "payments", "refunds")
     tables = ("timeline_entries", "timeline_subjects")
 
     def ddl(self, db: Database) -> list[str]:

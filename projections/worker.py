@@ -1,12 +1,15 @@
 """The consumer loop that feeds one projection from Kafka.
 
 Per poll, one database transaction applies the records and moves the stored offsets.
-Three guards keep the view exact:
+Guards keep the view exact:
 - a record below the stored offset of its partition is skipped (re-delivery);
 - an event whose aggregate version is not above the stored version is skipped (the same
   event republished at another offset);
 - an event whose version jumps past the next expected one reveals a gap: the partition is
-  read again from its beginning, once, before the worker gives up loudly.
+  read again from its beginning, once, before the worker gives up loudly;
+- an event the view's code cannot apply is retried, then parked with the events of its
+  aggregate behind it and sent to the dead-letter topic (projections/parking.py): one
+  poison event never stalls the view.
 On assignment, the record just before the stored offset is read back and compared with
 the last event applied; a broker that lost or rewrote the log sends the partition back to
 its beginning, where the version marks drop what is already in the view.
@@ -14,6 +17,7 @@ its beginning, where the version marks drop what is already in the view.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any, Callable
@@ -21,6 +25,7 @@ from typing import Any, Callable
 import structlog
 from kafka import ConsumerRebalanceListener, TopicPartition
 
+from projections import parking
 from projections.base import Projection
 from streams import envelope as ce
 from streams.kafka import KafkaConfig, partitions_of, read_record_at
@@ -62,6 +67,8 @@ class ProjectionWorker:
         self.max_records = max_records
         self.topics = [kafka.topic(c) for c in projection.categories]
         self.consumer: Any = None
+        self._producer: Any = None
+        self._dead_letters: list[tuple[dict[str, Any], str, TopicPartition, int]] = []
         self._floor: dict[TopicPartition, int] = {}
         self._rewound: set[TopicPartition] = set()
         projection.create(db)
@@ -131,6 +138,9 @@ class ProjectionWorker:
         if self.consumer is not None:
             self.consumer.close()
             self.consumer = None
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None
 
     # Applying ---------------------------------------------------------------------------
 
@@ -147,27 +157,33 @@ class ProjectionWorker:
             )
             return False
         aggregate_id, version = env["subject"], int(env["aggregateversion"])
-        row = cur.execute(
-            "SELECT version FROM projection_versions WHERE projection = %s AND aggregate_id = %s",
-            (self.projection.name, aggregate_id),
-        ).fetchone()
-        applied = int(row[0]) if row else 0
+        name = self.projection.name
+        applied = parking.applied_version(cur, name, aggregate_id)
         if version <= applied:
             log.debug("event_skipped_duplicate", event_id=env["id"], version=version, applied=applied)
             return False
+        waiting = parking.waiting_head(cur, name, aggregate_id)
+        if waiting is not None:
+            # Behind a poison event of the same aggregate: wait, keeping that aggregate's order.
+            if version > waiting:
+                parking.park(cur, name, env, record.value, tp.topic, tp.partition, record.offset, "blocked",
+                             f"waiting behind version {waiting}", 0)
+            return False
         if version != applied + 1:
             raise ProjectionGap(tp, aggregate_id, applied + 1, version)
-        self.projection.apply(cur, env)
-        log.debug("event_applied", projection=self.projection.name, event_id=env["id"], type=env["type"])
-        cur.execute(
-            "INSERT INTO projection_versions (projection, aggregate_id, version) VALUES (%s, %s, %s) "
-            "ON CONFLICT (projection, aggregate_id) DO UPDATE SET version = EXCLUDED.version",
-            (self.projection.name, aggregate_id, version),
-        )
+        error = parking.try_apply(cur, self.projection, env)
+        if error is not None:
+            parking.park(cur, name, env, record.value, tp.topic, tp.partition, record.offset, "failed", error,
+                         parking.MAX_ATTEMPTS)
+            self._dead_letters.append((env, error, tp, record.offset))
+            return False
+        log.debug("event_applied", projection=name, event_id=env["id"], type=env["type"])
+        parking.mark_applied(cur, name, aggregate_id, version)
         return True
 
     def apply_batch(self, batch: dict[TopicPartition, list[Any]]) -> int:
         applied = 0
+        self._dead_letters = []
         with self.db.transaction() as cur:
             for tp, records in batch.items():
                 fresh = [r for r in records if r.offset >= self._floor.get(tp, 0)]
@@ -188,7 +204,34 @@ class ProjectionWorker:
         for tp, records in batch.items():
             if records:
                 self._floor[tp] = max(self._floor.get(tp, 0), records[-1].offset + 1)
+        if self._dead_letters:
+            self._send_dead_letters()
         return applied
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.kafka.topic(f"dlq.{self.projection.name}")
+
+    def _send_dead_letters(self) -> None:
+        """Publish parked events to the dead-letter topic, after they are safely parked.
+
+        At least once: a crash before this leaves them parked (the table is the record);
+        consumers of the dead-letter topic dedupe by the event id.
+        """
+        try:
+            if self._producer is None:
+                self.kafka.ensure_topics([f"dlq.{self.projection.name}"])
+                self._producer = self.kafka.producer()
+            for env, error, tp, offset in self._dead_letters:
+                self._producer.send(self.dead_letter_topic, key=env["subject"].encode(), value=json.dumps({
+                    "projection": self.projection.name, "error": error, "attempts": parking.MAX_ATTEMPTS,
+                    "topic": tp.topic, "partition": tp.partition, "offset": offset, "event": env,
+                }, ensure_ascii=False).encode())
+            self._producer.flush(timeout=10)
+        except Exception:  # noqa: BLE001 - the parked rows remain; the topic is a notification
+            log.exception("dead_letter_publish_failed", projection=self.projection.name,
+                          events=len(self._dead_letters))
+        self._dead_letters = []
 
     def poll_once(self) -> int:
         if self.consumer is None:

@@ -31,6 +31,10 @@ def event_id(aggregate_id: UUID | str, version: int) -> str:
     return str(uuid5(_EVENT_ID_NAMESPACE, f"{aggregate_id}:{version}"))
 
 
+def schema_uri(category: str, event_type: str, version: int) -> str:
+    return f"urn:serviceorder:schema:{category}:{event_type}:v{version}"
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
@@ -66,6 +70,8 @@ def build(
         "aggregatetype": aggregate_type,
         "aggregateversion": event.originator_version,
         "position": position,
+        # The schema of ``data``, versioned with the event class (docs/events.md, Compatibility).
+        "dataschema": schema_uri(category, event_type, getattr(type(event), "class_version", 1)),
     }
     for key, attribute in _META_EXTENSIONS.items():
         value = (getattr(event, "meta", None) or {}).get(key)

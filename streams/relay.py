@@ -73,6 +73,16 @@ class Published:
     event_id: str
 
 
+def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dict[str, Any]] | None:
+    """The category and CloudEvents envelope of a stored event, or None if it is internal."""
+    category = category_of(n.topic)
+    if category is None:
+        return None
+    return category, envelope.build(event=app.mapper.to_domain_event(n), event_type=event_type_name(n.topic),
+                                    category=category, aggregate_type=PUBLIC_STREAMS[category].__name__,
+                                    position=n.id, source_prefix=source_prefix)
+
+
 class RelayState:
     """The relay's durable checkpoint, in the same database as the event store."""
 
@@ -164,18 +174,10 @@ class Relay:
     def _send(self, notifications: list[Notification]) -> list[Published]:
         futures = []
         for sent, n in enumerate(notifications, 1):
-            category = category_of(n.topic)
-            if category is None:
+            found = envelope_of(self.app, n, self.source_prefix)
+            if found is None:
                 continue
-            event = self.app.mapper.to_domain_event(n)
-            env = envelope.build(
-                event=event,
-                event_type=event_type_name(n.topic),
-                category=category,
-                aggregate_type=PUBLIC_STREAMS[category].__name__,
-                position=n.id,
-                source_prefix=self.source_prefix,
-            )
+            category, env = found
             future = self.producer.send(
                 self.kafka.topic(category),
                 key=str(n.originator_id).encode(),
@@ -248,14 +250,17 @@ class Relay:
                 self.republish(category)
         return behind
 
-    def republish(self, category: str, progress: Callable[[int], None] | None = None) -> int:
-        """Publish again, in store order, every event of a category up to the relay's position."""
+    def republish(self, category: str, progress: Callable[[int], None] | None = None, from_position: int = 1) -> int:
+        """Publish again, in store order, every event of a category from ``from_position`` up to
+        the relay's position. Envelopes are rebuilt from the store, so each event keeps its id:
+        consumers that dedupe by id (and the projections' version marks) see no duplicates."""
         topic = self.kafka.topic(category)
         stop = self.state.position()
-        self.state.forget_topic(topic)
-        start, count = 1, 0
+        if from_position <= 1:
+            self.state.forget_topic(topic)
+        start, count = max(1, from_position), 0
         filters = event_topics(category)
-        log.warning("republish_started", topic=topic, up_to_position=stop)
+        log.warning("republish_started", topic=topic, from_position=start, up_to_position=stop)
         while start <= stop:
             batch = list(self.app.recorder.select_notifications(
                 start=start, limit=self.batch_size, stop=stop, topics=filters))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from commands.api import (complaints, customers, engineers, followups, health, jobs, levels, middleware, orders,
-                          problems, returns)
+from commands.api import (audit, complaints, customers, engineers, followups, health, jobs, levels, middleware, money,
+                          operations, orders, problems, returns)
 from commands.bootstrap import Runtime
 
 DESCRIPTION = """
@@ -32,5 +32,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(complaints.router)
     app.include_router(levels.router)
     app.include_router(customers.router)
+    app.include_router(money.router)
+    app.include_router(audit.router)
+    app.include_router(operations.router)
     app.include_router(health.router)
     return app

@@ -7,7 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep, ViewsDep, Viewer
+from commands.api.deps import (ComplaintsContext, ExpectedVersion, FinanceContext, IdempotencyKey, OrdersDep, RuntimeDep,
+                               ViewsDep, Viewer)
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.schemas import (ClaimPaymentIn, FactIn, FileComplaintIn, FindingsIn, LiabilityIn, OpenClaimIn,
@@ -23,7 +24,7 @@ def _reply(response: Response, run: Callable[..., CommandResult], *args: Any, ex
 
 
 @router.post("/complaints", status_code=201, response_model=ResultOut)
-def file_complaint(body: FileComplaintIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def file_complaint(body: FileComplaintIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
                    idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = app.file_complaint(ctx, customer_id=body.customer_id, category=body.category,
                                 description=body.description, order_id=body.order_id, job_id=body.job_id,
@@ -32,33 +33,33 @@ def file_complaint(body: FileComplaintIn, ctx: ContextDep, app: OrdersDep, respo
 
 
 @router.post("/complaints/{complaint_id}/acknowledge", response_model=ResultOut)
-def acknowledge(complaint_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+def acknowledge(complaint_id: UUID, ctx: ComplaintsContext, app: OrdersDep, response: Response, expected: ExpectedVersion,
                 idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.acknowledge_complaint, ctx, complaint_id, expected=expected, key=idempotency_key)
 
 
 @router.post("/complaints/{complaint_id}/investigation", response_model=ResultOut)
-def investigate(complaint_id: UUID, body: FindingsIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def investigate(complaint_id: UUID, body: FindingsIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
                 expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.investigate_complaint, ctx, complaint_id, findings=body.findings, expected=expected,
                   key=idempotency_key)
 
 
 @router.post("/complaints/{complaint_id}/resolve", response_model=ResultOut)
-def resolve(complaint_id: UUID, body: ResolutionIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def resolve(complaint_id: UUID, body: ResolutionIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
             expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.resolve_complaint, ctx, complaint_id, resolution=body.resolution, expected=expected,
                   key=idempotency_key)
 
 
 @router.post("/complaints/{complaint_id}/close", response_model=ResultOut)
-def close_complaint(complaint_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response,
+def close_complaint(complaint_id: UUID, ctx: ComplaintsContext, app: OrdersDep, response: Response,
                     expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.close_complaint, ctx, complaint_id, expected=expected, key=idempotency_key)
 
 
 @router.post("/complaints/{complaint_id}/reopen", response_model=ResultOut)
-def reopen_complaint(complaint_id: UUID, body: ReasonIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def reopen_complaint(complaint_id: UUID, body: ReasonIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
                      expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.reopen_complaint, ctx.because(body.reason), complaint_id, expected=expected,
                   key=idempotency_key)
@@ -80,7 +81,7 @@ def complaints_board(_: Viewer, views: ViewsDep, runtime: RuntimeDep,
 
 
 @router.post("/complaints/{complaint_id}/claims", status_code=201, response_model=ResultOut)
-def open_claim(complaint_id: UUID, body: OpenClaimIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def open_claim(complaint_id: UUID, body: OpenClaimIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
                idempotency_key: IdempotencyKey = None) -> ResultOut:
     """Open a compensation claim; a proposal is due within 48 hours (``proposal_due_at``)."""
     result = app.open_claim(ctx, complaint_id, damage=body.damage, idempotency_key=idempotency_key)
@@ -88,61 +89,61 @@ def open_claim(complaint_id: UUID, body: OpenClaimIn, ctx: ContextDep, app: Orde
 
 
 @router.post("/claims/{claim_id}/facts", response_model=ResultOut)
-def record_fact(claim_id: UUID, body: FactIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def record_fact(claim_id: UUID, body: FactIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
                 expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.record_claim_fact, ctx, claim_id, fact=body.fact, evidence=body.evidence,
                   expected=expected, key=idempotency_key)
 
 
 @router.post("/claims/{claim_id}/liability", response_model=ResultOut)
-def liability(claim_id: UUID, body: LiabilityIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def liability(claim_id: UUID, body: LiabilityIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
               expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.determine_liability, ctx.because(body.reason), claim_id, party=body.party,
                   facts=body.facts, expected=expected, key=idempotency_key)
 
 
 @router.post("/claims/{claim_id}/proposal", response_model=ResultOut)
-def propose(claim_id: UUID, body: ProposalIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def propose(claim_id: UUID, body: ProposalIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
             expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.propose_compensation, ctx, claim_id, amount=body.amount, facts=body.facts,
                   expected=expected, key=idempotency_key)
 
 
 @router.post("/claims/{claim_id}/dispute", response_model=ResultOut)
-def dispute(claim_id: UUID, body: ReasonIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def dispute(claim_id: UUID, body: ReasonIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
             expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.dispute_compensation, ctx.because(body.reason), claim_id, expected=expected,
                   key=idempotency_key)
 
 
 @router.post("/claims/{claim_id}/revision", response_model=ResultOut)
-def revise(claim_id: UUID, body: RevisionIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def revise(claim_id: UUID, body: RevisionIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
            expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.revise_compensation, ctx.because(body.reason), claim_id, amount=body.amount,
                   facts=body.facts, expected=expected, key=idempotency_key)
 
 
 @router.post("/claims/{claim_id}/accept", response_model=ResultOut)
-def accept(claim_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+def accept(claim_id: UUID, ctx: ComplaintsContext, app: OrdersDep, response: Response, expected: ExpectedVersion,
            idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.accept_compensation, ctx, claim_id, expected=expected, key=idempotency_key)
 
 
 @router.post("/claims/{claim_id}/payment", response_model=ResultOut)
-def pay(claim_id: UUID, body: ClaimPaymentIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def pay(claim_id: UUID, body: ClaimPaymentIn, ctx: FinanceContext, app: OrdersDep, response: Response,
         expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.pay_compensation, ctx, claim_id, amount=body.amount, reference=body.reference,
                   expected=expected, key=idempotency_key)
 
 
 @router.post("/claims/{claim_id}/close", response_model=ResultOut)
-def close_claim(claim_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+def close_claim(claim_id: UUID, ctx: ComplaintsContext, app: OrdersDep, response: Response, expected: ExpectedVersion,
                 idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.close_claim, ctx, claim_id, expected=expected, key=idempotency_key)
 
 
 @router.post("/claims/{claim_id}/reopen", response_model=ResultOut)
-def reopen_claim(claim_id: UUID, body: ReasonIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def reopen_claim(claim_id: UUID, body: ReasonIn, ctx: ComplaintsContext, app: OrdersDep, response: Response,
                  expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return _reply(response, app.reopen_claim, ctx.because(body.reason), claim_id, expected=expected,
                   key=idempotency_key)

@@ -7,7 +7,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
-from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep, ViewsDep, Viewer
+from commands.api.deps import (CustomerReader, DeskContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
+                               ViewsDep, Viewer, scope)
 from commands.api.problems import Problem
 from commands.api.results import command_reply
 from commands.api.reads import MAX_POSITION, WaitFor, WaitTimeout, wait_for_view
@@ -18,7 +19,7 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 @router.post("", status_code=201, response_model=ResultOut)
-def register(body: RegisterCustomerIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def register(body: RegisterCustomerIn, ctx: DeskContext, app: OrdersDep, response: Response,
              idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = app.register_customer(ctx, customer_id=body.customer_id, name=body.name, phone=body.phone,
                                    address=body.address, idempotency_key=idempotency_key)
@@ -27,7 +28,7 @@ def register(body: RegisterCustomerIn, ctx: ContextDep, app: OrdersDep, response
 
 
 @router.patch("/{customer_id}", response_model=ResultOut)
-def update(customer_id: CustomerId, body: UpdateCustomerIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def update(customer_id: CustomerId, body: UpdateCustomerIn, ctx: DeskContext, app: OrdersDep, response: Response,
            expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.update_customer(ctx, customer_id, name=body.name, phone=body.phone,
                                                        address=body.address, expected_version=expected,
@@ -42,9 +43,10 @@ def search(_: Viewer, views: ViewsDep, q: Annotated[str, Query(max_length=200, d
 
 
 @router.get("/{customer_id}/file")
-def customer_file(customer_id: CustomerId, _: Viewer, views: ViewsDep, runtime: RuntimeDep,
+def customer_file(customer_id: CustomerId, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep,
                   wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """Contact details, products bought, installers and consumables, with the service history."""
+    scope(reader, customer_id=customer_id)
     wait_for_view(runtime, "customer_file", wait_for_position, wait_timeout,
                   lambda writer: runtime.app.customer_of(writer) == customer_id, f"customer {customer_id}")
     found = views.customer_file(customer_id)
@@ -56,7 +58,7 @@ def customer_file(customer_id: CustomerId, _: Viewer, views: ViewsDep, runtime: 
 @router.get("/{customer_id}/timeline", response_model=TimelineOut)
 def timeline(
     customer_id: CustomerId,
-    _: Viewer,
+    reader: CustomerReader,
     views: ViewsDep,
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -64,6 +66,7 @@ def timeline(
     wait_for_position: WaitFor = None,
     wait_timeout: WaitTimeout = 5.0,
 ) -> TimelineOut:
+    scope(reader, customer_id=customer_id)
     wait_for_view(runtime, "customer_timeline", wait_for_position, wait_timeout,
                   lambda writer: runtime.app.customer_of(writer) == customer_id, f"customer {customer_id}")
     entries = views.timeline(customer_id, limit=limit, after=after)

@@ -59,8 +59,24 @@ def requires(*roles: str):  # noqa: ANN201 - returns a FastAPI dependency
 
 
 Operator = Annotated[Principal, Depends(requires("operator"))]
-FieldReporter = Annotated[Principal, Depends(requires("operator", "engineer"))]
+FieldReporter = Annotated[Principal, Depends(requires("dispatcher", "engineer"))]
 Viewer = Annotated[Principal, Depends(requires("viewer"))]
+# Reads open to engineers (their own jobs) and customers (their own orders...), scoped by `scope`.
+EngineerReader = Annotated[Principal, Depends(requires("viewer", "engineer"))]
+CustomerReader = Annotated[Principal, Depends(requires("viewer", "customer"))]
+JobReader = Annotated[Principal, Depends(requires("viewer", "engineer", "customer"))]
+
+
+def scope(principal: Principal, *, customer_id: str | None = None, engineer: str | None = None) -> None:
+    """Back-office readers see everything; a customer only what is theirs, an engineer only
+    their own work. Anything else is 404: whether it exists is not theirs to know."""
+    if principal.has("viewer"):
+        return
+    if principal.has("customer") and customer_id is not None and principal.name == customer_id:
+        return
+    if principal.has("engineer") and engineer is not None and principal.name == engineer:
+        return
+    raise Problem(404, "Not found", "no such resource", "not-found")
 
 
 def _context(request: Request, principal: Principal) -> CommandContext:
@@ -77,6 +93,16 @@ def command_context(request: Request, principal: Operator) -> CommandContext:
     return _context(request, principal)
 
 
+def role_context(*roles: str):  # noqa: ANN201 - returns a FastAPI dependency
+    """A command context for principals holding any of ``roles``."""
+    # The dependency is a default value, not an annotation: annotations here are strings
+    # that FastAPI resolves in the module, where ``roles`` does not exist.
+    def build(request: Request, principal: Principal = Depends(requires(*roles))) -> CommandContext:  # noqa: B008
+        return _context(request, principal)
+
+    return build
+
+
 def field_context(request: Request, principal: FieldReporter) -> CommandContext:
     return _context(request, principal)
 
@@ -87,13 +113,19 @@ def viewer_context(request: Request, principal: Viewer) -> CommandContext:
 
 
 ContextDep = Annotated[CommandContext, Depends(command_context)]
+DispatchContext = Annotated[CommandContext, Depends(role_context("dispatcher"))]
+HotlineContext = Annotated[CommandContext, Depends(role_context("hotline"))]
+ComplaintsContext = Annotated[CommandContext, Depends(role_context("complaints"))]
+FinanceContext = Annotated[CommandContext, Depends(role_context("finance"))]
+DeskContext = Annotated[CommandContext, Depends(role_context("dispatcher", "hotline"))]
+ServiceLevelContext = Annotated[CommandContext, Depends(role_context("dispatcher", "hotline", "complaints"))]
 ViewerContextDep = Annotated[CommandContext, Depends(viewer_context)]
 FieldContextDep = Annotated[CommandContext, Depends(field_context)]
 
 
 def acting_as(ctx: CommandContext, engineer: str) -> str:
-    """An engineer reports for themselves only; operators may report on anyone's behalf."""
-    if not ctx.principal.has("operator") and ctx.principal.name != engineer:
+    """An engineer reports for themselves only; dispatchers may report on anyone's behalf."""
+    if not ctx.principal.has("dispatcher") and ctx.principal.name != engineer:
         raise Problem(403, "Forbidden", f"{ctx.principal.name} cannot report for engineer {engineer}", "forbidden")
     return engineer
 

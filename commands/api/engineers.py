@@ -7,16 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from commands.api.deps import RuntimeDep, ViewsDep, Viewer
+from commands.api.deps import EngineerReader, RuntimeDep, ViewsDep, scope
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 
 router = APIRouter(prefix="/engineers", tags=["engineers"])
 
 
 @router.get("/{engineer}/agenda")
-def agenda(engineer: Annotated[str, Path(min_length=1, max_length=100)], _: Viewer, views: ViewsDep,
+def agenda(engineer: Annotated[str, Path(min_length=1, max_length=100)], reader: EngineerReader, views: ViewsDep,
            runtime: RuntimeDep, day: Annotated[date | None, Query(description="only this day (UTC)")] = None,
            wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    scope(reader, engineer=engineer)
     wait_for_view(runtime, "engineer_agenda", wait_for_position, wait_timeout,
                   lambda w: runtime.app.aggregate_type(w) == "FieldJob", "a job")
     return {"engineer": engineer, "day": day.isoformat() if day else None,

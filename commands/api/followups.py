@@ -1,4 +1,4 @@
-"""Follow-up calls after repairs, and consumable replacement reminders."""
+"""Follow-up calls after completed jobs, and consumable replacement reminders."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, Viewer
+from commands.api.deps import ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, Viewer
 from commands.api.results import command_reply
 from commands.api.schemas import AcceptReminderIn, DeclineReminderIn, FollowUpIn, ResultOut
 
@@ -14,11 +14,12 @@ router = APIRouter(tags=["follow-ups and reminders"])
 
 
 @router.post("/follow-ups/{follow_up_id}/record", response_model=ResultOut)
-def record_follow_up(follow_up_id: UUID, body: FollowUpIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def record_follow_up(follow_up_id: UUID, body: FollowUpIn, ctx: HotlineContext, app: OrdersDep, response: Response,
                      expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.record_follow_up(
         ctx, follow_up_id, fixed=body.fixed, conduct=body.conduct, satisfaction=body.satisfaction,
-        arrival_time=body.arrival_time, comments=body.comments, expected_version=expected,
+        arrival_time=body.arrival_time, comments=body.comments, customer_paid=body.customer_paid,
+        expected_version=expected,
         idempotency_key=idempotency_key))
 
 
@@ -28,7 +29,7 @@ def get_follow_up(follow_up_id: UUID, _: Viewer, app: OrdersDep) -> dict:
 
 
 @router.post("/reminders/{reminder_id}/accept", status_code=201, response_model=ResultOut)
-def accept_reminder(reminder_id: UUID, body: AcceptReminderIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def accept_reminder(reminder_id: UUID, body: AcceptReminderIn, ctx: HotlineContext, app: OrdersDep, response: Response,
                     expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     """The customer wants the replacement: a consumable replacement job is opened (``job_id``)."""
     return command_reply(response, app.accept_reminder(ctx, reminder_id, consumables=body.consumables, fee=body.fee,
@@ -36,7 +37,7 @@ def accept_reminder(reminder_id: UUID, body: AcceptReminderIn, ctx: ContextDep, 
 
 
 @router.post("/reminders/{reminder_id}/decline", response_model=ResultOut)
-def decline_reminder(reminder_id: UUID, body: DeclineReminderIn, ctx: ContextDep, app: OrdersDep,
+def decline_reminder(reminder_id: UUID, body: DeclineReminderIn, ctx: HotlineContext, app: OrdersDep,
                      response: Response, expected: ExpectedVersion,
                      idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.decline_reminder(ctx.because(body.reason), reminder_id,

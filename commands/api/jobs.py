@@ -6,19 +6,21 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from commands.api.deps import (ContextDep, ExpectedVersion, FieldContextDep, IdempotencyKey, OrdersDep, RuntimeDep,
-                               ViewsDep, Viewer, acting_as)
+from commands.api.deps import (DispatchContext, ExpectedVersion, FieldContextDep, IdempotencyKey, JobReader, OrdersDep,
+                               RuntimeDep, ViewsDep, acting_as, scope)
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.schemas import (CheckInIn, CheckOutIn, CompleteIn, DeclineIn, DispatchIn, EngineerIn, OpenJobIn,
                                   OpenRepairIn, PaymentIn, PositionIn, ReasonIn, RescheduleIn, ResultOut, WindowIn)
+from engine.context import Principal
+from engine.jobs import FieldJob
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 Out = {"response_model": ResultOut}
 
 
 @router.post("", status_code=201, **Out)
-def open_job(body: OpenJobIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def open_job(body: OpenJobIn, ctx: DispatchContext, app: OrdersDep, response: Response,
              idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = app.open_job(ctx, kind=body.kind, customer_id=body.customer_id, product=body.product.model_dump(),
                           site_address=body.site_address,
@@ -28,7 +30,7 @@ def open_job(body: OpenJobIn, ctx: ContextDep, app: OrdersDep, response: Respons
 
 
 @router.post("/{job_id}/repairs", status_code=201, **Out)
-def open_repair(job_id: UUID, body: OpenRepairIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def open_repair(job_id: UUID, body: OpenRepairIn, ctx: DispatchContext, app: OrdersDep, response: Response,
                 idempotency_key: IdempotencyKey = None) -> ResultOut:
     """Open a repair on the product installed by job ``job_id``, routed to its installer by default."""
     result = app.open_repair(ctx, job_id, fee=body.fee, engineer=body.engineer,
@@ -37,7 +39,7 @@ def open_repair(job_id: UUID, body: OpenRepairIn, ctx: ContextDep, app: OrdersDe
 
 
 @router.post("/{job_id}/dispatch", **Out)
-def dispatch(job_id: UUID, body: DispatchIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def dispatch(job_id: UUID, body: DispatchIn, ctx: DispatchContext, app: OrdersDep, response: Response,
              expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.dispatch_job(ctx, job_id, body.engineer, note=body.note,
                                                     expected_version=expected, idempotency_key=idempotency_key))
@@ -58,14 +60,14 @@ def decline(job_id: UUID, body: DeclineIn, ctx: FieldContextDep, app: OrdersDep,
 
 
 @router.post("/{job_id}/appointment", **Out)
-def agree_appointment(job_id: UUID, body: WindowIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def agree_appointment(job_id: UUID, body: WindowIn, ctx: DispatchContext, app: OrdersDep, response: Response,
                       expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.agree_appointment(ctx, job_id, body.start, body.end,
                                                          expected_version=expected, idempotency_key=idempotency_key))
 
 
 @router.post("/{job_id}/appointment/reschedule", **Out)
-def reschedule(job_id: UUID, body: RescheduleIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def reschedule(job_id: UUID, body: RescheduleIn, ctx: DispatchContext, app: OrdersDep, response: Response,
                expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.reschedule_appointment(
         ctx.because(body.reason), job_id, body.start, body.end, initiator=body.initiator,
@@ -73,7 +75,7 @@ def reschedule(job_id: UUID, body: RescheduleIn, ctx: ContextDep, app: OrdersDep
 
 
 @router.post("/{job_id}/site-location", **Out)
-def set_site_location(job_id: UUID, body: PositionIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def set_site_location(job_id: UUID, body: PositionIn, ctx: DispatchContext, app: OrdersDep, response: Response,
                       expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.set_site_location(ctx, job_id, body.model_dump(), expected_version=expected,
                                                          idempotency_key=idempotency_key))
@@ -105,7 +107,7 @@ def complete(job_id: UUID, body: CompleteIn, ctx: FieldContextDep, app: OrdersDe
 
 
 @router.post("/{job_id}/self-installation", **Out)
-def self_installation(job_id: UUID, body: ReasonIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def self_installation(job_id: UUID, body: ReasonIn, ctx: DispatchContext, app: OrdersDep, response: Response,
                       expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.install_by_customer(ctx.because(body.reason), job_id,
                                                            expected_version=expected, idempotency_key=idempotency_key))
@@ -127,15 +129,25 @@ def record_payment(job_id: UUID, body: PaymentIn, ctx: FieldContextDep, app: Ord
 
 
 @router.get("/{job_id}")
-def get_job(job_id: UUID, _: Viewer, app: OrdersDep, response: Response) -> dict:
+def get_job(job_id: UUID, reader: JobReader, app: OrdersDep, response: Response) -> dict:
+    _scope_job(reader, app, job_id)
     job = app.get_job(job_id)
     response.headers["ETag"] = f'"{job["version"]}"'
     return job
 
 
 @router.get("/{job_id}/visits")
-def visits(job_id: UUID, _: Viewer, views: ViewsDep, runtime: RuntimeDep, wait_for_position: WaitFor = None,
+def visits(job_id: UUID, reader: JobReader, views: ViewsDep, runtime: RuntimeDep, wait_for_position: WaitFor = None,
            wait_timeout: WaitTimeout = 5.0) -> dict:
     """Where, when and how long engineers were on site, and which check-ins verify a visit."""
+    _scope_job(reader, runtime.app, job_id)
     wait_for_view(runtime, "visit_log", wait_for_position, wait_timeout, lambda w: w == job_id, f"job {job_id}")
     return {"job_id": str(job_id), "visits": views.visits(str(job_id))}
+
+
+def _scope_job(reader: Principal, app: OrdersDep, job_id: UUID) -> None:
+    """A customer reads their own jobs; an engineer the jobs dispatched to them."""
+    if reader.has("viewer"):
+        return
+    job = app._find(FieldJob, job_id)
+    scope(reader, customer_id=job.customer_id if job else None, engineer=job.engineer if job else None)

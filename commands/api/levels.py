@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, ViewsDep, Viewer
+from commands.api.deps import ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, ServiceLevelContext, ViewsDep, Viewer
 from commands.api.problems import Problem
 from commands.api.results import command_reply
 from commands.api.schemas import CallBackIn, CallIn, ReasonIn, ResultOut, StartSlaIn
@@ -15,7 +15,7 @@ router = APIRouter(tags=["service levels and hotline"])
 
 
 @router.post("/slas", status_code=201, response_model=ResultOut)
-def start(body: StartSlaIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def start(body: StartSlaIn, ctx: ServiceLevelContext, app: OrdersDep, response: Response,
           idempotency_key: IdempotencyKey = None) -> ResultOut:
     """Start an item's resolution clock on its tier's business calendar (VIP 1 working day, SVIP 4 h)."""
     try:
@@ -29,21 +29,21 @@ def start(body: StartSlaIn, ctx: ContextDep, app: OrdersDep, response: Response,
 
 
 @router.post("/slas/{sla_id}/pause", response_model=ResultOut)
-def pause(sla_id: UUID, body: ReasonIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def pause(sla_id: UUID, body: ReasonIn, ctx: ServiceLevelContext, app: OrdersDep, response: Response,
           expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.pause_sla(ctx.because(body.reason), sla_id, expected_version=expected,
                                                  idempotency_key=idempotency_key))
 
 
 @router.post("/slas/{sla_id}/resume", response_model=ResultOut)
-def resume(sla_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+def resume(sla_id: UUID, ctx: ServiceLevelContext, app: OrdersDep, response: Response, expected: ExpectedVersion,
            idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.resume_sla(ctx, sla_id, expected_version=expected,
                                                   idempotency_key=idempotency_key))
 
 
 @router.post("/slas/{sla_id}/complete", response_model=ResultOut)
-def complete(sla_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+def complete(sla_id: UUID, ctx: ServiceLevelContext, app: OrdersDep, response: Response, expected: ExpectedVersion,
              idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.complete_sla(ctx, sla_id, expected_version=expected,
                                                     idempotency_key=idempotency_key))
@@ -61,7 +61,7 @@ def sla_board(_: Viewer, views: ViewsDep, app: OrdersDep) -> dict:
 
 
 @router.post("/calls", status_code=201, response_model=ResultOut)
-def record_call(body: CallIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def record_call(body: CallIn, ctx: HotlineContext, app: OrdersDep, response: Response,
                 idempotency_key: IdempotencyKey = None) -> ResultOut:
     """A hotline call, answered or missed; a missed call gets a call-back due within 2 hours."""
     return command_reply(response, app.record_call(ctx, phone=body.phone, answered=body.answered, at=body.at,
@@ -70,7 +70,7 @@ def record_call(body: CallIn, ctx: ContextDep, app: OrdersDep, response: Respons
 
 
 @router.post("/calls/{call_id}/call-back", response_model=ResultOut)
-def call_back(call_id: UUID, body: CallBackIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def call_back(call_id: UUID, body: CallBackIn, ctx: HotlineContext, app: OrdersDep, response: Response,
               expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.call_back(ctx, call_id, reached=body.reached, expected_version=expected,
                                                  idempotency_key=idempotency_key))

@@ -6,7 +6,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from commands.api.deps import ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep, ViewsDep, Viewer
+from commands.api.deps import (CustomerReader, DispatchContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
+                               ViewsDep, scope)
 from commands.api.problems import Problem
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.schemas import CancelIn, CommandOut, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn
@@ -30,7 +31,7 @@ def _reply(response: Response, result: CommandResult) -> CommandOut:
 
 
 @router.post("", status_code=201, response_model=CommandOut, response_model_exclude_none=True)
-def place_order(body: PlaceOrderIn, ctx: ContextDep, orders: OrdersDep, response: Response,
+def place_order(body: PlaceOrderIn, ctx: DispatchContext, orders: OrdersDep, response: Response,
                 idempotency_key: IdempotencyKey = None) -> CommandOut:
     result = orders.place_order(
         ctx,
@@ -46,7 +47,7 @@ def place_order(body: PlaceOrderIn, ctx: ContextDep, orders: OrdersDep, response
 
 
 @router.post("/{order_id}/delivery-steps", response_model=CommandOut, response_model_exclude_none=True)
-def record_delivery_step(order_id: UUID, body: DeliveryStepIn, ctx: ContextDep, orders: OrdersDep,
+def record_delivery_step(order_id: UUID, body: DeliveryStepIn, ctx: DispatchContext, orders: OrdersDep,
                          response: Response, expected: ExpectedVersion,
                          idempotency_key: IdempotencyKey = None) -> CommandOut:
     result = orders.record_delivery_step(
@@ -58,7 +59,7 @@ def record_delivery_step(order_id: UUID, body: DeliveryStepIn, ctx: ContextDep, 
 
 
 @router.post("/{order_id}/incidents", status_code=201, response_model=CommandOut, response_model_exclude_none=True)
-def report_incident(order_id: UUID, body: IncidentIn, ctx: ContextDep, orders: OrdersDep, response: Response,
+def report_incident(order_id: UUID, body: IncidentIn, ctx: DispatchContext, orders: OrdersDep, response: Response,
                     expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> CommandOut:
     result = orders.report_incident(ctx, order_id, kind=body.kind, description=body.description,
                                     expected_version=expected, idempotency_key=idempotency_key)
@@ -67,7 +68,7 @@ def report_incident(order_id: UUID, body: IncidentIn, ctx: ContextDep, orders: O
 
 @router.post("/{order_id}/incidents/{incident_id}/resolve", response_model=CommandOut,
              response_model_exclude_none=True)
-def resolve_incident(order_id: UUID, incident_id: str, body: ResolveIncidentIn, ctx: ContextDep, orders: OrdersDep,
+def resolve_incident(order_id: UUID, incident_id: str, body: ResolveIncidentIn, ctx: DispatchContext, orders: OrdersDep,
                      response: Response, expected: ExpectedVersion,
                      idempotency_key: IdempotencyKey = None) -> CommandOut:
     result = orders.resolve_incident(ctx.because(body.reason), order_id, incident_id, resolution=body.resolution,
@@ -76,7 +77,7 @@ def resolve_incident(order_id: UUID, incident_id: str, body: ResolveIncidentIn, 
 
 
 @router.post("/{order_id}/cancel", response_model=CommandOut, response_model_exclude_none=True)
-def cancel_order(order_id: UUID, body: CancelIn, ctx: ContextDep, orders: OrdersDep, response: Response,
+def cancel_order(order_id: UUID, body: CancelIn, ctx: DispatchContext, orders: OrdersDep, response: Response,
                  expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> CommandOut:
     result = orders.cancel_order(ctx.because(body.reason), order_id, expected_version=expected,
                                  idempotency_key=idempotency_key)
@@ -84,15 +85,17 @@ def cancel_order(order_id: UUID, body: CancelIn, ctx: ContextDep, orders: Orders
 
 
 @router.get("/{order_id}")
-def get_order(order_id: UUID, _: Viewer, orders: OrdersDep, response: Response) -> dict:
+def get_order(order_id: UUID, reader: CustomerReader, orders: OrdersDep, response: Response) -> dict:
+    scope(reader, customer_id=orders.customer_of(order_id))
     state = orders.get_order(order_id)
     response.headers["ETag"] = f'"{state["version"]}"'
     return state
 
 
 @router.get("/{order_id}/tracking")
-def get_tracking(order_id: UUID, _: Viewer, views: ViewsDep, runtime: RuntimeDep, response: Response,
+def get_tracking(order_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep, response: Response,
                  wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    scope(reader, customer_id=runtime.app.customer_of(order_id))
     wait_for_view(runtime, "order_tracking", wait_for_position, wait_timeout, lambda writer: writer == order_id,
                   f"order {order_id}")
     tracking = views.tracking(str(order_id))

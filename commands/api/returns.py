@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
 
-from commands.api.deps import (ContextDep, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep, ViewerContextDep,
-                               ViewsDep, Viewer)
+from commands.api.deps import (CustomerReader, DeskContext, DispatchContext, ExpectedVersion, FinanceContext,
+                               IdempotencyKey, OrdersDep, RuntimeDep, ViewerContextDep, ViewsDep, Viewer, scope)
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.schemas import (ExchangeIn, InspectionIn, PartStepIn, PickupIn, RefundIn, RequestReturnIn,
@@ -19,7 +19,7 @@ Department = Literal["sales", "technical", "finance", "logistics"]
 
 
 @router.post("", status_code=201, response_model=ResultOut)
-def request_return(body: RequestReturnIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def request_return(body: RequestReturnIn, ctx: DeskContext, app: OrdersDep, response: Response,
                    idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = app.request_return(ctx, customer_id=body.customer_id, order_id=body.order_id,
                                 resolution=body.resolution, reason=body.reason,
@@ -37,7 +37,7 @@ def vote(return_id: UUID, department: Department, body: VoteIn, ctx: ViewerConte
 
 
 @router.post("/{return_id}/pickup", response_model=ResultOut)
-def schedule_pickup(return_id: UUID, body: PickupIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def schedule_pickup(return_id: UUID, body: PickupIn, ctx: DispatchContext, app: OrdersDep, response: Response,
                     expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.schedule_return_pickup(ctx, return_id, body.pickup_at,
                                                               expected_version=expected,
@@ -45,14 +45,14 @@ def schedule_pickup(return_id: UUID, body: PickupIn, ctx: ContextDep, app: Order
 
 
 @router.post("/{return_id}/received", response_model=ResultOut)
-def receive(return_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+def receive(return_id: UUID, ctx: DispatchContext, app: OrdersDep, response: Response, expected: ExpectedVersion,
             idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.receive_returned_goods(ctx, return_id, expected_version=expected,
                                                               idempotency_key=idempotency_key))
 
 
 @router.post("/{return_id}/inspection", response_model=ResultOut)
-def inspect(return_id: UUID, body: InspectionIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def inspect(return_id: UUID, body: InspectionIn, ctx: DispatchContext, app: OrdersDep, response: Response,
             expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.inspect_return(ctx, return_id, faulty_parts=body.faulty_parts,
                                                       notes=body.notes, expected_version=expected,
@@ -60,7 +60,7 @@ def inspect(return_id: UUID, body: InspectionIn, ctx: ContextDep, app: OrdersDep
 
 
 @router.post("/{return_id}/refund", response_model=ResultOut)
-def refund(return_id: UUID, body: RefundIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def refund(return_id: UUID, body: RefundIn, ctx: FinanceContext, app: OrdersDep, response: Response,
            expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.issue_return_refund(ctx, return_id, amount=body.amount,
                                                            expected_version=expected,
@@ -68,7 +68,7 @@ def refund(return_id: UUID, body: RefundIn, ctx: ContextDep, app: OrdersDep, res
 
 
 @router.post("/{return_id}/exchange", response_model=ResultOut)
-def exchange(return_id: UUID, body: ExchangeIn, ctx: ContextDep, app: OrdersDep, response: Response,
+def exchange(return_id: UUID, body: ExchangeIn, ctx: DispatchContext, app: OrdersDep, response: Response,
              expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.ship_return_exchange(ctx, return_id, shipment=body.shipment,
                                                             expected_version=expected,
@@ -77,7 +77,7 @@ def exchange(return_id: UUID, body: ExchangeIn, ctx: ContextDep, app: OrdersDep,
 
 @router.post("/{return_id}/parts/{part}", response_model=ResultOut)
 def track_part(return_id: UUID, part: Annotated[str, Path(min_length=1, max_length=100)], body: PartStepIn,
-               ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+               ctx: DispatchContext, app: OrdersDep, response: Response, expected: ExpectedVersion,
                idempotency_key: IdempotencyKey = None) -> ResultOut:
     """Reverse logistics of a faulty part: collected, inspected, then repaired or scrapped."""
     return command_reply(response, app.track_returned_part(ctx, return_id, part, body.step,
@@ -86,14 +86,15 @@ def track_part(return_id: UUID, part: Annotated[str, Path(min_length=1, max_leng
 
 
 @router.post("/{return_id}/close", response_model=ResultOut)
-def close(return_id: UUID, ctx: ContextDep, app: OrdersDep, response: Response, expected: ExpectedVersion,
+def close(return_id: UUID, ctx: DispatchContext, app: OrdersDep, response: Response, expected: ExpectedVersion,
           idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.close_return(ctx, return_id, expected_version=expected,
                                                     idempotency_key=idempotency_key))
 
 
 @router.get("/{return_id}")
-def get_return(return_id: UUID, _: Viewer, app: OrdersDep, response: Response) -> dict:
+def get_return(return_id: UUID, reader: CustomerReader, app: OrdersDep, response: Response) -> dict:
+    scope(reader, customer_id=app.customer_of(return_id))
     found = app.get_return(return_id)
     response.headers["ETag"] = f'"{found["version"]}"'
     return found

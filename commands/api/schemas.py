@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from engine.accounts import DEDUCTION_RULES
 from engine.followups import CONDUCT
 from engine.jobs import FAULT_CAUSES, INITIATORS, KINDS
 from engine.orders import INCIDENT_KINDS, RESOLUTIONS, STEPS, TIERS
+from engine.payments import METHODS
 
 
 class Strict(BaseModel):
@@ -78,6 +81,7 @@ class TimelineOut(BaseModel):
 # Field work ---------------------------------------------------------------------------------
 
 Amount = Field(default="0", pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["120.00"])
+RequiredAmount = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["120.00"])
 
 
 class ProductIn(Strict):
@@ -160,6 +164,9 @@ class FollowUpIn(Strict):
     conduct: Literal[CONDUCT]  # type: ignore[valid-type]
     satisfaction: int = Field(ge=1, le=5)
     comments: str | None = Field(default=None, max_length=2000)
+    customer_paid: str | None = Field(default=None, pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["150.00"],
+                                      description="what the customer says they paid the engineer; when it matches "
+                                                  "the engineer's report and the work is fixed, the fee is payable")
 
 
 class AcceptReminderIn(Strict):
@@ -307,3 +314,49 @@ class CallIn(Strict):
 
 class CallBackIn(Strict):
     reached: bool
+
+
+# Settlement and payments -----------------------------------------------------------------
+
+Period = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"], description="a month, YYYY-MM")
+
+
+class ResolveChargesIn(Strict):
+    agreed: str = RequiredAmount
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DeductionIn(Strict):
+    rule: Literal[tuple(DEDUCTION_RULES)]  # type: ignore[valid-type]
+    amount: str = RequiredAmount
+    job_id: UUID | None = None
+    evidence: dict[str, str] = Field(min_length=1, max_length=20, examples=[{"complaint_id": "..."}])
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SettlementIn(Strict):
+    period: str = Period
+
+
+class StatementPaidIn(Strict):
+    reference: str = Field(min_length=1, max_length=200, examples=["bank transfer 2026-12-02 #8812"])
+
+
+class CustomerPaymentIn(Strict):
+    customer_id: str = Field(min_length=1, max_length=100)
+    amount: str = RequiredAmount
+    method: Literal[METHODS]  # type: ignore[valid-type]
+    order_id: UUID | None = None
+    job_id: UUID | None = None
+    on_site: bool = False
+    collected_by: str | None = Field(default=None, max_length=100, description="the engineer who took it on site")
+
+
+class CustomerRefundIn(Strict):
+    customer_id: str = Field(min_length=1, max_length=100)
+    amount: str = RequiredAmount
+    method: Literal[METHODS]  # type: ignore[valid-type]
+    order_id: UUID | None = None
+    job_id: UUID | None = None
+    engineer_at_fault: bool = Field(default=False, description="reverses the engineer's fee for the job")
+    reason: str = Field(min_length=1, max_length=2000)

@@ -24,6 +24,7 @@ def test_envelope_is_cloudevents_1_0_with_our_extensions() -> None:
     assert env["subject"] == str(event.originator_id)
     assert env["time"] == event.timestamp.isoformat()
     assert env["datacontenttype"] == "application/json"
+    assert env["dataschema"] == "urn:serviceorder:schema:orders:OrderPlaced:v1"
     assert (env["aggregateversion"], env["position"], env["aggregatetype"]) == (1, 42, "ServiceOrder")
     assert (env["actor"], env["requestid"], env["correlationid"], env["causationid"]) == (
         "alice", "req-1", "corr-1", "cause-1")

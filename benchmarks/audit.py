@@ -1,0 +1,119 @@
+"""Audit of a long claim: loading, verifying and replaying a claim with 10,000 events.
+
+    .venv/bin/python -m benchmarks.audit [--events 10000] [--backend sqlite|postgres|both]
+
+Prints, for each backend, the time to read the raw stored events (the library's floor),
+to load the history with every link verified, to verify the chain alone, to rebuild the
+state as of a version and as of a time (with snapshots every 50 events, and without), to
+export a bundle, and for the standalone verifier to check it; each beside the raw read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+from uuid import UUID, uuid4
+
+from engine.application import ServiceOrderApp, event_store_env
+from engine.audit import Audit
+from engine.claims import CompensationClaim
+from engine.context import CommandContext
+
+CTX = CommandContext.new()
+VERIFIER = Path(__file__).resolve().parents[1] / "tools" / "verify_bundle.py"
+
+
+def timed(fn: Callable[[], Any], repeat: int = 3) -> float:
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
+
+
+def long_claim(app: ServiceOrderApp, events: int) -> UUID:
+    complaint = app.file_complaint(CTX, customer_id="c1", category="product_quality",
+                                   description="flooded floor").aggregate_id
+    claim_id = app.open_claim(CTX.because("liability unclear"), complaint, damage="wooden floor").aggregate_id
+    claim: CompensationClaim = app.repository.get(claim_id)
+    meta = CTX.because("new evidence").meta()
+    while claim.version < events:
+        claim.record_fact(fact=f"site note {claim.version}: moisture reading taken", evidence=["reading.jpg"],
+                          meta=meta)
+        if claim.version % 500 == 0:
+            app.save(claim)
+    app.save(claim)
+    return claim_id
+
+
+def run(backend: str, events: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="so-audit-bench-"))
+    schema = None
+    if backend == "postgres":
+        from streams.sqldb import Database
+        from tests.services import create_schema, ensure_test_database
+
+        schema = f"bench_{uuid4().hex[:8]}"
+        create_schema(schema)
+        db = Database(ensure_test_database(), schema)
+        env = event_store_env(postgres=db.pg.eventsourcing_env(schema))
+    else:
+        env = event_store_env(sqlite_path=str(tmp / "events.sqlite"))
+    app = ServiceOrderApp(env=env)
+    plain = ServiceOrderApp(env={**env, "IS_SNAPSHOTTING_ENABLED": "n"})
+    try:
+        started = time.perf_counter()
+        claim = long_claim(app, events)
+        print(f"[{backend}] wrote a claim of {events:,} events in {time.perf_counter() - started:.1f}s")
+        audit = Audit(app)
+        raw = timed(lambda: list(app.recorder.select_events(claim)))
+        middle = audit.history(claim)["events"][events // 2]["recorded_at"]
+        from datetime import datetime
+
+        at = datetime.fromisoformat(middle)
+        rows = [
+            ("raw stored events (library floor)", raw),
+            ("history, every link verified", timed(lambda: audit.history(claim))),
+            ("chain verification alone", timed(lambda: audit.verify(claim))),
+            ("state at the last version, snapshots", timed(lambda: audit.state(claim))),
+            ("state at the last version, no snapshots", timed(lambda: Audit(plain).state(claim))),
+            (f"state at version {events // 2}, snapshots", timed(lambda: audit.state(claim, version=events // 2))),
+            ("state as of a time (middle), snapshots", timed(lambda: audit.state(claim, at=at))),
+            ("diff of two distant versions", timed(lambda: audit.diff(claim, 10, events - 10))),
+        ]
+        bundle = tmp / "claim.audit"
+        rows.append(("bundle export", timed(lambda: bundle.write_bytes(audit.bundle(claim, [], app.clock.now())),
+                                            repeat=1)))
+        rows.append(("standalone verifier on the bundle", timed(
+            lambda: subprocess.run([sys.executable, "-I", str(VERIFIER), str(bundle)], check=True,
+                                   capture_output=True), repeat=1)))
+        for name, seconds in rows:
+            print(f"[{backend}] {name:<42} {seconds * 1000:8.0f} ms  ({seconds / raw:5.1f}x the raw read)")
+        print(f"[{backend}] bundle size {bundle.stat().st_size / 1e6:.1f} MB")
+    finally:
+        app.close()
+        plain.close()
+        if schema:
+            from tests.services import drop_schema
+
+            drop_schema(schema)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    for backend in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+        run(backend, args.events)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The analytics contract as an AsyncAPI 3.0 document, generated from the code.
+
+Every public category is a channel (``<prefix>.<category>``), every event class of its
+aggregate a message: a CloudEvents 1.0 envelope whose ``data`` has a JSON Schema derived
+from the event's fields and their type hints, and whose ``dataschema`` names the event's
+version. ``docs/asyncapi.json`` is this document; a test fails when it is out of date
+(regenerate with ``serviceorder asyncapi --out docs/asyncapi.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from datetime import datetime
+from typing import Any, Union
+
+from eventsourcing.domain import Aggregate
+
+from engine.catalogue import PUBLIC_STREAMS
+from streams.envelope import CONTENT_TYPE, schema_uri
+
+_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_id_type", "originator_topic", "meta"}
+CONTRACT_VERSION = "1.0.0"
+
+
+def event_classes(aggregate: type[Aggregate]) -> list[type]:
+    """The aggregate's own event classes, in the order they are defined."""
+    base = aggregate.Event
+    return [v for k, v in vars(aggregate).items()
+            if isinstance(v, type) and issubclass(v, base) and v is not base and k == v.__name__
+            and v.__qualname__.startswith(aggregate.__name__ + ".") and not k.startswith("_")
+            and k not in ("Created",)]
+
+
+def json_schema(hint: Any) -> dict[str, Any]:
+    """JSON Schema of a value as it appears in the envelope's ``data``."""
+    origin = typing.get_origin(hint)
+    if hint is Any or hint is object:
+        return {}
+    if origin in (Union, types.UnionType):
+        options = [json_schema(a) for a in typing.get_args(hint) if a is not type(None)]
+        nullable = type(None) in typing.get_args(hint)
+        schema = options[0] if len(options) == 1 else {"anyOf": options}
+        return {"anyOf": [schema, {"type": "null"}]} if nullable else schema
+    if hint is str:
+        return {"type": "string"}
+    if hint is bool:
+        return {"type": "boolean"}
+    if hint is int:
+        return {"type": "integer"}
+    if hint is float:
+        return {"type": "number"}
+    if hint is datetime:
+        return {"type": "string", "format": "date-time"}
+    if origin in (list, tuple, set) or hint in (list, tuple, set):
+        args = typing.get_args(hint)
+        return {"type": "array", **({"items": json_schema(args[0])} if args else {})}
+    if origin is dict or hint is dict:
+        args = typing.get_args(hint)
+        return {"type": "object", **({"additionalProperties": json_schema(args[1])} if args and args[1] is not Any
+                                     else {})}
+    return {}
+
+
+def data_fields(event_cls: type) -> dict[str, Any]:
+    """The event's own fields and their type hints (what its envelope's ``data`` holds)."""
+    return {n: h for n, h in typing.get_type_hints(event_cls).items() if n not in _BASE_FIELDS}
+
+
+def data_schema(event_cls: type) -> dict[str, Any]:
+    # Published events are upcast to the current version first: every field is present.
+    properties = {name: json_schema(hint) for name, hint in data_fields(event_cls).items()}
+    return {"type": "object", "properties": properties, "required": sorted(properties)}
+
+
+ENVELOPE = {
+    "type": "object",
+    "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema",
+                 "aggregatetype", "aggregateversion", "position", "data"],
+    "properties": {
+        "specversion": {"const": "1.0"},
+        "id": {"type": "string", "format": "uuid",
+               "description": "UUIDv5 of (aggregate id, version): the same on every republish; dedupe by it"},
+        "source": {"type": "string", "description": "<event source>/<category>"},
+        "type": {"type": "string", "description": "serviceorder.<category>.<EventType>"},
+        "subject": {"type": "string", "format": "uuid", "description": "the aggregate id (also the record key)"},
+        "time": {"type": "string", "format": "date-time", "description": "when the event was stored"},
+        "datacontenttype": {"const": "application/json"},
+        "dataschema": {"type": "string", "description": "urn:serviceorder:schema:<category>:<EventType>:v<N>"},
+        "aggregatetype": {"type": "string"},
+        "aggregateversion": {"type": "integer", "minimum": 1,
+                             "description": "1, 2, 3... per aggregate, without gaps: order and completeness"},
+        "position": {"type": "integer", "minimum": 1, "description": "place in the event store's log"},
+        "actor": {"type": "string", "description": "who issued the command"},
+        "requestid": {"type": "string"},
+        "correlationid": {"type": "string"},
+        "causationid": {"type": "string"},
+        "reason": {"type": "string", "description": "why, for human decisions"},
+        "data": {"type": "object"},
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {"CloudEvent": ENVELOPE}
+    for category, aggregate in PUBLIC_STREAMS.items():
+        refs = {}
+        for event_cls in event_classes(aggregate):
+            name = event_cls.__name__
+            version = getattr(event_cls, "class_version", 1)
+            key = f"{category}.{name}"
+            schemas[f"{key}.data"] = data_schema(event_cls)
+            messages[key] = {
+                "name": name,
+                "title": f"{aggregate.__name__}: {name}",
+                "contentType": CONTENT_TYPE.split(";")[0],
+                "x-event-version": version,
+                "payload": {"allOf": [
+                    {"$ref": "#/components/schemas/CloudEvent"},
+                    {"type": "object", "properties": {
+                        "type": {"const": f"serviceorder.{category}.{name}"},
+                        "dataschema": {"const": schema_uri(category, name, version)},
+                        "aggregatetype": {"const": aggregate.__name__},
+                        "data": {"$ref": f"#/components/schemas/{key}.data"}}},
+                ]},
+                "bindings": {"kafka": {"key": {"type": "string", "format": "uuid",
+                                               "description": "the aggregate id: per-aggregate order"}}},
+            }
+            refs[name] = {"$ref": f"#/components/messages/{key}"}
+        channels[category] = {
+            "address": f"{{prefix}}.{category}",
+            "title": f"{aggregate.__name__} events",
+            "description": (aggregate.__doc__ or "").strip().splitlines()[0] if aggregate.__doc__ else "",
+            "parameters": {"prefix": {"default": "serviceorder",
+                                      "description": "SERVICEORDER_TOPIC_PREFIX"}},
+            "messages": refs,
+        }
+        operations[f"receive_{category}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{category}"},
+            "messages": [{"$ref": f"#/channels/{category}/messages/{n}"} for n in refs],
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "serviceorder event streams",
+            "version": CONTRACT_VERSION,
+            "description": (
+                "Every event of the service-order engine, published by the relay from the event store "
+                "(the transactional outbox): one topic per category, keyed by aggregate id, CloudEvents 1.0 "
+                "structured JSON. Delivery is at least once; dedupe by `id`. Per aggregate, "
+                "`aggregateversion` counts 1, 2, 3... without gaps. Topics can be rebuilt from the store "
+                "(`serviceorder republish`). Compatibility policy: docs/events.md."),
+        },
+        "defaultContentType": CONTENT_TYPE.split(";")[0],
+        "servers": {"kafka": {"host": "localhost:9092", "protocol": "kafka",
+                              "description": "KAFKA_BOOTSTRAP_SERVERS (the bundled broker picks a free port)"}},
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    }
+
+
+def render() -> str:
+    return json.dumps(document(), indent=1, sort_keys=False) + "\n"

@@ -1,0 +1,108 @@
+"""A poison event never stalls a view: retried, parked with its aggregate's later events
+behind it, sent to the dead-letter topic, visible; the operator retries or skips it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from commands.bootstrap import Runtime
+from engine.context import CommandContext
+from projections import parking
+from projections.tracking import OrderTracking
+from streams.kafka import partitions_of
+from tests.projections.test_worker import applied_events, deliver_some, drain, publish, rows
+
+
+CTX = CommandContext.new()
+
+
+class Poisoned(OrderTracking):
+    """The tracking view with a bug that bites one order's events until it is fixed."""
+
+    def __init__(self, victim: str) -> None:
+        self.victim, self.broken, self.calls = victim, True, 0
+
+    def apply(self, cur: Any, envelope: dict[str, Any]) -> None:
+        if self.broken and envelope["subject"] == self.victim:
+            self.calls += 1
+            raise ValueError(f"cannot render step of {self.victim}")
+        super().apply(cur, envelope)
+
+
+def dead_letters(runtime: Runtime, topic: str) -> list[dict[str, Any]]:
+    consumer = runtime.kafka.consumer()
+    try:
+        partitions = partitions_of(consumer, topic, timeout=10)
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        found: list[dict[str, Any]] = []
+        for _ in range(20):
+            for records in consumer.poll(timeout_ms=200).values():
+                found += [json.loads(r.value) for r in records]
+        return found
+    finally:
+        consumer.close()
+
+
+def test_a_poison_event_is_parked_and_the_view_moves_on(runtime: Runtime) -> None:
+    healthy, victim = deliver_some(runtime, 2)
+    publish(runtime)
+    projection = Poisoned(str(victim))
+    worker = runtime.worker(projection)
+    drain(worker, 3)  # the healthy order's three events
+    for _ in range(5):
+        worker.poll_once()
+    assert runtime.views.tracking(str(healthy))["current_step"] == "left_warehouse"
+    assert runtime.views.tracking(str(victim)) is None
+    assert projection.calls == parking.MAX_ATTEMPTS  # bounded retries of the head event only
+    waiting = parking.parked(runtime.views_db, "order_tracking")
+    assert [(w["aggregate_id"], w["version"], w["status"]) for w in waiting] == [
+        (str(victim), 1, "failed"), (str(victim), 2, "blocked"), (str(victim), 3, "blocked")]
+    assert "ValueError: cannot render step" in waiting[0]["error"] and waiting[0]["attempts"] == 3
+    assert parking.counts(runtime.views_db) == {"order_tracking": 3}
+    letters = dead_letters(runtime, worker.dead_letter_topic)
+    assert [(d["event"]["subject"], d["event"]["aggregateversion"]) for d in letters] == [(str(victim), 1)]
+    assert letters[0]["error"].startswith("ValueError") and letters[0]["projection"] == "order_tracking"
+
+    # New events of the parked order wait too, in order; new events of other orders do not.
+    runtime.app.record_delivery_step(CTX, victim, "driver_assigned", driver="Wang")
+    runtime.app.record_delivery_step(CTX, healthy, "driver_assigned", driver="Li")
+    publish(runtime)
+    drain(worker, 4)
+    for _ in range(5):
+        worker.poll_once()
+    assert runtime.views.tracking(str(healthy))["driver"] == "Li"
+    assert [w["version"] for w in parking.parked(runtime.views_db)] == [1, 2, 3, 4]
+
+    # The bug is fixed; the operator retries: the order's events apply in order, once.
+    projection.broken = False
+    result = parking.retry(runtime.views_db, projection, str(victim))
+    assert result == {"projection": "order_tracking", "aggregate_id": str(victim), "applied": 4,
+                      "still_parked_from_version": None}
+    view = runtime.views.tracking(str(victim))
+    assert (view["current_step"], view["driver"], view["version"]) == ("driver_assigned", "Wang", 4)
+    assert parking.parked(runtime.views_db) == [] and applied_events(worker) == 8
+    for _ in range(3):
+        worker.poll_once()
+    assert len(rows(runtime.views_db, "tracking_history")) == 8
+    worker.close()
+
+
+def test_skipping_a_poison_event_is_recorded_and_releases_the_rest(runtime: Runtime) -> None:
+    (victim,) = deliver_some(runtime, 1)
+    publish(runtime)
+    projection = Poisoned(str(victim))
+    worker = runtime.worker(projection)
+    for _ in range(8):
+        worker.poll_once()
+    assert [w["version"] for w in parking.parked(runtime.views_db)] == [1, 2, 3]
+    projection.broken = False
+    result = parking.skip(runtime.views_db, projection, str(victim), actor="olga", reason="duplicate of a test order")
+    assert result["skipped_version"] == 1 and result["applied"] == 2
+    with runtime.views_db.transaction() as cur:
+        skipped = cur.execute("SELECT status, error FROM projection_parked WHERE version = 1").fetchone()
+    assert skipped[0] == "skipped" and "skipped by olga: duplicate of a test order" in skipped[1]
+    assert parking.parked(runtime.views_db) == []
+    worker.close()
+
