@@ -107,19 +107,22 @@ class CustomerAccounts(Projection):
     def _issues(self, cur: Cursor, env: dict[str, Any], kind: str, d: dict[str, Any], subject: str) -> None:
         position = int(env["position"])
         opened = ISSUE_OPENERS.get(kind)
+        owner = d.get("customer_id")
         if kind == "FollowUpRecorded" and not d["fixed"]:
+            # The follow-up names its customer: the job's own row may not have arrived yet
+            # (jobs and follow-ups are different topics, read in no particular order).
             follow_up = self._subject(cur, subject)
-            subject, opened = follow_up["job_id"], "not_fixed"
+            subject, opened, owner = follow_up["job_id"], "not_fixed", follow_up["customer_id"]
         if opened:
-            owner = d.get("customer_id") or self._subject(cur, subject)["customer_id"]
+            owner = owner or self._subject(cur, subject)["customer_id"]
             detail = d.get("category") or d.get("damage") or (env.get("reason") or None)
             cur.execute(
                 "INSERT INTO customer_issues (subject_id, issue, customer_id, detail, opened_position, closed_position, "
                 "opened_at) VALUES (%s, %s, %s, %s, 0, 0, %s) ON CONFLICT DO NOTHING",
                 (subject, opened, owner, detail, env["time"]))
-            cur.execute("UPDATE customer_issues SET opened_position = %s, opened_at = %s "
+            cur.execute("UPDATE customer_issues SET opened_position = %s, opened_at = %s, detail = %s "
                         "WHERE subject_id = %s AND issue = %s AND opened_position < %s",
-                        (position, env["time"], subject, opened, position))
+                        (position, env["time"], detail, subject, opened, position))
         for closed in ISSUE_CLOSERS.get(kind, ()):
             cur.execute("UPDATE customer_issues SET closed_position = %s "
                         "WHERE subject_id = %s AND issue = %s AND closed_position < %s",

@@ -18,6 +18,7 @@ from engine.clock import ManualClock
 from engine.settling import period_bounds
 from tests.commands.test_field_story import NEAR, SITE, eventually, ok
 from tests.projections.test_worker import rows
+from tests.projections.topic_order import replay_topic_by_topic
 
 FIN = {"Authorization": "Bearer fin-token-0123456789ab"}
 OPERATOR = {"Authorization": "Bearer ops-token-0123456789ab"}
@@ -161,14 +162,22 @@ def test_a_month_of_work_settled(client: TestClient, runtime: Runtime, clock: Ma
     runtime.stop.set()
     for thread in runtime.threads:
         thread.join(timeout=15)
-    tables = ("ledger_lines", "ledger_statements", "settlement_runs", "money_movements", "customer_issues",
-              "quality_jobs", "quality_followups")
+    tables = ("ledger_accounts", "ledger_lines", "ledger_statements", "settlement_runs", "money_subjects",
+              "money_movements", "customer_issues", "quality_jobs", "quality_followups")
     incremental = {t: rows(runtime.views_db, t) for t in tables}
     for projection in runtime.projections(["engineer_ledger", "customer_accounts", "service_quality"]):
         worker = runtime.worker(projection)
         worker.rebuild()
         worker.close()
     assert {t: rows(runtime.views_db, t) for t in tables} == incremental
+
+    # Their topics may arrive in any order relative to each other: one whole topic before
+    # the next, forwards and backwards, gives the same views.
+    for projection in runtime.projections(["engineer_ledger", "customer_accounts", "service_quality"]):
+        for order in (list(projection.categories), list(reversed(projection.categories))):
+            replay_topic_by_topic(runtime, projection, order)
+            assert {t: rows(runtime.views_db, t) for t in projection.tables} == \
+                {t: incremental[t] for t in projection.tables}, (projection.name, order)
 
 
 def test_who_may_move_money(client: TestClient, runtime: Runtime, clock: ManualClock) -> None:
