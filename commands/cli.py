@@ -1,4 +1,4 @@
-"""The ``serviceorder`` command line: serve, relay, project, rebuild, republish, audit, broker."""
+"""The ``serviceorder`` command line: serve, relay, project, rebuild, republish, audit, dlq, tokens, broker."""
 
 from __future__ import annotations
 
@@ -240,6 +240,36 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
         runtime.close()
 
 
+def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue, list and revoke API tokens (the state database only; no Kafka)."""
+    import json
+    from datetime import timedelta
+
+    runtime = _runtime(settings)
+    try:
+        if args.action == "issue":
+            try:
+                issued = runtime.tokens.issue(args.principal, args.role, created_by=args.actor, label=args.label,
+                                              ttl=timedelta(days=args.days or settings.token_ttl_days))
+            except ValueError as exc:
+                print(f"tokens: {exc}", file=sys.stderr)
+                return 2
+            print(json.dumps(issued.record, indent=1), file=sys.stderr)
+            print(issued.token)  # alone on stdout, so a script can capture it
+            return 0
+        if args.action == "list":
+            print(json.dumps(runtime.tokens.list(args.principal), indent=1))
+            return 0
+        if runtime.tokens.revoke(args.token_id, by=args.actor):
+            print(f"token {args.token_id} revoked", file=sys.stderr)
+            return 0
+        known = runtime.tokens.get(args.token_id)
+        print(f"tokens: {args.token_id} {'was already revoked' if known else 'is not a token id'}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+
+
 def cmd_asyncapi(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -318,6 +348,20 @@ def parser() -> argparse.ArgumentParser:
             a.add_argument("--reason", required=True)
             a.add_argument("--actor", default=os.environ.get("USER", "operator"))
     dl.set_defaults(func=cmd_dlq)
+    tk = sub.add_parser("tokens", help="API tokens: issue, list, revoke")
+    tka = tk.add_subparsers(dest="action", required=True)
+    ti = tka.add_parser("issue", help="a new token (printed once, on standard output)")
+    ti.add_argument("principal", help="who it acts as (an engineer's or customer's id, an operator's name)")
+    ti.add_argument("--role", action="append", required=True, help="a role (repeat for more)")
+    ti.add_argument("--days", type=int, help="expires after this many days (default SERVICEORDER_TOKEN_TTL_DAYS)")
+    ti.add_argument("--label", help="what the token is for")
+    tl = tka.add_parser("list", help="every token (never the token itself)")
+    tl.add_argument("--principal")
+    tr = tka.add_parser("revoke", help="revoke a token at once")
+    tr.add_argument("token_id", help="the id shown by 'tokens list'")
+    for action in (ti, tr):
+        action.add_argument("--actor", default=os.environ.get("USER", "admin"), help="recorded as issuer/revoker")
+    tk.set_defaults(func=cmd_tokens)
     for where in (sub, streams_sub):
         aa = where.add_parser("asyncapi", help="print (or write) the AsyncAPI 3 document of the event streams")
         aa.add_argument("--out", help="file to write, e.g. docs/asyncapi.json")

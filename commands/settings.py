@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(default=None, min_length=16)
     tokens_file: Path | None = None
     read_wait_max_seconds: float = Field(default=30.0, gt=0)
+    # Request bodies above this size are refused (413) before they are read in full.
+    max_request_bytes: int = Field(default=1_048_576, ge=1_024, le=100 * 1_048_576)
+    # Tokens issued over HTTP or the CLI expire after this many days unless told otherwise.
+    token_ttl_days: int = Field(default=90, ge=1, le=3650)
 
     # Logs.
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -11,6 +11,7 @@ from commands.api.problems import Problem
 from commands.bootstrap import Runtime
 from engine.application import ServiceOrderApp
 from engine.context import CommandContext, Principal
+from engine.returns import DEPARTMENTS, approver_role
 from projections.queries import Views
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
@@ -55,6 +56,7 @@ def requires(*roles: str):  # noqa: ANN201 - returns a FastAPI dependency
                           "forbidden")
         return principal
 
+    check.roles = roles  # type: ignore[attr-defined]  # read by the authorization matrix test and docs
     return check
 
 
@@ -107,11 +109,6 @@ def field_context(request: Request, principal: FieldReporter) -> CommandContext:
     return _context(request, principal)
 
 
-def viewer_context(request: Request, principal: Viewer) -> CommandContext:
-    """For commands whose permission the engine decides (department votes)."""
-    return _context(request, principal)
-
-
 ContextDep = Annotated[CommandContext, Depends(command_context)]
 DispatchContext = Annotated[CommandContext, Depends(role_context("dispatcher"))]
 HotlineContext = Annotated[CommandContext, Depends(role_context("hotline"))]
@@ -119,7 +116,8 @@ ComplaintsContext = Annotated[CommandContext, Depends(role_context("complaints")
 FinanceContext = Annotated[CommandContext, Depends(role_context("finance"))]
 DeskContext = Annotated[CommandContext, Depends(role_context("dispatcher", "hotline"))]
 ServiceLevelContext = Annotated[CommandContext, Depends(role_context("dispatcher", "hotline", "complaints"))]
-ViewerContextDep = Annotated[CommandContext, Depends(viewer_context)]
+# Any department's approver may call; the engine checks it is *that* department's.
+VoteContext = Annotated[CommandContext, Depends(role_context(*sorted(approver_role(d) for d in DEPARTMENTS)))]
 FieldContextDep = Annotated[CommandContext, Depends(field_context)]
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from commands.api.deps import (CustomerReader, EngineerReader, FinanceContext, IdempotencyKey, OrdersDep, RuntimeDep,
+from commands.api.deps import (CustomerReader, FinanceContext, IdempotencyKey, OrdersDep, RuntimeDep,
                                ViewsDep, Viewer, expected_version, requires, role_context, scope)
 from commands.api.problems import Problem
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
@@ -28,6 +28,8 @@ PeriodPath = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Out: dict[str, Any] = {"response_model": ResultOut}
 
 
+# Ledgers and statements: finance and auditors read all; an engineer only their own (own_ledger).
+LedgerReader = Annotated[Principal, Depends(requires("finance", "auditor", "engineer"))]
 MoneyContext = Annotated[CommandContext, Depends(role_context("dispatcher", "finance"))]
 PaymentContext = Annotated[CommandContext, Depends(role_context("finance", "dispatcher", "hotline", "engineer"))]
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
@@ -106,7 +108,7 @@ def _wait_for_account(runtime: Any, engineer: str, position: int | None, timeout
 
 
 @router.get("/engineers/{engineer}/ledger")
-def ledger(engineer: Engineer, principal: EngineerReader, views: ViewsDep, runtime: RuntimeDep,
+def ledger(engineer: Engineer, principal: LedgerReader, views: ViewsDep, runtime: RuntimeDep,
            period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                                description="only the lines settled in this period")] = None,
            wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
@@ -120,7 +122,7 @@ def ledger(engineer: Engineer, principal: EngineerReader, views: ViewsDep, runti
 
 
 @router.get("/engineers/{engineer}/statements")
-def statements(engineer: Engineer, principal: EngineerReader, views: ViewsDep, runtime: RuntimeDep,
+def statements(engineer: Engineer, principal: LedgerReader, views: ViewsDep, runtime: RuntimeDep,
                wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     own_ledger(engineer, principal)
     _wait_for_account(runtime, engineer, wait_for_position, wait_timeout)
@@ -128,7 +130,7 @@ def statements(engineer: Engineer, principal: EngineerReader, views: ViewsDep, r
 
 
 @router.get("/engineers/{engineer}/statements/{period}")
-def statement(engineer: Engineer, period: PeriodPath, principal: EngineerReader, views: ViewsDep,
+def statement(engineer: Engineer, period: PeriodPath, principal: LedgerReader, views: ViewsDep,
               runtime: RuntimeDep, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """One statement with exactly the lines it settled, each tracing back to its job and event."""
     own_ledger(engineer, principal)

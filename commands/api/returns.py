@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 
 from commands.api.deps import (CustomerReader, DeskContext, DispatchContext, ExpectedVersion, FinanceContext,
-                               IdempotencyKey, OrdersDep, RuntimeDep, ViewerContextDep, ViewsDep, Viewer, scope)
+                               IdempotencyKey, OrdersDep, RuntimeDep, VoteContext, ViewsDep, Viewer, scope)
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.schemas import (ExchangeIn, InspectionIn, PartStepIn, PickupIn, RefundIn, RequestReturnIn,
@@ -28,7 +28,7 @@ def request_return(body: RequestReturnIn, ctx: DeskContext, app: OrdersDep, resp
 
 
 @router.post("/{return_id}/votes/{department}", response_model=ResultOut)
-def vote(return_id: UUID, department: Department, body: VoteIn, ctx: ViewerContextDep, app: OrdersDep,
+def vote(return_id: UUID, department: Department, body: VoteIn, ctx: VoteContext, app: OrdersDep,
          response: Response, expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     """A department's vote; only a principal with the ``approver:<department>`` role may cast it."""
     return command_reply(response, app.vote_on_return(ctx.because(body.reason), return_id, department,

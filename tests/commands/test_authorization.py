@@ -1,0 +1,150 @@
+"""The authorization matrix: every endpoint x every role, with what each route declares.
+
+Each route's required roles are read from its dependencies (``requires(...)``), so a new
+endpoint is covered the day it is added, and one without any role requirement fails the
+test unless it is on the short public list. Every call a role is not allowed is refused
+(403, or 401 without a token); every call it is allowed gets past authorization (inputs
+here are dummies, so "allowed" means "not 401/403", never a 5xx). The scoped reads of
+engineers and customers (their own, else 404) are checked on real data below.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+from uuid import uuid4
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from commands.api.app import ROUTERS, create_app
+from commands.auth import ROLES
+from commands.bootstrap import Runtime
+from engine.clock import ManualClock
+from engine.context import Principal
+from tests.commands.test_field_story import eventually, ok
+from tests.commands.test_settlement_month import installation
+
+PUBLIC = {"/health", "/asyncapi.json"}
+# POSTs that only read (a body too big for a query string): auditors may call them.
+READS_BY_POST = {"/audit/digest/check"}
+PATH_VALUES = {"token_id": "0123456789ab", "period": "2026-01", "projection": "customer_timeline"}
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+def token(role: str) -> str:
+    return f"matrix-{role.replace(':', '-')}-token-0123456789"
+
+
+def required(route: APIRoute) -> list[tuple[str, ...]]:
+    """Every role requirement in the route's dependency tree (all must be met)."""
+    found: list[tuple[str, ...]] = []
+
+    def walk(dependant: Any) -> None:
+        roles = getattr(dependant.call, "roles", None)
+        if roles:
+            found.append(tuple(roles))
+        for sub in dependant.dependencies:
+            walk(sub)
+
+    walk(route.dependant)
+    return found
+
+
+def allowed(role: str, requirements: list[tuple[str, ...]]) -> bool:
+    principal = Principal(principal_of(role), frozenset({role}))
+    return all(any(principal.has(r) for r in needed) for needed in requirements)
+
+
+def endpoints(_: Any = None) -> Iterator[tuple[str, str, APIRoute]]:
+    for router in ROUTERS:
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            for method in sorted(route.methods):
+                yield method, route.path, route
+
+
+def principal_of(role: str) -> str:
+    return f"matrix-{role}"
+
+
+def url(path: str, role: str) -> str:
+    """Dummy path values; an engineer or customer path names the caller (their own is allowed)."""
+    own = {"engineer": principal_of(role), "customer_id": principal_of(role)}
+    for name in (part[1:-1] for part in path.split("/") if part.startswith("{")):
+        path = path.replace(f"{{{name}}}", own.get(name) or PATH_VALUES.get(name, str(uuid4())))
+    return path
+
+
+@pytest.fixture
+def matrix(runtime: Runtime) -> Iterator[TestClient]:
+    for role in ROLES:
+        runtime.tokens.add(token(role), principal_of(role), [role])
+    with TestClient(create_app(runtime)) as client:
+        yield client
+
+
+def test_every_endpoint_for_every_role(matrix: TestClient) -> None:
+    unauthorised_successes, wrongly_refused, server_errors, unprotected = [], [], [], []
+    calls = 0
+    for method, path, route in endpoints(matrix.app):
+        requirements = required(route)
+        if not requirements:
+            if path not in PUBLIC:
+                unprotected.append(f"{method} {path}")
+            continue
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        anonymous = matrix.request(method, url(path, "anonymous"), json=body)
+        assert anonymous.status_code == 401, f"{method} {path} without a token: {anonymous.status_code}"
+        assert anonymous.headers["content-type"].startswith("application/problem+json")
+        for role in ROLES:
+            calls += 1
+            response = matrix.request(method, url(path, role), json=body, headers={"Authorization": f"Bearer {token(role)}"})
+            status = response.status_code
+            if status >= 500:
+                server_errors.append(f"{role} {method} {path}: {status}")
+            elif allowed(role, requirements):
+                if status in (401, 403):
+                    wrongly_refused.append(f"{role} {method} {path}: {status} {response.text[:120]}")
+            elif status != 403:
+                unauthorised_successes.append(f"{role} {method} {path}: {status}")
+            else:
+                assert response.headers["content-type"].startswith("application/problem+json")
+    assert calls > 1_000
+    assert unprotected == []
+    assert server_errors == []
+    assert unauthorised_successes == []
+    assert wrongly_refused == []
+
+
+def test_auditors_command_nothing_and_admins_alone_manage_tokens(matrix: TestClient) -> None:
+    for method, path, route in endpoints(matrix.app):
+        requirements = required(route)
+        if method != "GET" and path not in READS_BY_POST and requirements:
+            assert not allowed("auditor", requirements), f"an auditor may call {method} {path}"
+        if path.startswith("/tokens"):
+            assert [r for r in ROLES if allowed(r, requirements)] == ["admin"], path
+
+
+def test_engineers_and_customers_read_only_their_own(client: TestClient, runtime: Runtime,
+                                                     clock: ManualClock) -> None:
+    for name in ("li", "wang"):
+        runtime.tokens.add(token(name), name, ["engineer"])
+        runtime.tokens.add(f"{name}-token-0123456789ab", name, ["engineer"])  # as installation() signs
+    runtime.tokens.add(token("cust-own"), "cust-own", ["customer"])
+    runtime.tokens.add(token("cust-other"), "cust-other", ["customer"])
+    done = installation(client, clock, "li", "cust-own")
+    li, wang = ({"Authorization": f"Bearer {token(n)}"} for n in ("li", "wang"))
+    own, other = ({"Authorization": f"Bearer {token(n)}"} for n in ("cust-own", "cust-other"))
+
+    eventually(lambda: client.get(f"/jobs/{done['job_id']}", headers=li).status_code == 200)
+    assert client.get(f"/jobs/{done['job_id']}", headers=wang).status_code == 404
+    assert ok(client.get(f"/jobs/{done['job_id']}", headers=own))["customer_id"] == "cust-own"
+    assert client.get(f"/jobs/{done['job_id']}", headers=other).status_code == 404
+    eventually(lambda: client.get("/customers/cust-own/timeline", headers=own).status_code == 200)
+    assert client.get("/customers/cust-own/timeline", headers=other).status_code == 404
+    assert client.get("/customers/cust-own/timeline", headers=li).status_code == 403
+    eventually(lambda: client.get("/engineers/li/ledger", headers=li).status_code == 200)
+    assert client.get("/engineers/li/ledger", headers=wang).status_code == 403
+    assert client.get("/engineers/li/ledger", headers=own).status_code == 403
