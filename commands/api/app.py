@@ -32,7 +32,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     middleware.install(app)
     problems.install(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=problems.PROBLEM_RESPONSES)
     # Added last, so it runs first: oversized bodies are refused before anything reads them.
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     return app

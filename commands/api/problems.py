@@ -29,6 +29,30 @@ STATUS: list[tuple[type[errors.DomainError], int, str]] = [
 ]
 
 
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "urn:serviceorder:problem:<slug>"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": ["string", "null"]},
+        "request_id": {"type": ["string", "null"]},
+    },
+    "additionalProperties": True,
+}
+# Every operation may answer with these (documented once for all, in the OpenAPI document).
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}
+    for status, text in ((400, "Malformed request"), (401, "No or unknown bearer token"),
+                         (403, "Not permitted for this principal"), (404, "Not found (or not yours to see)"),
+                         (409, "A workflow rule or a concurrent write refused the command"),
+                         (412, "If-Match names a stale version"), (413, "Request body too large"),
+                         (422, "Invalid input"), (503, "A view has not caught up, or a store is unavailable"))
+}
+
+
 class Problem(Exception):
     """Raised by routes and dependencies for errors that are not domain errors (401, 403...)."""
 

@@ -32,8 +32,11 @@ class IssueTokenIn(Strict):
 def issue(body: IssueTokenIn, admin: Admin, runtime: RuntimeDep, response: Response) -> dict:
     """A new token. The response is the only place the token itself ever appears."""
     days = body.expires_in_days or runtime.settings.token_ttl_days
-    issued = runtime.tokens.issue(body.principal, body.roles, ttl=timedelta(days=days), created_by=admin.name,
-                                  label=body.label)
+    try:
+        issued = runtime.tokens.issue(body.principal, body.roles, ttl=timedelta(days=days), created_by=admin.name,
+                                      label=body.label)
+    except ValueError as exc:
+        raise Problem(422, "Invalid token request", str(exc), "invalid-command") from None
     response.headers["Cache-Control"] = "no-store"
     return {"token": issued.token, **issued.record}
 

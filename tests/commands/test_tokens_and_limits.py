@@ -90,3 +90,8 @@ def test_oversized_bodies_are_refused_before_they_are_read(client: TestClient, r
     # Nothing was written by either.
     assert runtime.app.current_position() == 0
     assert client.post("/orders", content=b"{", headers={"content-type": "application/json"}).status_code == 422
+
+
+def test_a_principal_name_must_be_printable(client: TestClient) -> None:
+    refused = client.post("/tokens", json={"principal": "li\u200b", "roles": ["engineer"]})
+    assert refused.status_code == 422 and "printable" in refused.json()["detail"]
