@@ -11,6 +11,7 @@ import structlog
 from commands.auth import TokenRegistry, admin_token_for
 from commands.scheduler import Scheduler
 from commands.settings import Settings
+from streams.keystore import SqlKeyStore
 from engine.clock import Clock, SystemClock
 from engine.application import ServiceOrderApp, event_store_env
 from engine.calendar import with_holidays
@@ -149,6 +150,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     if settings.return_departments:
         app.return_departments = {**app.return_departments,
                                   **{k: tuple(v) for k, v in settings.return_departments.items()}}
+    app.seal_personal_data(SqlKeyStore(state_db))
     for projection in build_projections():
         projection.create(views_db)
     tokens = TokenRegistry(state_db, app.clock)

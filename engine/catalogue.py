@@ -19,6 +19,7 @@ from engine.followups import FollowUp
 from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
 from engine.payments import Payment, Refund
+from engine.privacy import PrivacyRecord
 from engine.reminders import ConsumableReminder
 from engine.returns import ReturnRequest
 from engine.sla import ServiceLevel
@@ -39,6 +40,7 @@ PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
     "settlements": SettlementRun,
     "payments": Payment,
     "refunds": Refund,
+    "privacy": PrivacyRecord,
 }
 
 

@@ -30,6 +30,8 @@ from typing import Any, Iterable, Sequence
 
 from eventsourcing.persistence import EventStore, Mapper, Notification, Recording, StoredEvent
 
+from engine.personal import PersonalData
+
 MAGIC = b"SOC1"
 GENESIS = bytes(32)
 HEADER = len(MAGIC) + 64
@@ -117,7 +119,20 @@ def verify_chain(aggregate_id: str, stored: Iterable[Any]) -> ChainReport:
 
 
 class ChainMapper(Mapper[Any]):
-    """The library's mapper, reading past the chain link in front of each payload."""
+    """The library's mapper, reading past the chain link in front of each payload, and
+    sealing personal fields per customer when given ``personal`` (engine/personal.py)."""
+
+    personal: PersonalData | None = None
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if self.personal is not None:
+            state = vars(domain_event)
+            sealed = self.personal.seal_state(type(domain_event).__name__, state, state.get("originator_id"))
+            if sealed is not state:
+                clone = object.__new__(type(domain_event))
+                object.__setattr__(clone, "__dict__", sealed)
+                domain_event = clone
+        return super().to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent | Notification) -> Any:
         _, _, payload = unseal(stored_event.state)
@@ -125,7 +140,10 @@ class ChainMapper(Mapper[Any]):
             stored_event = StoredEvent(originator_id=stored_event.originator_id,
                                        originator_version=stored_event.originator_version,
                                        topic=stored_event.topic, state=payload)
-        return super().to_domain_event(stored_event)
+        event = super().to_domain_event(stored_event)
+        if self.personal is not None:
+            object.__setattr__(event, "__dict__", self.personal.open_state(vars(event)))
+        return event
 
 
 class ChainedEventStore(EventStore[Any]):

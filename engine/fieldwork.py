@@ -20,8 +20,11 @@ from engine.errors import InvalidCommand, NotFound, RuleViolation
 from engine.followups import DUE_WITHIN, FollowUp
 from engine.jobs import FieldJob
 from engine.orders import ServiceOrder
+from engine.personal import subject_of
+from engine.privacy import PrivacyRecord, privacy_record_id
 from engine.reminders import DECLINED_REPEAT_DAYS, ConsumableReminder
 from engine.service import CommandResult, Effects
+from engine.values import text
 
 if TYPE_CHECKING:
     from engine.service import ServiceBase
@@ -367,6 +370,27 @@ class FieldWork(_Base):
 
         return self._command(ctx, "register_customer", {"id": customer_id, "name": name, "phone": phone,
                                                         "address": address}, idempotency_key, act)
+
+    def erase_personal_data(self, ctx: CommandContext, customer_id: str) -> CommandResult:
+        """Destroy the customer's keys, so their name, phone, addresses and site locations read
+        as erased everywhere, and record who did it and why (PrivacyRecord)."""
+        if self.personal_data is None:
+            raise RuleViolation("personal data is not sealed in this store, so it cannot be erased")
+        if not ctx.reason:
+            raise InvalidCommand("an erasure needs a reason (the customer's request, its reference)")
+        customer_id = text(customer_id, "customer_id", limit=100)
+
+        def act() -> Effects:
+            # Keys first: if recording fails the command is retried, and destroying is idempotent.
+            destroyed = self.personal_data.keys.erase(subject_of(customer_id, None), by=ctx.principal.name)
+            record = self._find(PrivacyRecord, privacy_record_id(customer_id))
+            if record is None:
+                record = PrivacyRecord.erase(customer_id=customer_id, keys_destroyed=destroyed, meta=ctx.meta())
+            else:
+                record.erase_again(keys_destroyed=destroyed, meta=ctx.meta())
+            return Effects(record, extra={"keys_destroyed": destroyed})
+
+        return self._command(ctx, "erase_personal_data", {"customer_id": customer_id}, None, act)
 
     def update_customer(self, ctx: CommandContext, customer_id: str, *, name: str | None = None,
                         phone: str | None = None, address: str | None = None, expected_version: int | None = None,

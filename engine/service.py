@@ -20,6 +20,7 @@ from engine.context import SYSTEM, CommandContext
 from engine.deadlines import Deadline, deadline_id
 from engine.errors import ConcurrencyConflict, NotFound, StaleVersion
 from engine.idempotency import IdempotencyRecord, fingerprint, record_id
+from engine.personal import KeyStore, PersonalData
 
 log = structlog.get_logger(__name__)
 A = TypeVar("A", bound=Aggregate)
@@ -69,6 +70,13 @@ class ServiceBase(Application[UUID]):
 
     def construct_event_store(self) -> EventStore[UUID]:
         return ChainedEventStore(self.mapper, self.recorder)
+
+    # Personal data is sealed per customer once a key store is given (engine/personal.py).
+    personal_data: PersonalData | None = None
+
+    def seal_personal_data(self, keys: KeyStore) -> None:
+        self.personal_data = PersonalData(keys)
+        self.mapper.personal = self.personal_data  # type: ignore[attr-defined]
 
     # Reading ---------------------------------------------------------------------------
 

@@ -54,6 +54,13 @@ BOOKKEEPING_DDL = (
         parked_at TEXT NOT NULL,
         PRIMARY KEY (projection, aggregate_id, version)
     )""",
+    # Customers whose personal data was erased, and at which store position (projections/privacy.py).
+    """CREATE TABLE IF NOT EXISTS projection_erasures (
+        projection TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        PRIMARY KEY (projection, customer_id)
+    )""",
 )
 
 
@@ -86,4 +93,5 @@ class Projection(ABC):
             cur.execute("DELETE FROM projection_offsets WHERE projection = %s", (self.name,))
             cur.execute("DELETE FROM projection_versions WHERE projection = %s", (self.name,))
             cur.execute("DELETE FROM projection_parked WHERE projection = %s", (self.name,))
+            cur.execute("DELETE FROM projection_erasures WHERE projection = %s", (self.name,))
         self.create(db)

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.base import Projection
+from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from streams.sqldb import Cursor, Database, dump_json
 
 
-class CustomerFile(Projection):
+class CustomerFile(PersonalDataView):
     name = "customer_file"
-    categories = ("customers", "orders", "jobs")
+    categories = ("customers", "orders", "jobs", "privacy")
     tables = ("customer_files", "customer_products")
+    personal_columns = {"customer_files": {"name": "%s", "phone": "%s", "address": "%s",
+                                           "search_text": "LOWER(customer_id)"}}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -55,7 +57,7 @@ class CustomerFile(Projection):
             (customer_id, name, phone, address, search, at),
         )
 
-    def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+    def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         kind, d, subject, at = short_type(env), env["data"], env["subject"], env["time"]
         if kind in ("CustomerRegistered", "ContactDetailsUpdated"):
             self._touch(cur, d["customer_id"], at, name=d["name"], phone=d["phone"], address=d["address"])

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.base import Projection
+from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from streams.sqldb import Cursor, Database
 
 OPEN_STATUSES = ("dispatched", "accepted")
 
 
-class EngineerAgenda(Projection):
+class EngineerAgenda(PersonalDataView):
     name = "engineer_agenda"
-    categories = ("jobs",)
+    categories = ("jobs", "privacy")
     tables = ("agenda_jobs",)
+    personal_columns = {"agenda_jobs": {"site_address": "%s"}}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -35,7 +36,7 @@ class EngineerAgenda(Projection):
             "CREATE INDEX IF NOT EXISTS agenda_jobs_by_engineer_day ON agenda_jobs (engineer, day)",
         ]
 
-    def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+    def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         kind, d, job_id, at = short_type(env), env["data"], env["subject"], env["time"]
         if kind == "JobOpened":
             cur.execute(
@@ -69,12 +70,13 @@ class EngineerAgenda(Projection):
                         (*updates.values(), at, job_id))
 
 
-class VisitLog(Projection):
+class VisitLog(PersonalDataView):
     """Where, when and how long each engineer was on site, and whether it counts as a visit."""
 
     name = "visit_log"
-    categories = ("jobs",)
+    categories = ("jobs", "privacy")
     tables = ("visits", "visit_sites")
+    personal_columns = {"visit_sites": {"site_address": "%s"}}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -100,7 +102,7 @@ class VisitLog(Projection):
             )""",
         ]
 
-    def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+    def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         kind, d, job_id = short_type(env), env["data"], env["subject"]
         if kind == "JobOpened":
             cur.execute("INSERT INTO visit_sites (job_id, customer_id, site_address) VALUES (%s, %s, %s) "

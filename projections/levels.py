@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.base import Projection
+from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from streams.sqldb import Cursor, Database, dump_json
 
 
-class SlaBoard(Projection):
+class SlaBoard(PersonalDataView):
     name = "sla_board"
-    categories = ("slas", "calls")
+    categories = ("slas", "calls", "privacy")
     tables = ("sla_board", "hotline_days", "call_backs")
+    personal_columns = {"call_backs": {"phone": "%s"}}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -47,7 +48,7 @@ class SlaBoard(Projection):
             )""",
         ]
 
-    def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+    def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         kind, d, subject = short_type(env), env["data"], env["subject"]
         if kind == "SlaStarted":
             cur.execute(

@@ -167,6 +167,8 @@ SUMMARIES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "CalledBack": lambda d, e: "Called back" + ("" if d["reached"] else " (no answer)"),
     "CustomerRegistered": lambda d, e: f"Customer file opened for {d['name']}",
     "ContactDetailsUpdated": lambda d, e: "Contact details updated",
+    "PersonalDataErased": lambda d, e: f"Personal data erased at the customer's request{_reason(e)}",
+    "PersonalDataErasedAgain": lambda d, e: f"Personal data erased again{_reason(e)}",
     "OrderPlaced": _placed,
     "DeliveryStepRecorded": _step,
     "IncidentReported": _incident,

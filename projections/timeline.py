@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.base import Projection
+from engine.personal import PERSONAL_EVENT_FIELDS
+from engine.privacy import ERASURE_EVENTS
+from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database, dump_json
+from streams.sqldb import Cursor, Database, dump_json, load_json
 
 
-class CustomerTimeline(Projection):
+class CustomerTimeline(PersonalDataView):
     name = "customer_timeline"
     # Deadlines show through what they cause (a missed appointment, an overdue follow-up).
     categories = ("orders", "jobs", "followups", "reminders", "customers", "returns", "complaints", "claims",
-                  "slas", "calls", "payments", "refunds")
+                  "slas", "calls", "payments", "refunds", "privacy")
     tables = ("timeline_entries", "timeline_subjects")
 
     def ddl(self, db: Database) -> list[str]:
@@ -41,6 +43,23 @@ class CustomerTimeline(Projection):
         ]
 
     def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+        super().apply(cur, env)
+        if short_type(env) in ERASURE_EVENTS:
+            self.apply_event(cur, env)  # the erasure itself is on the customer's timeline
+
+    def erase(self, cur: Cursor, customer_id: str) -> None:
+        """Entries keep whole events: erase the personal fields in their data and summaries."""
+        types = sorted(PERSONAL_EVENT_FIELDS)
+        rows = cur.execute(
+            f"SELECT event_id, event_type, data FROM timeline_entries WHERE customer_id = %s "
+            f"AND event_type IN ({', '.join(['%s'] * len(types))})", (customer_id, *types)).fetchall()
+        for event_id, event_type, data in rows:
+            scrubbed = erased_data(event_type, load_json(data))
+            summary = summarize({"type": f"serviceorder.x.{event_type}", "data": scrubbed})
+            cur.execute("UPDATE timeline_entries SET data = %s, summary = %s WHERE event_id = %s",
+                        (dump_json(scrubbed), summary, event_id))
+
+    def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         subject = env["subject"]
         customer = env["data"].get("customer_id") if env["aggregateversion"] == 1 else None
         if customer:

@@ -11,7 +11,8 @@ It checks, and says exactly where anything fails:
    SHA-256 of b"serviceorder-chain-v1\\n" + previous hash + "<aggregate id>\\n<version>\\n
    <topic>\\n" + payload, where a stored event is b"SOC1" + previous + hash + payload);
 3. that each readable copy of an event says what its stored payload says (when the payload
-   is plain JSON, i.e. not encrypted), fields added by upcasting an older version excepted;
+   is plain JSON, i.e. not encrypted), fields added by upcasting an older version and
+   personal fields sealed under a customer's key excepted;
 4. with --digest: that every chain head the digest recorded is still in the bundle with the
    same hash (the history was not rewritten after the digest was taken).
 Exit status 0 when everything holds, 1 otherwise, 2 for unusable input.
@@ -76,10 +77,15 @@ def check_view(where: str, payload: bytes, view: dict) -> list[str]:
         return []  # compressed or encrypted: the chain vouches for the bytes, not the copy
     stored_version = stored.pop("class_version", 1)
     data = {k: v for k, v in stored.items() if k not in SKIP}
+    sealed = {k for k, v in data.items() if isinstance(v, dict) and v.get("_pii_") == 1}
     shown = view.get("data") or {}
     problems = [f"{where}: the readable copy's {field} differs from the stored event"
                 for field, said in (("recorded_at", stored.get("timestamp")), ("meta", stored.get("meta") or {}))
                 if view.get(field) != said]
+    # Personal fields are sealed under the customer's key (or erased): the chain vouches for
+    # their ciphertext; the readable copy cannot be checked against it without the key.
+    data = {k: v for k, v in data.items() if not (isinstance(v, dict) and v.get("_pii_") == 1)}
+    shown = {k: v for k, v in shown.items() if k in data or k not in sealed}
     if any(shown.get(k, object()) != v for k, v in data.items()):
         problems.append(f"{where}: the readable copy's data differs from the stored event")
     # Fields the stored event lacks may only come from upcasting an older version.

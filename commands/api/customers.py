@@ -7,12 +7,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
-from commands.api.deps import (CustomerReader, DeskContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
+from commands.api.deps import (AdminContext, CustomerReader, DeskContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
                                ViewsDep, Viewer, scope)
 from commands.api.problems import Problem
 from commands.api.results import command_reply
 from commands.api.reads import MAX_POSITION, WaitFor, WaitTimeout, wait_for_view
-from commands.api.schemas import RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
+from commands.api.schemas import ReasonIn, RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 CustomerId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -33,6 +33,13 @@ def update(customer_id: CustomerId, body: UpdateCustomerIn, ctx: DeskContext, ap
     return command_reply(response, app.update_customer(ctx, customer_id, name=body.name, phone=body.phone,
                                                        address=body.address, expected_version=expected,
                                                        idempotency_key=idempotency_key))
+
+
+@router.post("/{customer_id}/erasure", response_model=ResultOut)
+def erase(customer_id: CustomerId, body: ReasonIn, ctx: AdminContext, app: OrdersDep, response: Response) -> ResultOut:
+    """Erase the customer's personal data (name, phone, addresses, site locations) on request:
+    their keys are destroyed, the history and its hash chains stay (docs/security.md)."""
+    return command_reply(response, app.erase_personal_data(ctx.because(body.reason), customer_id))
 
 
 @router.get("")

@@ -1,0 +1,59 @@
+"""Erasing personal data from the views that hold it.
+
+A view that keeps names, phones, addresses or site locations subclasses
+``PersonalDataView``: on ``PersonalDataErased`` it overwrites that customer's personal
+columns (``personal_columns``), and it remembers the erasure's store position, so an
+older event carrying the data (still on a topic, read late or on another partition) is
+scrubbed again as soon as it is applied. Rebuilds need none of this: events read back from
+the store after the erasure already say ``[erased]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.personal import ERASED, PERSONAL_EVENT_FIELDS
+from engine.privacy import ERASURE_EVENTS
+from projections.base import Projection
+from streams.envelope import short_type
+from streams.sqldb import Cursor, load_json
+
+class PersonalDataView(Projection):
+    # table -> {column: SQL expression for its erased value}; every table has customer_id.
+    personal_columns: dict[str, dict[str, str]] = {}
+
+    def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+        kind = short_type(env)
+        if kind in ERASURE_EVENTS:
+            customer_id, position = env["data"]["customer_id"], int(env["position"])
+            cur.execute("INSERT INTO projection_erasures (projection, customer_id, position) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (projection, customer_id) DO UPDATE SET position = EXCLUDED.position "
+                        "WHERE projection_erasures.position < EXCLUDED.position",
+                        (self.name, customer_id, position))
+            self.erase(cur, customer_id)
+            return
+        self.apply_event(cur, env)
+        customer_id = env["data"].get("customer_id")
+        if customer_id and kind in PERSONAL_EVENT_FIELDS:
+            row = cur.execute("SELECT position FROM projection_erasures WHERE projection = %s AND customer_id = %s",
+                              (self.name, customer_id)).fetchone()
+            if row is not None and int(row[0]) > int(env["position"]):
+                self.erase(cur, customer_id)
+
+    def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def erase(self, cur: Cursor, customer_id: str) -> None:
+        for table, columns in self.personal_columns.items():
+            assignments = ", ".join(f"{column} = {expression}" for column, expression in columns.items())
+            params = [ERASED] * sum(expression.count("%s") for expression in columns.values())
+            cur.execute(f"UPDATE {table} SET {assignments} WHERE customer_id = %s", (*params, customer_id))
+
+
+def erased_data(event_type: str, data: Any) -> dict[str, Any]:
+    """An event's data with its personal fields erased (for views that keep whole events)."""
+    loaded = dict(load_json(data) if isinstance(data, str) else data)
+    for field in PERSONAL_EVENT_FIELDS.get(event_type, ()):
+        if field in loaded:
+            loaded[field] = None if field == "site_location" else ERASED
+    return loaded
