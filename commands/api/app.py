@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from commands.api import (audit, complaints, customers, engineers, followups, health, jobs, levels, middleware, money,
-                          operations, orders, problems, returns, tokens)
+                          operations, orders, pages, problems, returns, tokens)
 from commands.api.limits import BodyLimit
 from commands.bootstrap import Runtime
 
@@ -23,7 +23,7 @@ Operators' API of the serviceorder engine. Every command is an immutable event.
 # Every router of the API, in the order they are matched (the authorization matrix walks them).
 ROUTERS = [orders.router, jobs.router, followups.router, engineers.router, returns.router, complaints.router,
            levels.router, customers.router, money.router, audit.router, operations.router, tokens.router,
-           health.router]
+           health.router, pages.router]
 
 
 def create_app(runtime: Runtime) -> FastAPI:

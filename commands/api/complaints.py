@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from commands.api.deps import (ComplaintsContext, ExpectedVersion, FinanceContext, IdempotencyKey, OrdersDep, RuntimeDep,
-                               ViewsDep, Viewer)
+from commands.api.deps import (ComplaintsContext, CustomerReader, ExpectedVersion, FinanceContext, IdempotencyKey,
+                               OrdersDep, RuntimeDep, ViewsDep, Viewer, scope)
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.schemas import (ClaimPaymentIn, FactIn, FileComplaintIn, FindingsIn, LiabilityIn, OpenClaimIn,
@@ -66,8 +66,10 @@ def reopen_complaint(complaint_id: UUID, body: ReasonIn, ctx: ComplaintsContext,
 
 
 @router.get("/complaints/{complaint_id}")
-def get_complaint(complaint_id: UUID, _: Viewer, app: OrdersDep) -> dict:
-    return app.get_complaint(complaint_id)
+def get_complaint(complaint_id: UUID, reader: CustomerReader, app: OrdersDep) -> dict:
+    found = app.get_complaint(complaint_id)
+    scope(reader, customer_id=found["customer_id"])
+    return found
 
 
 @router.get("/complaints")
@@ -150,8 +152,10 @@ def reopen_claim(claim_id: UUID, body: ReasonIn, ctx: ComplaintsContext, app: Or
 
 
 @router.get("/claims/{claim_id}")
-def get_claim(claim_id: UUID, _: Viewer, app: OrdersDep) -> dict:
-    return app.get_claim(claim_id)
+def get_claim(claim_id: UUID, reader: CustomerReader, app: OrdersDep) -> dict:
+    found = app.get_claim(claim_id)
+    scope(reader, customer_id=found["customer_id"])
+    return found
 
 
 @router.get("/claims/{claim_id}/history")

@@ -41,6 +41,28 @@ def issue(body: IssueTokenIn, admin: Admin, runtime: RuntimeDep, response: Respo
     return {"token": issued.token, **issued.record}
 
 
+@router.get("/me")
+def me(principal: Annotated[Principal, Depends(requires(*ROLES))]) -> dict:
+    """Who this token acts as, and its roles (the tracking page and the console start here)."""
+    return {"principal": principal.name, "roles": sorted(principal.roles)}
+
+
+@router.post("/customers/{customer_id}/tracking-link", status_code=201)
+def tracking_link(customer_id: Annotated[str, Path(min_length=1, max_length=100)],
+                  desk: Annotated[Principal, Depends(requires("dispatcher", "hotline"))], runtime: RuntimeDep,
+                  response: Response) -> dict:
+    """A link the customer follows their orders, visits, returns and claims with, no login:
+    a ``customer`` token for that customer only, in the link's fragment (never sent to a server)."""
+    try:
+        issued = runtime.tokens.issue(customer_id, ["customer"], created_by=desk.name, label="tracking link",
+                                      ttl=timedelta(days=runtime.settings.token_ttl_days))
+    except ValueError as exc:
+        raise Problem(422, "Invalid customer id", str(exc), "invalid-command") from None
+    response.headers["Cache-Control"] = "no-store"
+    return {"url": f"/track#t={issued.token}", "token_id": issued.record["token_id"],
+            "expires_at": issued.record["expires_at"]}
+
+
 @router.get("/tokens")
 def list_tokens(_: Admin, runtime: RuntimeDep,
                 principal: Annotated[str | None, Query(min_length=1, max_length=100)] = None) -> dict:

@@ -25,7 +25,7 @@ from engine.context import Principal
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation
 
-PUBLIC = {"/health", "/asyncapi.json"}
+PUBLIC = {"/health", "/asyncapi.json", "/track", "/console", "/web/{name}"}
 # POSTs that only read (a body too big for a query string): auditors may call them.
 READS_BY_POST = {"/audit/digest/check"}
 PATH_VALUES = {"token_id": "0123456789ab", "period": "2026-01", "projection": "customer_timeline"}

@@ -1,0 +1,46 @@
+"""The customer tracking page (``/track#t=<token>``) and the operator console (``/console``):
+static pages that call this same API with a bearer token. Served from ``commands/web`` with
+no build step, under a strict Content-Security-Policy (scripts from this origin only)."""
+
+from __future__ import annotations
+
+from pathlib import Path as FilePath
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import Response
+
+from commands.api.problems import Problem
+
+router = APIRouter(include_in_schema=False)
+WEB = FilePath(__file__).resolve().parent.parent / "web"
+ASSETS = {"style.css": "text/css", "common.js": "text/javascript", "track.js": "text/javascript",
+          "console.js": "text/javascript"}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def _file(name: str, media_type: str) -> Response:
+    return Response((WEB / name).read_bytes(), media_type=f"{media_type}; charset=utf-8", headers=HEADERS)
+
+
+@router.get("/track")
+def track() -> Response:
+    return _file("track.html", "text/html")
+
+
+@router.get("/console")
+def console() -> Response:
+    return _file("console.html", "text/html")
+
+
+@router.get("/web/{name}")
+def asset(name: Annotated[str, Path(max_length=40)]) -> Response:
+    if name not in ASSETS:
+        raise Problem(404, "Not found", f"no asset {name!r}", "not-found")
+    return _file(name, ASSETS[name])
