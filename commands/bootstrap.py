@@ -38,6 +38,7 @@ class Runtime:
     admin_token_generated: bool
     kafka: KafkaConfig | None = None
     broker: BrokerProcess | None = None
+    keys_db: Database | None = None
     threads: list[threading.Thread] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -120,6 +121,8 @@ class Runtime:
         self.app.close()
         self.views_db.close()
         self.state_db.close()
+        if self.keys_db is not None:
+            self.keys_db.close()
         if self.broker is not None:
             self.broker.stop()
 
@@ -150,7 +153,11 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     if settings.return_departments:
         app.return_departments = {**app.return_departments,
                                   **{k: tuple(v) for k, v in settings.return_departments.items()}}
-    app.seal_personal_data(SqlKeyStore(state_db))
+    # The key store has its own connections: keys are read while decoding events, which
+    # other code may do while it holds a connection of the state or views database.
+    keys_db = Database(settings.database_url, settings.database_schema, max_connections=5) \
+        if settings.database_url else Database(str(data_dir / "relay.sqlite"))
+    app.seal_personal_data(SqlKeyStore(keys_db))
     for projection in build_projections():
         projection.create(views_db)
     tokens = TokenRegistry(state_db, app.clock)
@@ -160,4 +167,4 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         tokens.load_file(settings.tokens_file)
     log.info("runtime_built", store=store, embedded_store=settings.embedded_store,
              embedded_broker=settings.embedded_broker)
-    return Runtime(settings, app, state_db, views_db, tokens, admin_token, generated)
+    return Runtime(settings, app, state_db, views_db, tokens, admin_token, generated, keys_db=keys_db)

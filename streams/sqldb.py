@@ -79,11 +79,14 @@ class Cursor:
 class Database:
     """Connections to one database (and, on PostgreSQL, one schema) for one component."""
 
-    def __init__(self, url: str, schema: str = "public") -> None:
+    def __init__(self, url: str, schema: str = "public", max_connections: int = 20) -> None:
         self.url = url
         self.schema = schema
         self._local = threading.local()
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        # psycopg2's pool raises when every connection is out; threads wait for one instead.
+        self._max = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
         if url.startswith(("postgres://", "postgresql://")):
             self.dialect = "postgres"
             self.pg = PostgresURL.parse(url)
@@ -98,13 +101,20 @@ class Database:
 
     def _connect(self) -> Any:
         if self.dialect == "postgres":
-            if self._pool is None:
-                self._pool = psycopg2.pool.ThreadedConnectionPool(
-                    1, 10, host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
-                    user=self.pg.user, password=self.pg.password,
-                    options=f"-c search_path={self.schema}", connect_timeout=10,
-                )
-            return self._pool.getconn()
+            if not self._slots.acquire(timeout=30):
+                raise psycopg2.OperationalError(f"no free connection to {self.pg.host} within 30 s "
+                                                f"({self._max} in use)")
+            try:
+                if self._pool is None:
+                    self._pool = psycopg2.pool.ThreadedConnectionPool(
+                        1, self._max, host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
+                        user=self.pg.user, password=self.pg.password,
+                        options=f"-c search_path={self.schema}", connect_timeout=10,
+                    )
+                return self._pool.getconn()
+            except BaseException:
+                self._slots.release()
+                raise
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -113,7 +123,10 @@ class Database:
     def _release(self, conn: Any) -> None:
         if self.dialect == "postgres":
             assert self._pool is not None
-            self._pool.putconn(conn)
+            try:
+                self._pool.putconn(conn)
+            finally:
+                self._slots.release()
         else:
             conn.close()
 

@@ -18,7 +18,7 @@ from engine.clock import ManualClock
 from engine.settling import period_bounds
 from tests.commands.test_field_story import NEAR, SITE, eventually, ok
 from tests.projections.test_worker import rows
-from tests.projections.topic_order import replay_topic_by_topic
+from tests.projections.topic_order import replay_topic_by_topic, stop_when_caught_up
 
 FIN = {"Authorization": "Bearer fin-token-0123456789ab"}
 OPERATOR = {"Authorization": "Bearer ops-token-0123456789ab"}
@@ -81,7 +81,9 @@ def test_a_month_of_work_settled(client: TestClient, runtime: Runtime, clock: Ma
     assert disputed["follow_up"]["charges_disputed"] == {"customer_paid": "50.00", "engineer_reported": "30.00"}
 
     # The customer with a disputed charge shows it beside what they owe.
-    account = eventually(lambda: (a := ok(client.get("/customers/cust-4/account")))["open_issues"] and a)
+    # Both facts must show; a lost event would leave "received" short and fail here.
+    account = eventually(lambda: (a := ok(client.get("/customers/cust-4/account")))["open_issues"]
+                         and a["totals"]["received"] == "30.00" and a)
     assert account["totals"]["charge"] == "150.00" and account["totals"]["received"] == "30.00"
     assert account["outstanding"] == "120.00"
     assert [i["issue"] for i in account["open_issues"]] == ["charges_disputed"]
@@ -159,9 +161,7 @@ def test_a_month_of_work_settled(client: TestClient, runtime: Runtime, clock: Ma
     assert csat["zhao"]["follow_ups"] == 3 and csat["li"]["csat"] == 1.0
 
     # The money views rebuilt from offset zero equal the incremental ones.
-    runtime.stop.set()
-    for thread in runtime.threads:
-        thread.join(timeout=15)
+    stop_when_caught_up(runtime)
     tables = ("ledger_accounts", "ledger_lines", "ledger_statements", "settlement_runs", "money_subjects",
               "money_movements", "customer_issues", "quality_jobs", "quality_followups")
     incremental = {t: rows(runtime.views_db, t) for t in tables}

@@ -8,6 +8,7 @@ correct only for the order the events were written fails here, deterministically
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from commands.bootstrap import Runtime
@@ -36,3 +37,22 @@ def replay_topic_by_topic(runtime: Runtime, projection: Projection, categories: 
         for category in categories:
             for env in events.get(category, []):
                 projection.apply(cur, env)
+
+
+def stop_when_caught_up(runtime: Runtime, timeout: float = 30.0) -> None:
+    """Wait until the relay has published the whole store and every projection has applied
+    everything published, then stop the background workers: only then is an incremental
+    view complete enough to compare with a rebuild."""
+    from commands.lag import lag_report
+
+    deadline = time.monotonic() + timeout
+    while True:
+        report = lag_report(runtime)
+        if report["relay"]["lag_events"] == 0 and all(p["lag_records"] == 0 for p in report["projections"].values()):
+            break
+        assert time.monotonic() < deadline, f"views did not catch up: {report}"
+        time.sleep(0.05)
+    runtime.stop.set()
+    for thread in runtime.threads:
+        thread.join(timeout=15)
+        assert not thread.is_alive(), f"{thread.name} did not stop"
