@@ -42,6 +42,11 @@ PERSONAL_STATE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def erased_value(field: str) -> Any:
+    """What an erased field reads as: a location is gone (None), text says ``ERASED``."""
+    return None if field == "site_location" else ERASED
+
+
 class KeyStore(Protocol):
     def active_key(self, subject: str) -> tuple[str, bytes]:
         """(key id, key) to seal new data of ``subject`` with; made on first use."""
@@ -100,7 +105,7 @@ class PersonalData:
     def _open(self, name: str, value: dict[str, Any]) -> Any:
         key = self.keys.key(value["k"])
         if key is None:
-            return None if name == "site_location" else ERASED
+            return erased_value(name)
         plain = AESGCM(key).decrypt(base64.b64decode(value["n"]), base64.b64decode(value["c"]), name.encode())
         return json.loads(plain)
 

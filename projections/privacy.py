@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.personal import ERASED, PERSONAL_EVENT_FIELDS
+from engine.personal import ERASED, PERSONAL_EVENT_FIELDS, erased_value
 from engine.privacy import ERASURE_EVENTS
 from projections.base import Projection
 from streams.envelope import short_type
-from streams.sqldb import Cursor, load_json
+from streams.sqldb import Cursor
+
 
 class PersonalDataView(Projection):
     # table -> {column: SQL expression for its erased value}; every table has customer_id.
@@ -50,10 +51,7 @@ class PersonalDataView(Projection):
             cur.execute(f"UPDATE {table} SET {assignments} WHERE customer_id = %s", (*params, customer_id))
 
 
-def erased_data(event_type: str, data: Any) -> dict[str, Any]:
+def erased_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """An event's data with its personal fields erased (for views that keep whole events)."""
-    loaded = dict(load_json(data) if isinstance(data, str) else data)
-    for field in PERSONAL_EVENT_FIELDS.get(event_type, ()):
-        if field in loaded:
-            loaded[field] = None if field == "site_location" else ERASED
-    return loaded
+    fields = [f for f in PERSONAL_EVENT_FIELDS.get(event_type, ()) if f in data]
+    return {**data, **{f: erased_value(f) for f in fields}}

@@ -8,8 +8,11 @@ of these with text/plain; every error of this API is problem+json.)
 
 from __future__ import annotations
 
-import json
 from typing import Any, Awaitable, Callable
+
+from starlette.requests import Request
+
+from commands.api.problems import problem_response
 
 Message = dict[str, Any]
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
@@ -31,10 +34,11 @@ class BodyLimit:
             try:
                 too_big = int(declared) > self.max_bytes
             except ValueError:
-                await self._refuse(scope, send, 400, "Bad request", "Content-Length is not a number", "malformed-request")
+                await self._refuse(scope, receive, send, 400, "Bad request", "Content-Length is not a number",
+                                   "malformed-request")
                 return
             if too_big:
-                await self._refuse_size(scope, send)
+                await self._refuse_size(scope, receive, send)
                 return
         received, started, refused = 0, False, False
 
@@ -50,7 +54,7 @@ class BodyLimit:
                     # raised from receive() reaches the app wrapped, and would read as a 400.
                     refused = True
                     if not started:
-                        await self._refuse_size(scope, send)
+                        await self._refuse_size(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -63,16 +67,14 @@ class BodyLimit:
 
         await self.app(scope, counted, guarded)
 
-    async def _refuse_size(self, scope: dict[str, Any], send: Callable[[Message], Awaitable[None]]) -> None:
-        await self._refuse(scope, send, 413, "Request too large",
+    async def _refuse_size(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Message]],
+                           send: Callable[[Message], Awaitable[None]]) -> None:
+        await self._refuse(scope, receive, send, 413, "Request too large",
                            f"the request body exceeds {self.max_bytes} bytes", "request-too-large")
 
     @staticmethod
-    async def _refuse(scope: dict[str, Any], send: Callable[[Message], Awaitable[None]], status: int, title: str,
-                      detail: str, slug: str) -> None:
-        body = json.dumps({"type": f"urn:serviceorder:problem:{slug}", "title": title, "status": status,
-                           "detail": detail, "instance": scope.get("path")}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(scope: dict[str, Any], receive: Callable[[], Awaitable[Message]],
+                      send: Callable[[Message], Awaitable[None]], status: int, title: str, detail: str,
+                      slug: str) -> None:
+        response = problem_response(Request(scope), status, title, detail, slug, {"Connection": "close"})
+        await response(scope, receive, send)
