@@ -145,6 +145,13 @@ def test_engineers_and_customers_read_only_their_own(client: TestClient, runtime
     eventually(lambda: client.get("/customers/cust-own/timeline", headers=own).status_code == 200)
     assert client.get("/customers/cust-own/timeline", headers=other).status_code == 404
     assert client.get("/customers/cust-own/timeline", headers=li).status_code == 403
+    complaint = ok(client.post("/complaints", json={"customer_id": "cust-own", "category": "service",
+                                                    "description": "late", "job_id": done["job_id"]}), 201)["id"]
+    claim = ok(client.post(f"/complaints/{complaint}/claims", json={"damage": "scratched cabinet"}), 201)["id"]
+    for path in (f"/complaints/{complaint}", f"/claims/{claim}"):
+        assert ok(client.get(path, headers=own))["customer_id"] == "cust-own"
+        assert client.get(path, headers=other).status_code == 404
+        assert client.get(path, headers=li).status_code == 403
     eventually(lambda: client.get("/engineers/li/ledger", headers=li).status_code == 200)
     assert client.get("/engineers/li/ledger", headers=wang).status_code == 403
     assert client.get("/engineers/li/ledger", headers=own).status_code == 403

@@ -95,3 +95,30 @@ def test_oversized_bodies_are_refused_before_they_are_read(client: TestClient, r
 def test_a_principal_name_must_be_printable(client: TestClient) -> None:
     refused = client.post("/tokens", json={"principal": "li\u200b", "roles": ["engineer"]})
     assert refused.status_code == 422 and "printable" in refused.json()["detail"]
+
+
+def test_a_content_length_that_is_not_a_number_is_a_400(runtime: Runtime) -> None:
+    """httpx always sends a correct length, so this speaks ASGI to the app directly."""
+    import asyncio
+
+    from commands.api.app import create_app
+
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/orders", "raw_path": b"/orders", "query_string": b"", "root_path": "",
+             "headers": [(b"content-length", b"12abc"), (b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    asyncio.run(create_app(runtime)(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400
+    assert (b"content-type", b"application/problem+json") in start["headers"]
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert b"Content-Length is not a number" in body
+    assert runtime.app.current_position() == 0
