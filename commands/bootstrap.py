@@ -91,6 +91,7 @@ class Runtime:
             mode=s.projection_mode,
             max_poll_interval_ms=s.projection_max_poll_interval_ms,
             max_records=s.projection_batch_size,
+            verify_interval=s.projection_verify_interval,
         )
 
     def scheduler(self) -> Scheduler:
@@ -141,7 +142,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         state_db = Database(str(data_dir / "relay.sqlite"))
         views_db = Database(str(data_dir / "views.sqlite"))
         store = str(data_dir.resolve())
-    app = ServiceOrderApp(env=env, clock=clock or SystemClock())
+    app = ServiceOrderApp(env=env, clock=clock or SystemClock(), group_commit_max=settings.group_commit_max)
     app.visit_max_distance_m = settings.visit_max_distance_m
     app.hotline_time_zone = settings.hotline_time_zone
     app.currency = settings.currency
@@ -155,7 +156,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
                                   **{k: tuple(v) for k, v in settings.return_departments.items()}}
     # The key store has its own connections: keys are read while decoding events, which
     # other code may do while it holds a connection of the state or views database.
-    keys_db = Database(settings.database_url, settings.database_schema, max_connections=5) \
+    keys_db = Database(settings.database_url, settings.database_schema, max_connections=5, max_idle=2) \
         if settings.database_url else Database(str(data_dir / "relay.sqlite"))
     app.seal_personal_data(SqlKeyStore(keys_db))
     for projection in build_projections():

@@ -42,6 +42,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         kafka = runtime.start_kafka()
         runtime.start_background(relay=not args.no_relay, projections=None if not args.no_projections else [],
                                  scheduler=not args.no_scheduler)
+        if args.workers > 1:
+            return _serve_replicas(settings, args, runtime, kafka.bootstrap_servers)
         port = settings.port or free_port()
         base = f"http://{settings.host}:{port}"
         print(
@@ -69,6 +71,32 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         runtime.close()
         log.info("serve_stopped")
     return 0
+
+
+def _serve_replicas(settings: Settings, args: argparse.Namespace, runtime: Any, bootstrap: str) -> int:
+    from commands import replicas
+
+    sock = replicas.bind(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    # The API processes read the same settings, plus what this process decided at start.
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SERVICEORDER_ADMIN_TOKEN": runtime.admin_token}
+    processes = replicas.start_api_processes(sock, args.workers, env)
+    print(f"\nserviceorder is running: {args.workers} API processes on http://{settings.host}:{port}, "
+          f"Kafka {bootstrap}\n" + (f"  admin token {runtime.admin_token}\n" if runtime.admin_token_generated else "")
+          + "  stop with Ctrl-C\n", file=sys.stderr, flush=True)
+    stop = _stop_on_signals()
+    try:
+        replicas.supervise(processes, stop, lambda: replicas.start_api_processes(sock, 1, env)[0])
+    finally:
+        replicas.stop_all(processes)
+        sock.close()
+    return 0
+
+
+def cmd_api_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from commands.replicas import run_api_worker
+
+    return run_api_worker(settings, args.fd)
 
 
 def _exit_cleanly(*_: object) -> None:
@@ -305,7 +333,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-relay", action="store_true", help="do not run the relay in this process")
     s.add_argument("--no-projections", action="store_true", help="do not run projections in this process")
     s.add_argument("--no-scheduler", action="store_true", help="do not fire deadlines in this process")
+    s.add_argument("--workers", type=int, default=1,
+                   help="API processes sharing the port (default 1: the API runs in this process)")
     s.set_defaults(func=cmd_serve)
+    aw = sub.add_parser("api-worker", help=argparse.SUPPRESS)
+    aw.add_argument("--fd", type=int, required=True)
+    aw.set_defaults(func=cmd_api_worker)
     sub.add_parser("relay", help="publish the event store's new events to Kafka").set_defaults(func=cmd_relay)
     sub.add_parser("scheduler", help="fire due deadlines (safe to run more than one)").set_defaults(
         func=cmd_scheduler)

@@ -17,7 +17,8 @@ def lag_report(runtime: Runtime) -> dict[str, Any]:
     store = runtime.app.current_position()
     relay_state = runtime.relay_state()
     relay_position = relay_state.position()
-    ends = {(tp.topic, tp.partition): offset + 1 for tp, (offset, _) in relay_state.checkpoints().items()}
+    ends = {(tp.topic, tp.partition): offset + 1 for tp, (offset, _) in relay_state.checkpoints().items()
+            if tp.partition >= 0}
     with runtime.views_db.transaction() as cur:
         offsets = cur.execute("SELECT projection, topic, partition_no, next_offset FROM projection_offsets").fetchall()
         rejected = dict(cur.execute("SELECT projection, COUNT(*) FROM projection_rejects GROUP BY projection"

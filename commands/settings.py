@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     broker_binary: str | None = None
     event_source: str = "/serviceorder"
 
+    # Group commit: at most this many concurrent commands share one transaction of the
+    # event store (engine/groupcommit.py); 1 writes every command in its own transaction.
+    group_commit_max: int = Field(default=200, ge=1, le=10_000)
+
     # Relay.
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval: float = Field(default=0.1, gt=0, le=60)
@@ -41,6 +45,9 @@ class Settings(BaseSettings):
     projection_mode: Literal["assign", "group"] = "assign"
     projection_max_poll_interval_ms: int = Field(default=30_000, ge=1_000)
     projection_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # How often a running worker checks that the broker still holds what it applied (a
+    # broker that lost its memory and was republished is re-read from offset zero).
+    projection_verify_interval: float = Field(default=30.0, gt=0)
 
     # Field work.
     visit_max_distance_m: float = Field(default=200.0, gt=0, le=50_000)

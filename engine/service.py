@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping, TypeVar
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, IntegrityError, Mapper
 
@@ -19,6 +19,7 @@ from engine.clock import Clock, SystemClock
 from engine.context import SYSTEM, CommandContext
 from engine.deadlines import Deadline, deadline_id
 from engine.errors import ConcurrencyConflict, NotFound, StaleVersion
+from engine.groupcommit import GroupCommit
 from engine.idempotency import IdempotencyRecord, fingerprint, record_id
 from engine.personal import KeyStore, PersonalData
 
@@ -58,9 +59,22 @@ class ServiceBase(Application[UUID]):
     # returns the aggregates it changed, to be saved with the firing.
     deadline_actions: dict[str, str] = {}
 
-    def __init__(self, env: Mapping[str, str] | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, clock: Clock | None = None,
+                 group_commit_max: int = 200) -> None:
         super().__init__(env=env)
         self.clock: Clock = clock or SystemClock()
+        # Concurrent saves share a transaction (engine/groupcommit.py); 1 writes each alone.
+        self.group_commit = GroupCommit(self._record, group_commit_max) if group_commit_max > 1 else None
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        if self.group_commit is None or kwargs:
+            return super().save(*objs, **kwargs)
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.collect_events(*objs)
+        recordings = self.group_commit.write(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return recordings
 
     # Every stored event is a link in its aggregate's hash chain (engine/chain.py).
 

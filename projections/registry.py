@@ -24,7 +24,7 @@ PROJECTIONS: dict[str, type[Projection]] = {
 
 
 def build(names: list[str] | None = None) -> list[Projection]:
-    chosen = names or list(PROJECTIONS)
+    chosen = list(PROJECTIONS) if names is None else names
     unknown = [n for n in chosen if n not in PROJECTIONS]
     if unknown:
         raise KeyError(f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(PROJECTIONS)}")

@@ -54,6 +54,7 @@ class ProjectionWorker:
         max_poll_interval_ms: int = 30_000,
         poll_timeout_ms: int = 500,
         max_records: int = 500,
+        verify_interval: float = 30.0,
     ) -> None:
         if mode not in ("assign", "group"):
             raise ValueError("mode must be 'assign' (all partitions) or 'group' (consumer group member)")
@@ -65,6 +66,7 @@ class ProjectionWorker:
         self.max_poll_interval_ms = max_poll_interval_ms
         self.poll_timeout_ms = poll_timeout_ms
         self.max_records = max_records
+        self.verify_interval = verify_interval
         self.topics = [kafka.topic(c) for c in projection.categories]
         self.consumer: Any = None
         self._producer: Any = None
@@ -97,6 +99,28 @@ class ProjectionWorker:
             self.consumer.seek(tp, next_offset)
             log.info("partition_positioned", projection=self.projection.name, topic=tp.topic,
                      partition=tp.partition, offset=next_offset)
+
+    def verify_log(self) -> bool:
+        """Check that the broker still holds the records this view has applied; if a
+        partition's log was replaced (a broker that lost its memory, a topic recreated and
+        republished), position it again: replayed events are skipped by version, and the
+        ones the old offsets would have jumped over are applied. True if it repositioned."""
+        if self.consumer is None:
+            return False
+        assigned = list(self.consumer.assignment())
+        stored = self.stored_offsets()
+        replaced = []
+        for tp in assigned:
+            next_offset, last_event_id = stored.get(tp, (0, ""))
+            if next_offset > 0:
+                record = read_record_at(self.kafka, tp, next_offset - 1)
+                if record is None or _event_id(record.value) != last_event_id:
+                    replaced.append(tp)
+        if replaced:
+            log.warning("projection_log_replaced", projection=self.projection.name,
+                        partitions=[f"{tp.topic}[{tp.partition}]" for tp in replaced])
+            self._position_partitions(assigned)
+        return bool(replaced)
 
     def _reseek(self) -> None:
         """After a rolled-back batch, return every partition to its last committed floor."""
@@ -261,10 +285,14 @@ class ProjectionWorker:
     def run(self, stop: threading.Event) -> None:
         log.info("projection_started", projection=self.projection.name, mode=self.mode, topics=self.topics)
         backoff = 0.5
+        verified = time.monotonic()
         while not stop.is_set():
             try:
                 self.poll_once()
                 backoff = 0.5
+                if time.monotonic() - verified >= self.verify_interval:
+                    verified = time.monotonic()
+                    self.verify_log()
             except TimeoutError as exc:
                 log.warning("projection_waiting_for_topics", projection=self.projection.name, detail=str(exc))
                 stop.wait(1.0)

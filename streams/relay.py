@@ -83,6 +83,10 @@ def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dic
                                     position=n.id, source_prefix=source_prefix)
 
 
+# The partition number of the marker row of a topic whose republish has not completed.
+REPUBLISHING = -1
+
+
 class RelayState:
     """The relay's durable checkpoint, in the same database as the event store."""
 
@@ -128,8 +132,18 @@ class RelayState:
                 )
 
     def forget_topic(self, topic: str) -> None:
+        """Drop a topic's checkpoints and mark it as being republished: until the republish
+        completes (``republished``), verification finds the topic behind, so a republish cut
+        short by a crash or a broker failure is started again, not silently left partial."""
         with self.db.transaction() as cur:
             cur.execute("DELETE FROM relay_checkpoints WHERE relay = %s AND topic = %s", (self.name, topic))
+            cur.execute("INSERT INTO relay_checkpoints (relay, topic, partition_no, last_offset, event_id) "
+                        "VALUES (%s, %s, %s, %s, %s)", (self.name, topic, REPUBLISHING, -1, "republishing"))
+
+    def republished(self, topic: str) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM relay_checkpoints WHERE relay = %s AND topic = %s AND partition_no = %s",
+                        (self.name, topic, REPUBLISHING))
 
 
 class Relay:
@@ -162,6 +176,11 @@ class Relay:
         if self._producer is None:
             self.kafka.ensure_topics(PUBLIC_STREAMS)
             self._producer = self.kafka.producer()
+            # A new producer follows a failure, often a broker that went away. If it came
+            # back empty, the lost events must be republished *before* any new one: a new
+            # event published first would precede its aggregate's earlier events in the
+            # partition, and consumers would see a version gap (found by fault injection).
+            self._last_verify = 0.0
         return self._producer
 
     def close(self) -> None:
@@ -231,7 +250,7 @@ class Relay:
         for tp, (offset, event_id) in self.state.checkpoints().items():
             if tp.topic in behind:
                 continue
-            if tp.topic not in existing:
+            if tp.topic not in existing or tp.partition == REPUBLISHING:
                 behind.add(tp.topic)
                 continue
             record = read_record_at(self.kafka, tp, offset)
@@ -271,6 +290,8 @@ class Relay:
             if progress:
                 progress(len(batch))
             start = batch[-1].id + 1
+        if from_position <= 1:
+            self.state.republished(topic)
         log.warning("republish_finished", topic=topic, events=count, up_to_position=stop)
         return count
 

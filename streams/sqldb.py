@@ -17,7 +17,10 @@ from urllib.parse import unquote, urlparse
 
 import psycopg2
 import psycopg2.extensions
-import psycopg2.pool
+
+# Errors that mean "the database cannot be reached now" (not "the statement is wrong"):
+# callers answer 503 and retry later; nothing was committed.
+UNAVAILABLE: tuple[type[Exception], ...] = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,16 @@ class Cursor:
 class Database:
     """Connections to one database (and, on PostgreSQL, one schema) for one component."""
 
-    def __init__(self, url: str, schema: str = "public", max_connections: int = 20) -> None:
+    def __init__(self, url: str, schema: str = "public", max_connections: int = 20, max_idle: int = 4) -> None:
         self.url = url
         self.schema = schema
         self._local = threading.local()
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        # Idle connections kept for reuse (opening one costs a PostgreSQL backend process);
+        # beyond this they are closed, so that quiet processes do not hold max_connections.
+        self._max_idle = max_idle
+        self._idle: list[Any] = []
+        self._idle_lock = threading.Lock()
+        self._closed = False
         # psycopg2's pool raises when every connection is out; threads wait for one instead.
         self._max = max_connections
         self._slots = threading.BoundedSemaphore(max_connections)
@@ -101,17 +109,20 @@ class Database:
 
     def _connect(self) -> Any:
         if self.dialect == "postgres":
+            # A thread waits for a free connection rather than failing (the limit protects
+            # PostgreSQL's max_connections); idle ones are reused, newest first.
             if not self._slots.acquire(timeout=30):
                 raise psycopg2.OperationalError(f"no free connection to {self.pg.host} within 30 s "
                                                 f"({self._max} in use)")
             try:
-                if self._pool is None:
-                    self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        1, self._max, host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
-                        user=self.pg.user, password=self.pg.password,
-                        options=f"-c search_path={self.schema}", connect_timeout=10,
-                    )
-                return self._pool.getconn()
+                with self._idle_lock:
+                    while self._idle:
+                        conn = self._idle.pop()
+                        if not conn.closed:
+                            return conn
+                return psycopg2.connect(host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
+                                        user=self.pg.user, password=self.pg.password,
+                                        options=f"-c search_path={self.schema}", connect_timeout=10)
             except BaseException:
                 self._slots.release()
                 raise
@@ -120,11 +131,20 @@ class Database:
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
-    def _release(self, conn: Any) -> None:
+    def _release(self, conn: Any, broken: bool = False) -> None:
         if self.dialect == "postgres":
-            assert self._pool is not None
             try:
-                self._pool.putconn(conn)
+                # A connection that saw the server go away is dropped, not reused: after a
+                # PostgreSQL restart every pooled connection is dead.
+                status = conn.info.transaction_status if not conn.closed else None
+                keep = not broken and status == psycopg2.extensions.TRANSACTION_STATUS_IDLE and not self._closed
+                if keep:
+                    with self._idle_lock:
+                        keep = len(self._idle) < self._max_idle
+                        if keep:
+                            self._idle.append(conn)
+                if not keep:
+                    conn.close()
             finally:
                 self._slots.release()
         else:
@@ -134,6 +154,7 @@ class Database:
     def transaction(self) -> Iterator[Cursor]:
         """One atomic unit: commits on success, rolls back on any exception."""
         conn = self._connect()
+        broken = False
         try:
             if self.dialect == "sqlite":
                 # IMMEDIATE takes the write lock up front, so two writers never deadlock
@@ -142,13 +163,18 @@ class Database:
             cur = Cursor(conn.cursor(), self.dialect)
             try:
                 yield cur
-            except BaseException:
-                conn.rollback()
+            except BaseException as error:
+                broken = isinstance(error, UNAVAILABLE)
+                if not broken:
+                    conn.rollback()
                 raise
             else:
                 conn.commit()
+        except UNAVAILABLE:
+            broken = True
+            raise
         finally:
-            self._release(conn)
+            self._release(conn, broken)
 
     def ensure_schema(self) -> None:
         if self.dialect == "postgres" and self.schema != "public":
@@ -164,9 +190,11 @@ class Database:
                 conn.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.closeall()
-            self._pool = None
+        self._closed = True
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 def dump_json(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from commands.api import (audit, complaints, customers, engineers, followups, health, jobs, levels, middleware, money,
                           operations, orders, pages, problems, returns, tokens)
@@ -31,8 +32,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     middleware.install(app)
     problems.install(app)
+    # The routes are placed on the application's own router rather than through
+    # include_router(): FastAPI >= 0.137 keeps included routers as nested nodes that it
+    # resolves on every request, which cost ~2.5 ms of CPU per request over our ~110 routes
+    # (measured; fastapi/fastapi#16159). Every route still documents the problem responses.
     for router in ROUTERS:
-        app.include_router(router, responses=problems.PROBLEM_RESPONSES)
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                route.responses = {**problems.PROBLEM_RESPONSES, **route.responses}
+            app.router.routes.append(route)
     # Added last, so it runs first: oversized bodies are refused before anything reads them.
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     return app

@@ -8,10 +8,16 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from eventsourcing import persistence
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import errors
 from projections.queries import ViewNotCaughtUp
+from streams.sqldb import UNAVAILABLE
+
+# A store that cannot be reached (down, restarting, lock timeout): the command was not
+# written (each command is one transaction), so the client may retry it.
+STORE_UNAVAILABLE = (persistence.OperationalError, persistence.InterfaceError, *UNAVAILABLE)
 
 log = structlog.get_logger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -95,6 +101,16 @@ def install(app: FastAPI) -> None:
     async def not_caught_up(request: Request, exc: ViewNotCaughtUp) -> JSONResponse:
         return problem_response(request, 503, "View not caught up", str(exc), "view-not-caught-up",
                                 {"Retry-After": "1"})
+
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("store_unavailable", error=type(exc).__name__, detail=str(exc).strip()[:300])
+        return problem_response(request, 503, "Store unavailable",
+                                "the event store or a view store cannot be reached just now; nothing was written, "
+                                "retry later (with the same Idempotency-Key)", "store-unavailable",
+                                {"Retry-After": "2"})
+
+    for family in STORE_UNAVAILABLE:
+        app.add_exception_handler(family, store_unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -27,14 +27,14 @@ ORDER = {"customer_id": "cust-embedded", "items": [{"sku": "SH-200", "quantity":
 
 
 class Served:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *args: str) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.log = workdir / f"serve-{self.port}.log"
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("SERVICEORDER_") and k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "commands.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "commands.cli", "serve", "--port", str(self.port), *args],
             cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=open(self.log, "wb"),  # noqa: SIM115
         )
         self.banner = self._wait_for_banner()
@@ -102,3 +102,61 @@ def test_embedded_default_end_to_end_and_across_a_restart(workdir: Path) -> None
         assert health["status"] == "ok" and health["store_position"] == step.json()["position"]
     finally:
         second.stop()
+
+
+def api_processes(parent: int) -> set[int]:
+    children = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if f"PPid:\t{parent}\n" in status and b"api-worker" in cmdline:
+                children.add(int(entry))
+    return children
+
+
+def test_several_api_processes_share_the_port_and_a_dead_one_is_replaced(workdir: Path) -> None:
+    served = Served(workdir, "--workers", "2")
+    try:
+        assert "2 API processes" in served.banner
+        deadline = time.monotonic() + 30
+        while len(api_processes(served.process.pid)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        first = api_processes(served.process.pid)
+        positions = []
+        for n in range(10):
+            placed = served.http.post("/orders", json={**ORDER, "customer_id": f"cust-{n}"})
+            assert placed.status_code == 201, placed.text
+            positions.append(placed.json()["position"])
+        victim = sorted(first)[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            now = api_processes(served.process.pid)
+            if len(now) == 2 and victim not in now:
+                break
+            assert time.monotonic() < deadline, "the dead API process was not replaced"
+            time.sleep(0.2)
+        for n in range(10):
+            while True:  # a connection the dead process had accepted may fail: retry it
+                try:
+                    placed = served.http.post("/orders", json={**ORDER, "customer_id": "cust-after"},
+                                              headers={"Idempotency-Key": f"after-{n}"})
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert placed.status_code == 201
+        # The parent's relay and projections serve every API process's writes.
+        timeline = served.http.get("/customers/cust-after/timeline",
+                                   params={"wait_for_position": placed.json()["position"]}).json()
+        assert len(timeline["entries"]) == 10
+    finally:
+        children = api_processes(served.process.pid)
+        served.stop()
+    assert served.process.returncode == 0
+    time.sleep(0.5)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children), "API processes outlived serve"

@@ -1,0 +1,329 @@
+"""Commands over HTTP against PostgreSQL, beside the library's own per-save ceiling.
+
+    .venv/bin/python -m benchmarks.http [--seconds 8] [--concurrency 1,8,32,64] [--workers 2]
+
+Prints, in one run on one machine:
+1. the baseline: a plain eventsourcing ``Application`` saving the same orders and delivery
+   steps directly (one save per command, 32 threads): the library's per-save ceiling;
+2. our application in-process, group commit off and on (32 threads);
+3. the HTTP API (``serviceorder serve --workers N``, API processes only) at several
+   concurrencies, group commit on: commands/s, p50 and p99 latency, and the ratio to (1).
+
+The workload is what a delivery fleet sends: each client places an order, then records
+its steps and a stream of in-transit position updates (ten commands per order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Iterator
+from uuid import UUID, uuid4
+
+from benchmarks.load import Request, Response, run
+from streams.broker import BrokerProcess, free_port
+
+TOKEN = "bench-token-0123456789abcdef"
+STEPS = ("stock_prepared", "left_warehouse", "driver_assigned")
+
+
+class LagSampler:
+    """End-to-end lag: from a command's response to its event in the customer timeline.
+
+    Clients report (order, version, accepted at); this thread reads the timeline's version
+    marks every 5 ms and records, for each sample, when it first shows that version.
+    """
+
+    def __init__(self, url: str, schema: str) -> None:
+        import psycopg2
+
+        self.conn = psycopg2.connect(url, options=f"-c search_path={schema}")
+        self.conn.autocommit = True
+        self.pending: dict[str, tuple[int, float]] = {}
+        self.lags: list[float] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self, order: str, version: int) -> None:
+        with self.lock:
+            if order not in self.pending:
+                self.pending[order] = (version, time.perf_counter())
+
+    def _run(self) -> None:
+        with self.conn.cursor() as cur:
+            while not self.stop.wait(0.005):
+                with self.lock:
+                    waiting = dict(self.pending)
+                if not waiting:
+                    continue
+                cur.execute("SELECT aggregate_id, version FROM projection_versions "
+                            "WHERE projection = 'customer_timeline' AND aggregate_id = ANY(%s)", (list(waiting),))
+                now = time.perf_counter()
+                with self.lock:
+                    for order, version in cur.fetchall():
+                        if order in self.pending and version >= self.pending[order][0]:
+                            self.lags.append(now - self.pending.pop(order)[1])
+
+    def __enter__(self) -> LagSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.conn.close()
+
+
+def delivery_script(n: int, sampler: LagSampler | None = None) -> Iterator[Request]:
+    """One client's commands: place an order, its steps, six position updates; repeat."""
+    if sampler is not None:
+        inner = delivery_script(n)
+        response = None
+        request = next(inner)
+        while True:
+            response = yield request
+            if response.status < 300 and n % 2 == 0:  # half the clients' commands are sampled
+                body = response.json()
+                sampler.sample(body["order_id"], body["version"])
+            request = inner.send(response)
+    k = 0
+    while True:
+        k += 1
+        response: Response = yield Request("POST", "/orders", {
+            "customer_id": f"bench-{n}-{k % 5}", "tier": "vip", "delivery_address": "1 Lake Road",
+            "items": [{"sku": "WP-500", "quantity": 1}]})
+        if response.status != 201:
+            continue
+        order = response.json()["order_id"]
+        for step in STEPS:
+            yield Request("POST", f"/orders/{order}/delivery-steps", {"step": step, "driver": "d-1"})
+        for i in range(6):
+            yield Request("POST", f"/orders/{order}/delivery-steps",
+                          {"step": "in_transit", "position": {"lat": 30.2 + i / 1000, "lng": 120.1}})
+
+
+def _threads(count: int, seconds: float, one_order: Callable[[int], int]) -> float:
+    """Commands/s when ``count`` threads run ``one_order`` (returns commands done) for ``seconds``."""
+    done = [0] * count
+    until = time.perf_counter() + seconds
+
+    def work(i: int) -> None:
+        n = 0
+        while time.perf_counter() < until:
+            n += 1
+            done[i] += one_order(i * 1_000_000 + n)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.perf_counter() - started)
+
+
+def library_baseline(url: str, schema: str, seconds: float, threads: int) -> float:
+    """The library alone: a plain Application, the same aggregate and events, one save each."""
+    from eventsourcing.application import Application
+
+    from engine.application import event_store_env
+    from engine.orders import ServiceOrder
+    from streams.sqldb import PostgresURL
+
+    class Plain(Application[UUID]):
+        pass
+
+    app = Plain(env=event_store_env(postgres=PostgresURL.parse(url).eventsourcing_env(schema)))
+    meta = {"actor": "bench"}
+
+    def one_order(n: int) -> int:
+        order = ServiceOrder.place(customer_id=f"c{n % 100}", items=[{"sku": "WP-500", "quantity": 1}], tier="vip",
+                                   delivery_address="1 Lake Road", site_location=None, meta=meta)
+        app.save(order)
+        for step in STEPS:
+            order = app.repository.get(order.id)
+            order.record_step(step, driver="d-1", meta=meta)
+            app.save(order)
+        for i in range(6):
+            order = app.repository.get(order.id)
+            order.record_step("in_transit", position={"lat": 30.2 + i / 1000, "lng": 120.1}, meta=meta)
+            app.save(order)
+        return 10
+
+    try:
+        return _threads(threads, seconds, one_order)
+    finally:
+        app.close()
+
+
+def application_rate(url: str, schema: str, seconds: float, threads: int, group_commit_max: int) -> tuple[float, str]:
+    """Our application in-process (hash chains, sealed personal data, idempotency, group commit)."""
+    from commands.bootstrap import build_runtime
+    from commands.settings import Settings
+    from engine.context import CommandContext
+
+    settings = Settings(database_url=url, database_schema=schema, data_dir=tempfile.mkdtemp(prefix="so-bench-"),
+                        kafka_bootstrap_servers="127.0.0.1:1", admin_token=TOKEN, group_commit_max=group_commit_max)
+    runtime = build_runtime(settings)
+    app, ctx = runtime.app, CommandContext.new()
+
+    def one_order(n: int) -> int:
+        order = app.place_order(ctx, customer_id=f"c{n % 100}", items=[{"sku": "WP-500", "quantity": 1}],
+                                tier="vip", delivery_address="1 Lake Road").aggregate_id
+        for step in STEPS:
+            app.record_delivery_step(ctx, order, step, driver="d-1")
+        for i in range(6):
+            app.record_delivery_step(ctx, order, "in_transit", position={"lat": 30.2 + i / 1000, "lng": 120.1})
+        return 10
+
+    try:
+        rate = _threads(threads, seconds, one_order)
+        group = app.group_commit
+        batching = f"{group.saves / max(group.batches, 1):.1f} saves per transaction" if group else "one save each"
+        return rate, batching
+    finally:
+        runtime.close()
+
+
+def start_api(url: str, schema: str, bootstrap: str, workers: int, port: int, data_dir: str,
+              group_commit_max: int, background: bool = False) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url, "SERVICEORDER_DATABASE_SCHEMA": schema,
+           "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SERVICEORDER_ADMIN_TOKEN": TOKEN, "SERVICEORDER_PORT": str(port),
+           "SERVICEORDER_LOG_LEVEL": "WARNING", "SERVICEORDER_LOG_FORMAT": "json", "SERVICEORDER_DATA_DIR": data_dir,
+           "SERVICEORDER_GROUP_COMMIT_MAX": str(group_commit_max)}
+    only_api = [] if background else ["--no-relay", "--no-projections", "--no-scheduler"]
+    process = subprocess.Popen([sys.executable, "-m", "commands.cli", "serve", "--workers", str(workers), *only_api],
+                               env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    return process
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            time.sleep(1.5)  # every API process up, not just the first
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the API did not start on port {port}")
+
+
+def api_rss(parent: int) -> list[int]:
+    """Resident memory (KiB) of the API processes under the serve process ``parent``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = open(f"/proc/{entry}/status").read()  # noqa: SIM115
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == str(parent) and "VmRSS" in fields:
+            out.append(int(fields["VmRSS"].split()[0]))
+    return out
+
+
+def pg_schema() -> tuple[str, str]:
+    from tests.services import create_schema, ensure_test_database
+
+    schema = f"bench_{uuid4().hex[:8]}"
+    url = ensure_test_database()
+    create_schema(schema)
+    return url, schema
+
+
+def drop(schema: str) -> None:
+    from tests.services import drop_schema
+
+    drop_schema(schema)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--concurrency", default="1,8,32,64")
+    parser.add_argument("--workers", type=int, default=2, help="API processes")
+    args = parser.parse_args()
+    from commands import logs
+
+    logs.configure("console", "WARNING")
+    schemas: list[str] = []
+
+    def fresh() -> tuple[str, str]:
+        url, schema = pg_schema()
+        schemas.append(schema)
+        return url, schema
+
+    try:
+        url, schema = fresh()
+        base = library_baseline(url, schema, args.seconds, 32)
+        print(f"baseline: eventsourcing Application, one save per command, 32 threads: {base:,.0f} commands/s")
+        for gc in (1, 200):
+            url, schema = fresh()
+            rate, how = application_rate(url, schema, args.seconds, 32, gc)
+            print(f"application in-process, group commit {'off' if gc == 1 else 'on'} ({how}), 32 threads: "
+                  f"{rate:,.0f} commands/s ({rate / base:.2f}x baseline)")
+        with BrokerProcess(log_file=os.path.join(tempfile.mkdtemp(), "broker.log")) as broker:
+            url, schema = fresh()
+            port = free_port()
+            api = start_api(url, schema, broker.bootstrap_servers, args.workers, port,
+                            tempfile.mkdtemp(prefix="so-bench-"), 200)
+            best, served = 0.0, 0
+            try:
+                first = 0
+                for c in (int(x) for x in args.concurrency.split(",")):
+                    result = run("127.0.0.1", port, TOKEN, delivery_script, c, args.seconds, first=first)
+                    first += c
+                    best = max(best, result.rate)
+                    served += result.ok
+                    s = result.summary()
+                    print(f"HTTP, {args.workers} API processes, {c:>3} clients: {s['ok_per_s']:>6,} commands/s "
+                          f"({result.rate / base:.2f}x baseline), p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms, "
+                          f"statuses {s['statuses']}")
+                print(f"RSS of each API process after these runs ({served:,} commands): "
+                      + ", ".join(f"{rss / 1024:.0f} MiB" for rss in api_rss(api.pid)))
+            finally:
+                api.send_signal(signal.SIGTERM)
+                api.wait(30)
+
+            # End-to-end lag at half the maximum rate, with the relay and every projection running.
+            url, schema = fresh()
+            port = free_port()
+            api = start_api(url, schema, broker.bootstrap_servers, args.workers, port,
+                            tempfile.mkdtemp(prefix="so-bench-"), 200, background=True)
+            try:
+                rate = best / 2
+                with LagSampler(url, schema) as sampler:
+                    result = run("127.0.0.1", port, TOKEN, lambda n: delivery_script(n, sampler), 16,
+                                 args.seconds * 2, first=100_000, rate=rate)
+                    time.sleep(2)
+                lags = sorted(sampler.lags)
+                p = (lambda q: lags[min(len(lags) - 1, int(len(lags) * q))] * 1000) if lags else (lambda q: float("nan"))
+                s = result.summary()
+                print(f"end-to-end, {rate:,.0f} commands/s offered (half the maximum), relay and every projection running: "
+                      f"{s['ok_per_s']:,} commands/s served, command p99 {s['p99_ms']} ms; command accepted -> "
+                      f"customer timeline: p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms over {len(lags):,} samples "
+                      f"({len(sampler.pending)} not seen)")
+            finally:
+                api.send_signal(signal.SIGTERM)
+                api.wait(30)
+    finally:
+        for schema in schemas:
+            drop(schema)
+
+
+if __name__ == "__main__":
+    main()

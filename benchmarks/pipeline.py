@@ -1,0 +1,178 @@
+"""The pipeline downstream of the store, each stage beside a raw kafka-python baseline,
+and aggregate load times with and without snapshots. PostgreSQL, the bundled broker.
+
+    .venv/bin/python -m benchmarks.pipeline [--orders 10000]
+
+1. relay (store -> Kafka, CloudEvents, idempotent producer) vs a raw KafkaProducer with
+   the same settings sending the same envelopes to the same broker;
+2. projection rebuild (Kafka -> PostgreSQL views, one transaction per batch with its
+   offsets) vs a raw KafkaConsumer reading the same topic from offset zero;
+3. the time to load an order with 10 / 1,000 / 10,000 events, snapshots every 50 events
+   vs none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from commands import logs
+from commands.bootstrap import Runtime, build_runtime
+from commands.settings import Settings
+from engine.context import CommandContext
+from engine.orders import ServiceOrder
+from projections.registry import build as build_projections
+from streams.broker import BrokerProcess
+from streams.relay import envelope_of
+
+CTX = CommandContext.new()
+ITEMS = [{"sku": "WP-500", "quantity": 1}]
+
+
+def write_orders(runtime: Runtime, orders: int) -> int:
+    """Orders placed and prepared, saved 200 aggregates per transaction: 2 events each."""
+    meta = CTX.meta()
+    for start in range(0, orders, 200):
+        batch = []
+        for n in range(start, min(orders, start + 200)):
+            order = ServiceOrder.place(customer_id=f"c{n % 500}", items=ITEMS, tier="vip",
+                                       delivery_address="1 Lake Road", site_location=None, meta=meta)
+            order.record_step("stock_prepared", meta=meta)
+            batch.append(order)
+        runtime.app.save(*batch)
+    return orders * 2
+
+
+def raw_producer(runtime: Runtime, bootstrap: str, events: int) -> float:
+    """The same envelopes through a bare KafkaProducer (relay's settings), to another topic."""
+    source = runtime.settings.event_source
+    messages = []
+    for n in runtime.app.recorder.select_notifications(start=1, limit=events):
+        found = envelope_of(runtime.app, n, source)
+        if found is not None:
+            _, envelope = found
+            messages.append((envelope["subject"].encode(), json.dumps(envelope).encode()))
+    producer = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5,
+                             max_in_flight_requests_per_connection=5)
+    topic = f"raw{uuid4().hex[:8]}"
+    producer.send(topic, key=b"warm", value=b"{}").get(30)
+    started = time.perf_counter()
+    for key, value in messages:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    rate = len(messages) / (time.perf_counter() - started)
+    producer.close()
+    return rate
+
+
+def raw_consumer(bootstrap: str, topic: str, expect: int) -> float:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    while not consumer.partitions_for_topic(topic):
+        consumer.topics()
+        time.sleep(0.1)
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    got = 0
+    started = time.perf_counter()
+    while got < expect:
+        for records in consumer.poll(timeout_ms=500, max_records=500).values():
+            got += len(records)
+    rate = got / (time.perf_counter() - started)
+    consumer.close()
+    return rate
+
+
+def load_times(runtime: Runtime) -> list[tuple[int, float, float]]:
+    """(events, ms with snapshots, ms without) to load one order."""
+    app = runtime.app
+    out = []
+    for size in (10, 1_000, 10_000):
+        order = ServiceOrder.place(customer_id="c-load", items=ITEMS, tier="vip", delivery_address="1 Lake Road",
+                                   site_location=None, meta=CTX.meta())
+        for step in ("stock_prepared", "left_warehouse", "driver_assigned"):
+            order.record_step(step, driver="d", meta=CTX.meta())
+        app.save(order)
+        while order.version < size:
+            for _ in range(min(500, size - order.version)):
+                order.record_step("in_transit", position={"lat": 30.0, "lng": 120.0}, meta=CTX.meta())
+            app.save(order)
+        with_snapshots = statistics.median(_timed(lambda: app.repository.get(order.id)) for _ in range(5))
+        # Without snapshots: replay every event from version 1.
+        without = statistics.median(_timed(lambda: _replay_all(app, order.id)) for _ in range(3))
+        out.append((size, with_snapshots * 1000, without * 1000))
+    return out
+
+
+def _replay_all(app: Any, order_id: Any) -> Any:
+    aggregate = None
+    for event in app.events.get(order_id):
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+def _timed(fn: Any) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=10_000)
+    args = parser.parse_args()
+    logs.configure("console", "WARNING")
+    from tests.services import create_schema, drop_schema, ensure_test_database
+
+    schema = f"bench_{uuid4().hex[:8]}"
+    url = ensure_test_database()
+    create_schema(schema)
+    try:
+        with BrokerProcess(log_file=Path(tempfile.mkdtemp()) / "broker.log") as broker:
+            settings = Settings(database_url=url, database_schema=schema, data_dir=Path(tempfile.mkdtemp()),
+                                kafka_bootstrap_servers=broker.bootstrap_servers, admin_token="bench-token-0123456789",
+                                topic_prefix=f"bench{uuid4().hex[:6]}", relay_batch_size=1000,
+                                projection_batch_size=1000)
+            runtime = build_runtime(settings)
+            try:
+                started = time.perf_counter()
+                events = write_orders(runtime, args.orders)
+                print(f"wrote {events:,} events ({args.orders:,} orders) in {time.perf_counter() - started:.1f} s")
+                relay = runtime.relay()
+                started = time.perf_counter()
+                relay.catch_up()
+                relay_rate = events / (time.perf_counter() - started)
+                relay.close()
+                raw = raw_producer(runtime, broker.bootstrap_servers, events)
+                print(f"relay: {relay_rate:,.0f} events/s; raw KafkaProducer, same envelopes: {raw:,.0f} messages/s "
+                      f"(relay = {relay_rate / raw:.2f}x raw)")
+                raw_in = raw_consumer(broker.bootstrap_servers, f"{settings.topic_prefix}.orders", events)
+                print(f"raw KafkaConsumer, orders topic from offset zero: {raw_in:,.0f} records/s")
+                for projection in build_projections(["order_tracking", "customer_timeline"]):
+                    worker = runtime.worker(projection)
+                    started = time.perf_counter()
+                    applied = worker.rebuild()
+                    seconds = time.perf_counter() - started
+                    rate = applied / seconds
+                    print(f"projection {projection.name} rebuild: {applied:,} events in {seconds:.1f} s, "
+                          f"{rate:,.0f} events/s ({rate / raw_in:.2f}x raw consumer); "
+                          f"1,000,000 events at this rate: {1_000_000 / rate / 60:.1f} min")
+                for size, snap, full in load_times(runtime):
+                    print(f"load an order of {size:>6,} events: {snap:8.1f} ms with snapshots, "
+                          f"{full:8.1f} ms replaying every event")
+            finally:
+                runtime.close()
+    finally:
+        drop_schema(schema)
+
+
+if __name__ == "__main__":
+    main()

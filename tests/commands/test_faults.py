@@ -1,0 +1,304 @@
+"""Fault injection under a steady command load (a bounded run, in CI).
+
+The API, relay, projection worker and scheduler run as separate processes against the real
+PostgreSQL and a broker of their own. While clients keep sending commands, each process is
+killed with SIGKILL and restarted in turn, the broker is restarted empty, and PostgreSQL is
+stopped and started. Afterwards every accepted command's event is in the store exactly
+once, on Kafka (copies only of the same event), and in the views exactly once; the views
+equal a rebuild from offset zero; commands sent while PostgreSQL was down were answered
+503 problem+json and wrote nothing.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Iterator
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+
+from commands.bootstrap import Runtime, build_runtime
+from commands.lag import lag_report
+from streams.broker import BrokerProcess, free_port
+from tests.conftest import ADMIN_TOKEN, make_settings
+from tests.kafka_helpers import consume_all
+from tests.projections.test_worker import view_dump
+
+pytestmark = pytest.mark.skipif(not glob.glob("/etc/postgresql/*"), reason="needs the local PostgreSQL cluster")
+
+
+def pg_ctl(action: str) -> None:
+    version = os.path.basename(glob.glob("/etc/postgresql/*")[0])
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *(
+        ["-m", "fast"] if action == "stop" else [])], check=True, capture_output=True)
+
+
+class Cluster:
+    """The service's processes, each started, killed and restarted on demand."""
+
+    COMMANDS = {
+        "api": ["serve", "--no-relay", "--no-projections", "--no-scheduler"],
+        "relay": ["relay"],
+        "projections": ["project", "order_tracking", "customer_timeline"],
+        "scheduler": ["scheduler"],
+    }
+
+    def __init__(self, tmp_path: Path, pg_url: str, schema: str) -> None:
+        self.tmp_path = tmp_path
+        self.broker = BrokerProcess(log_file=tmp_path / "broker.log").start()
+        self.port = free_port()
+        self.topic_prefix = f"faults{uuid4().hex[:8]}"
+        self.settings = make_settings("postgres", tmp_path, self.broker, self.topic_prefix, pg_url, schema)
+        self.env = {**os.environ, "DATABASE_URL": pg_url, "SERVICEORDER_DATABASE_SCHEMA": schema,
+                    "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+                    "SERVICEORDER_TOPIC_PREFIX": self.topic_prefix, "SERVICEORDER_ADMIN_TOKEN": ADMIN_TOKEN,
+                    "SERVICEORDER_DATA_DIR": str(tmp_path / "data"), "SERVICEORDER_PORT": str(self.port),
+                    "SERVICEORDER_LOG_FORMAT": "json", "SERVICEORDER_RELAY_VERIFY_INTERVAL": "1",
+                    "SERVICEORDER_PROJECTION_VERIFY_INTERVAL": "2",
+                    "SERVICEORDER_PROJECTION_BATCH_SIZE": "50", "SERVICEORDER_SCHEDULER_INTERVAL": "0.5"}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        log = open(self.tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        self.processes[name] = subprocess.Popen([sys.executable, "-m", "commands.cli", *self.COMMANDS[name]],
+                                                env=self.env, stdout=log, stderr=log)
+        if name == "api":
+            self.wait_for_api()
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+        self.broker.stop()
+
+    def restart_broker(self) -> None:
+        port = self.broker.port
+        self.broker.stop()
+        self.broker = BrokerProcess(port=port, log_file=self.tmp_path / "broker2.log").start()
+
+    def wait_for_api(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.processes["api"].poll() is None:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        log = (self.tmp_path / "api.log").read_text(errors="replace")
+        raise AssertionError(f"the API did not start:\n{log[-3000:]}")
+
+
+class Clients:
+    """Delivery clients: each places orders and records their steps, every command with its
+    own Idempotency-Key, retried with that key until the API accepts it."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.stop = threading.Event()
+        self.accepted: dict[str, tuple[str, int]] = {}  # key -> (order id, version)
+        self.in_transit: Counter[str] = Counter()
+        self.unavailable: list[httpx.Response] = []
+        self.unexpected: list[tuple[int, str]] = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(count)]
+
+    def start(self) -> None:
+        for t in self.threads:
+            t.start()
+
+    give_up_at = float("inf")
+
+    def finish(self) -> None:
+        self.give_up_at = time.monotonic() + 60
+        self.stop.set()
+        for t in self.threads:
+            t.join(120)
+        assert not any(t.is_alive() for t in self.threads)
+
+    def _send(self, http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        key = uuid4().hex
+        while True:
+            if self.stop.is_set() and time.monotonic() > self.give_up_at:
+                with self.lock:
+                    self.unexpected.append((0, f"{path}: never accepted (API unreachable)"))
+                return None
+            try:
+                r = http.post(path, json=body, headers={"Idempotency-Key": key})
+            except httpx.TransportError:
+                time.sleep(0.1)  # the API is down or restarting: same command, same key
+                continue
+            if r.status_code == 503:
+                with self.lock:
+                    self.unavailable.append(r)
+                time.sleep(0.2)
+                continue
+            if r.status_code >= 400:
+                with self.lock:
+                    self.unexpected.append((r.status_code, r.text[:300]))
+                return None
+            out = r.json()
+            with self.lock:
+                self.accepted[key] = (out["order_id"], out["version"])
+            return out
+
+    def _run(self, n: int) -> None:
+        with httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                          timeout=30) as http:
+            while not self.stop.is_set():
+                placed = self._send(http, "/orders", {"customer_id": f"cust-{n}", "tier": "vip",
+                                                      "delivery_address": f"{n} Lake Road",
+                                                      "items": [{"sku": "WP-500", "quantity": 1}]})
+                if placed is None:
+                    return
+                order = placed["order_id"]
+                for step in ("stock_prepared", "left_warehouse", "driver_assigned"):
+                    if self._send(http, f"/orders/{order}/delivery-steps", {"step": step, "driver": "d"}) is None:
+                        return
+                for i in range(4):
+                    if self.stop.is_set():
+                        break
+                    if self._send(http, f"/orders/{order}/delivery-steps",
+                                  {"step": "in_transit", "position": {"lat": 30 + i / 100, "lng": 120}}) is None:
+                        return
+                    with self.lock:
+                        self.in_transit[order] += 1
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, pg_url: str, pg_schema: str) -> Iterator[Cluster]:
+    c = Cluster(tmp_path, pg_url, pg_schema)
+    try:
+        yield c
+    finally:
+        c.stop_all()
+        from tests.services import ensure_postgres
+
+        ensure_postgres()
+
+
+def wait_until_caught_up(runtime: Runtime, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    report: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            report = lag_report(runtime)
+        except Exception:  # noqa: BLE001 - the views may be between restarts
+            time.sleep(0.5)
+            continue
+        projections = report.get("projections", {})
+        if (report["relay"]["lag_events"] == 0 and projections
+                and all(p["lag_records"] == 0 for name, p in projections.items()
+                        if name in ("order_tracking", "customer_timeline"))):
+            return report
+        time.sleep(0.5)
+    raise AssertionError(f"not caught up: {json.dumps(report)[:2000]}")
+
+
+def test_kills_and_outages_under_load_lose_and_duplicate_nothing(cluster: Cluster) -> None:
+    for name in ("api", "relay", "projections", "scheduler"):
+        cluster.start(name)
+    clients = Clients(cluster.port, count=6)
+    clients.start()
+    try:
+        time.sleep(2)
+        for name in ("api", "relay", "projections", "scheduler"):
+            cluster.kill(name)
+            time.sleep(0.5)
+            cluster.start(name)
+            time.sleep(1.5)
+        cluster.restart_broker()
+        time.sleep(3)
+
+        # PostgreSQL goes away: commands are refused with 503 problem+json, and write nothing.
+        pg_ctl("stop")
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{cluster.port}",
+                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as http:
+                probe = http.post("/orders", json={"customer_id": "cust-probe", "tier": "vip",
+                                                   "delivery_address": "1 Probe Road",
+                                                   "items": [{"sku": "WP-500", "quantity": 1}]},
+                                  headers={"Idempotency-Key": "probe-during-outage"})
+        finally:
+            pg_ctl("start")
+        assert probe.status_code == 503, probe.text
+        assert probe.headers["content-type"].startswith("application/problem+json")
+        assert probe.json()["type"] == "urn:serviceorder:problem:store-unavailable"
+        assert "Retry-After" in probe.headers
+        time.sleep(3)
+    finally:
+        clients.finish()
+
+    assert clients.unexpected == []
+    assert clients.unavailable, "commands sent during the outage should have been answered 503"
+    assert all(r.headers["content-type"].startswith("application/problem+json") for r in clients.unavailable)
+    runtime = build_runtime(cluster.settings.model_copy(update={
+        "kafka_bootstrap_servers": cluster.broker.bootstrap_servers}))
+    try:
+        wait_until_caught_up(runtime)
+        per_order: dict[str, list[int]] = defaultdict(list)
+        for order, version in clients.accepted.values():
+            per_order[order].append(version)
+        assert len(per_order) >= 6
+
+        # The store: each accepted command is exactly one event, versions 1..n with no gap.
+        store_ids: set[str] = set()
+        for order, versions in per_order.items():
+            stored = [e.originator_version for e in runtime.app.events.get(UUID(order))]
+            assert sorted(versions) == stored == list(range(1, len(stored) + 1)), order
+            store_ids |= {f"{order}:{v}" for v in stored}
+        # The probe sent during the outage wrote nothing.
+        assert all(c != "cust-probe" for c in (runtime.app.customer_of(UUID(o)) for o in per_order))
+
+        # Kafka: every stored event of these orders, copies only of the same event.
+        records = consume_all(cluster.broker.bootstrap_servers, f"{cluster.topic_prefix}.orders",
+                              expect=len(store_ids))
+        by_id: dict[str, bytes] = {}
+        ids_of: dict[str, set[str]] = defaultdict(set)
+        for record in records:
+            envelope = json.loads(record.value)
+            assert by_id.setdefault(envelope["id"], record.value) == record.value, "one id, two different events"
+            ids_of[f"{envelope['subject']}:{envelope['aggregateversion']}"].add(envelope["id"])
+        assert store_ids <= set(ids_of)
+        assert all(len(ids) == 1 for ids in ids_of.values()), "one event published under two ids"
+
+        # The views: each event applied exactly once.
+        for order, versions in per_order.items():
+            tracking = runtime.views.tracking(order)
+            assert tracking["version"] == len(versions)
+            assert tracking["position_updates"] == clients.in_transit[order]
+            assert len(tracking["history"]) == len(versions)
+        incremental = view_dump(runtime.views_db)
+    finally:
+        runtime.close()
+
+    # The views equal a rebuild from offset zero.
+    cluster.kill("projections")
+    rebuilt = subprocess.run([sys.executable, "-m", "commands.cli", "rebuild", "order_tracking", "customer_timeline"],
+                             env={**cluster.env, "KAFKA_BOOTSTRAP_SERVERS": cluster.broker.bootstrap_servers},
+                             capture_output=True, timeout=300)
+    assert rebuilt.returncode == 0, rebuilt.stderr.decode()[-2000:]
+    runtime = build_runtime(cluster.settings)
+    try:
+        assert view_dump(runtime.views_db) == incremental
+    finally:
+        runtime.close()
