@@ -119,7 +119,10 @@ class ProjectionWorker:
         if replaced:
             log.warning("projection_log_replaced", projection=self.projection.name,
                         partitions=[f"{tp.topic}[{tp.partition}]" for tp in replaced])
-            self._position_partitions(assigned)
+            # A fresh consumer: the old one's fetch positions and metadata belong to the
+            # log that is gone (seen to stall a consumer that was only re-seeked).
+            self.close()
+            self.connect()
         return bool(replaced)
 
     def _reseek(self) -> None:
