@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 from uuid import UUID, uuid4
 
 from benchmarks.load import Request, Response, run

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
-from typing import Iterator
 from uuid import uuid4
 
 import pytest
 
-from engine.application import ServiceOrderApp, event_store_env
+from engine.application import ServiceOrderApp
 from engine.context import CommandContext, Principal
 from engine.errors import ConcurrencyConflict, IdempotencyKeyReused, OrderNotFound, StaleVersion
 from engine.orders import ServiceOrder
 from engine.service import Effects
-from streams.sqldb import PostgresURL
 
 ALICE = CommandContext.new(Principal("alice", frozenset({"operator"})))
 ITEMS = [{"sku": "WP-500", "quantity": 2}]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServiceOrderApp]:
-    if request.param == "postgres":
-        url, schema = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
-        env = event_store_env(postgres=PostgresURL.parse(url).eventsourcing_env(schema))
-    else:
-        env = event_store_env(sqlite_path=str(tmp_path / "events.sqlite"))
-    application = ServiceOrderApp(env=env)
-    yield application
-    application.close()
 
 
 def place(app: ServiceOrderApp, ctx: CommandContext = ALICE, key: str | None = None) -> object:

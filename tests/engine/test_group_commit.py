@@ -6,32 +6,18 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from uuid import UUID
 
-import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from engine.application import ServiceOrderApp, event_store_env
 from engine.context import CommandContext, Principal
 from engine.errors import ConcurrencyConflict
 from engine.orders import ServiceOrder
-from streams.sqldb import PostgresURL
 
 ALICE = CommandContext.new(Principal("alice", frozenset({"operator"})))
 ITEMS = [{"sku": "WP-500", "quantity": 1}]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServiceOrderApp]:
-    if request.param == "postgres":
-        url, schema = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
-        env = event_store_env(postgres=PostgresURL.parse(url).eventsourcing_env(schema))
-    else:
-        env = event_store_env(sqlite_path=str(tmp_path / "events.sqlite"))
-    application = ServiceOrderApp(env=env)
-    yield application
-    application.close()
 
 
 def new_order(n: int) -> ServiceOrder:
