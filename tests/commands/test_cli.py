@@ -75,3 +75,10 @@ def test_settings_read_the_production_variables(monkeypatch: pytest.MonkeyPatch)
     assert settings.database_url == "postgresql://u:p@db.example:6543/orders"
     assert settings.kafka_bootstrap_servers == "k1:9092,k2:9092"
     assert not settings.embedded_store and not settings.embedded_broker
+
+
+def test_serve_without_projections_starts_none() -> None:
+    # `serve --no-projections` passes an empty list: it once meant "every projection", and
+    # the API process ran fourteen idle Kafka consumers.
+    assert build_projections([]) == []
+    assert len(build_projections(None)) > 1
