@@ -92,6 +92,7 @@ class Runtime:
             max_poll_interval_ms=s.projection_max_poll_interval_ms,
             max_records=s.projection_batch_size,
             verify_interval=s.projection_verify_interval,
+            fetch_max_wait_ms=s.projection_fetch_wait_ms,
         )
 
     def scheduler(self) -> Scheduler:

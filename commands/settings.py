@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # How often a running worker checks that the broker still holds what it applied (a
     # broker that lost its memory and was republished is re-read from offset zero).
     projection_verify_interval: float = Field(default=30.0, gt=0)
+    # The longest a fetch waits at the broker for new records: a bound on a view's lag when
+    # the broker holds a fetch for its full wait (kafka-python's default is 500 ms).
+    projection_fetch_wait_ms: int = Field(default=100, ge=1, le=5_000)
 
     # Field work.
     visit_max_distance_m: float = Field(default=200.0, gt=0, le=50_000)

@@ -55,6 +55,7 @@ class ProjectionWorker:
         poll_timeout_ms: int = 500,
         max_records: int = 500,
         verify_interval: float = 30.0,
+        fetch_max_wait_ms: int = 100,
     ) -> None:
         if mode not in ("assign", "group"):
             raise ValueError("mode must be 'assign' (all partitions) or 'group' (consumer group member)")
@@ -67,6 +68,7 @@ class ProjectionWorker:
         self.poll_timeout_ms = poll_timeout_ms
         self.max_records = max_records
         self.verify_interval = verify_interval
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.topics = [kafka.topic(c) for c in projection.categories]
         self.consumer: Any = None
         self._producer: Any = None
@@ -134,7 +136,8 @@ class ProjectionWorker:
 
     def connect(self) -> None:
         if self.mode == "assign":
-            self.consumer = self.kafka.consumer(max_poll_interval_ms=self.max_poll_interval_ms)
+            self.consumer = self.kafka.consumer(max_poll_interval_ms=self.max_poll_interval_ms,
+                                                fetch_max_wait_ms=self.fetch_max_wait_ms)
             try:
                 partitions = [tp for topic in self.topics for tp in partitions_of(self.consumer, topic, timeout=5)]
             except TimeoutError:
@@ -156,6 +159,7 @@ class ProjectionWorker:
             self.consumer = self.kafka.consumer(
                 group_id=self.group_id,
                 max_poll_interval_ms=self.max_poll_interval_ms,
+                fetch_max_wait_ms=self.fetch_max_wait_ms,
                 session_timeout_ms=min(10_000, self.max_poll_interval_ms),
                 heartbeat_interval_ms=min(3_000, self.max_poll_interval_ms // 3),
             )
