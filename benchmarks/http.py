@@ -23,10 +23,12 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from typing import Callable, Iterator
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from benchmarks.load import Request, Response, run
+from benchmarks import postgres_schema
+from benchmarks.load import Request, Response, percentile, run
 from streams.broker import BrokerProcess, free_port
 
 TOKEN = "bench-token-0123456789abcdef"
@@ -236,21 +238,6 @@ def api_rss(parent: int) -> list[int]:
     return out
 
 
-def pg_schema() -> tuple[str, str]:
-    from tests.services import create_schema, ensure_test_database
-
-    schema = f"bench_{uuid4().hex[:8]}"
-    url = ensure_test_database()
-    create_schema(schema)
-    return url, schema
-
-
-def drop(schema: str) -> None:
-    from tests.services import drop_schema
-
-    drop_schema(schema)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8)
@@ -260,14 +247,10 @@ def main() -> None:
     from commands import logs
 
     logs.configure("console", "WARNING")
-    schemas: list[str] = []
+    with ExitStack() as schemas:
+        def fresh() -> tuple[str, str]:
+            return schemas.enter_context(postgres_schema())
 
-    def fresh() -> tuple[str, str]:
-        url, schema = pg_schema()
-        schemas.append(schema)
-        return url, schema
-
-    try:
         url, schema = fresh()
         base = library_baseline(url, schema, args.seconds, 32)
         print(f"baseline: eventsourcing Application, one save per command, 32 threads: {base:,.0f} commands/s")
@@ -299,7 +282,7 @@ def main() -> None:
                 api.send_signal(signal.SIGTERM)
                 api.wait(30)
 
-            # End-to-end lag at half the maximum rate, with the relay and every projection running.
+            # End-to-end lag at 1/8, 1/4 and 1/2 of the maximum, with the relay and every projection running.
             url, schema = fresh()
             port = free_port()
             api = start_api(url, schema, broker.bootstrap_servers, args.workers, port,
@@ -311,22 +294,15 @@ def main() -> None:
                         result = run("127.0.0.1", port, TOKEN, lambda n: delivery_script(n, sampler), 16,
                                      args.seconds * 2, first=100_000 * share, rate=rate)
                         time.sleep(2)
-                    lags = sorted(sampler.lags)
-
-                    def p(q: float) -> float:
-                        return lags[min(len(lags) - 1, int(len(lags) * q))] * 1000 if lags else float("nan")
-
                     s = result.summary()
                     print(f"end-to-end at 1/{share} of the maximum ({rate:,.0f} commands/s offered), relay and every "
                           f"projection running: {s['ok_per_s']:,} served, command p99 {s['p99_ms']} ms; accepted -> "
-                          f"customer timeline p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms ({len(lags):,} samples, "
+                          f"customer timeline p50 {percentile(sampler.lags, 50) * 1000:.0f} ms, "
+                          f"p99 {percentile(sampler.lags, 99) * 1000:.0f} ms ({len(sampler.lags):,} samples, "
                           f"{len(sampler.pending)} not seen)")
             finally:
                 api.send_signal(signal.SIGTERM)
                 api.wait(30)
-    finally:
-        for schema in schemas:
-            drop(schema)
 
 
 if __name__ == "__main__":

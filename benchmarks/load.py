@@ -48,6 +48,12 @@ class Response:
 Script = Callable[[int], Iterator[Request]]
 
 
+def percentile(values: list[float], p: float) -> float:
+    """The ``p``-th percentile (nearest rank) of ``values``; NaN when there are none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else float("nan")
+
+
 @dataclass
 class Result:
     concurrency: int
@@ -64,8 +70,7 @@ class Result:
         return self.ok / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else float("nan")
+        return percentile(self.latencies, p)
 
     def summary(self) -> dict[str, Any]:
         return {"concurrency": self.concurrency, "seconds": round(self.seconds, 2), "requests": len(self.latencies),

@@ -24,6 +24,7 @@ from uuid import uuid4
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from benchmarks import postgres_schema
 from commands import logs
 from commands.bootstrap import Runtime, build_runtime
 from commands.settings import Settings
@@ -130,48 +131,41 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     args = parser.parse_args()
     logs.configure("console", "WARNING")
-    from tests.services import create_schema, drop_schema, ensure_test_database
-
-    schema = f"bench_{uuid4().hex[:8]}"
-    url = ensure_test_database()
-    create_schema(schema)
-    try:
-        with BrokerProcess(log_file=Path(tempfile.mkdtemp()) / "broker.log") as broker:
-            settings = Settings(database_url=url, database_schema=schema, data_dir=Path(tempfile.mkdtemp()),
-                                kafka_bootstrap_servers=broker.bootstrap_servers, admin_token="bench-token-0123456789",
-                                topic_prefix=f"bench{uuid4().hex[:6]}", relay_batch_size=1000,
-                                projection_batch_size=1000)
-            runtime = build_runtime(settings)
-            try:
+    with postgres_schema() as (url, schema), \
+            BrokerProcess(log_file=Path(tempfile.mkdtemp()) / "broker.log") as broker:
+        settings = Settings(database_url=url, database_schema=schema, data_dir=Path(tempfile.mkdtemp()),
+                            kafka_bootstrap_servers=broker.bootstrap_servers, admin_token="bench-token-0123456789",
+                            topic_prefix=f"bench{uuid4().hex[:6]}", relay_batch_size=1000,
+                            projection_batch_size=1000)
+        runtime = build_runtime(settings)
+        try:
+            started = time.perf_counter()
+            events = write_orders(runtime, args.orders)
+            print(f"wrote {events:,} events ({args.orders:,} orders) in {time.perf_counter() - started:.1f} s")
+            relay = runtime.relay()
+            started = time.perf_counter()
+            relay.catch_up()
+            relay_rate = events / (time.perf_counter() - started)
+            relay.close()
+            raw = raw_producer(runtime, broker.bootstrap_servers, events)
+            print(f"relay: {relay_rate:,.0f} events/s; raw KafkaProducer, same envelopes: {raw:,.0f} messages/s "
+                  f"(relay = {relay_rate / raw:.2f}x raw)")
+            raw_in = raw_consumer(broker.bootstrap_servers, f"{settings.topic_prefix}.orders", events)
+            print(f"raw KafkaConsumer, orders topic from offset zero: {raw_in:,.0f} records/s")
+            for projection in build_projections(["order_tracking", "customer_timeline"]):
+                worker = runtime.worker(projection)
                 started = time.perf_counter()
-                events = write_orders(runtime, args.orders)
-                print(f"wrote {events:,} events ({args.orders:,} orders) in {time.perf_counter() - started:.1f} s")
-                relay = runtime.relay()
-                started = time.perf_counter()
-                relay.catch_up()
-                relay_rate = events / (time.perf_counter() - started)
-                relay.close()
-                raw = raw_producer(runtime, broker.bootstrap_servers, events)
-                print(f"relay: {relay_rate:,.0f} events/s; raw KafkaProducer, same envelopes: {raw:,.0f} messages/s "
-                      f"(relay = {relay_rate / raw:.2f}x raw)")
-                raw_in = raw_consumer(broker.bootstrap_servers, f"{settings.topic_prefix}.orders", events)
-                print(f"raw KafkaConsumer, orders topic from offset zero: {raw_in:,.0f} records/s")
-                for projection in build_projections(["order_tracking", "customer_timeline"]):
-                    worker = runtime.worker(projection)
-                    started = time.perf_counter()
-                    applied = worker.rebuild()
-                    seconds = time.perf_counter() - started
-                    rate = applied / seconds
-                    print(f"projection {projection.name} rebuild: {applied:,} events in {seconds:.1f} s, "
-                          f"{rate:,.0f} events/s ({rate / raw_in:.2f}x raw consumer); "
-                          f"1,000,000 events at this rate: {1_000_000 / rate / 60:.1f} min")
-                for size, snap, full in load_times(runtime):
-                    print(f"load an order of {size:>6,} events: {snap:8.1f} ms with snapshots, "
-                          f"{full:8.1f} ms replaying every event")
-            finally:
-                runtime.close()
-    finally:
-        drop_schema(schema)
+                applied = worker.rebuild()
+                seconds = time.perf_counter() - started
+                rate = applied / seconds
+                print(f"projection {projection.name} rebuild: {applied:,} events in {seconds:.1f} s, "
+                      f"{rate:,.0f} events/s ({rate / raw_in:.2f}x raw consumer); "
+                      f"1,000,000 events at this rate: {1_000_000 / rate / 60:.1f} min")
+            for size, snap, full in load_times(runtime):
+                print(f"load an order of {size:>6,} events: {snap:8.1f} ms with snapshots, "
+                      f"{full:8.1f} ms replaying every event")
+        finally:
+            runtime.close()
 
 
 if __name__ == "__main__":

@@ -91,33 +91,33 @@ class ProjectionWorker:
         stored = self.stored_offsets()
         for tp in partitions:
             next_offset, last_event_id = stored.get(tp, (0, ""))
-            if next_offset > 0:
-                record = read_record_at(self.kafka, tp, next_offset - 1)
-                if record is None or _event_id(record.value) != last_event_id:
-                    log.warning("projection_log_mismatch", projection=self.projection.name, topic=tp.topic,
-                                partition=tp.partition, offset=next_offset - 1, expected_event_id=last_event_id)
-                    next_offset = 0
+            if not self._log_holds(tp, next_offset, last_event_id):
+                log.warning("projection_log_mismatch", projection=self.projection.name, topic=tp.topic,
+                            partition=tp.partition, offset=next_offset - 1, expected_event_id=last_event_id)
+                next_offset = 0
             self._floor[tp] = next_offset
             self.consumer.seek(tp, next_offset)
             log.info("partition_positioned", projection=self.projection.name, topic=tp.topic,
                      partition=tp.partition, offset=next_offset)
 
+    def _log_holds(self, tp: TopicPartition, next_offset: int, last_event_id: str) -> bool:
+        """Whether the partition still holds, just before ``next_offset``, the record this
+        view applied last (trivially so when it has applied nothing there)."""
+        if next_offset == 0:
+            return True
+        record = read_record_at(self.kafka, tp, next_offset - 1)
+        return record is not None and _event_id(record.value) == last_event_id
+
     def verify_log(self) -> bool:
         """Check that the broker still holds the records this view has applied; if a
         partition's log was replaced (a broker that lost its memory, a topic recreated and
-        republished), position it again: replayed events are skipped by version, and the
-        ones the old offsets would have jumped over are applied. True if it repositioned."""
+        republished), reconnect, which positions every partition again: replayed events are
+        skipped by version, and the ones the old offsets would have jumped over are applied.
+        True if it reconnected."""
         if self.consumer is None:
             return False
-        assigned = list(self.consumer.assignment())
         stored = self.stored_offsets()
-        replaced = []
-        for tp in assigned:
-            next_offset, last_event_id = stored.get(tp, (0, ""))
-            if next_offset > 0:
-                record = read_record_at(self.kafka, tp, next_offset - 1)
-                if record is None or _event_id(record.value) != last_event_id:
-                    replaced.append(tp)
+        replaced = [tp for tp in self.consumer.assignment() if not self._log_holds(tp, *stored.get(tp, (0, "")))]
         if replaced:
             log.warning("projection_log_replaced", projection=self.projection.name,
                         partitions=[f"{tp.topic}[{tp.partition}]" for tp in replaced])

@@ -92,7 +92,7 @@ class Database:
         self._idle: list[Any] = []
         self._idle_lock = threading.Lock()
         self._closed = False
-        # psycopg2's pool raises when every connection is out; threads wait for one instead.
+        # At most this many connections at once; a thread waits for a free one (_connect).
         self._max = max_connections
         self._slots = threading.BoundedSemaphore(max_connections)
         if url.startswith(("postgres://", "postgresql://")):
@@ -164,8 +164,7 @@ class Database:
             try:
                 yield cur
             except BaseException as error:
-                broken = isinstance(error, UNAVAILABLE)
-                if not broken:
+                if not isinstance(error, UNAVAILABLE):  # a dead connection cannot roll back
                     conn.rollback()
                 raise
             else:

@@ -16,7 +16,7 @@ from projections.queries import ViewNotCaughtUp
 from streams.sqldb import UNAVAILABLE
 
 # A store that cannot be reached (down, restarting, lock timeout): the command was not
-# written (each command is one transaction), so the client may retry it.
+# written (its events commit in one transaction or not at all), so the client may retry it.
 STORE_UNAVAILABLE = (persistence.OperationalError, persistence.InterfaceError, *UNAVAILABLE)
 
 log = structlog.get_logger(__name__)

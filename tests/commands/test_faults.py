@@ -27,12 +27,12 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from commands.bootstrap import Runtime, build_runtime
-from commands.lag import lag_report
+from commands.bootstrap import build_runtime
 from streams.broker import BrokerProcess, free_port
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.kafka_helpers import consume_all
 from tests.projections.test_worker import view_dump
+from tests.projections.topic_order import wait_until_caught_up
 
 pytestmark = pytest.mark.skipif(not glob.glob("/etc/postgresql/*"), reason="needs the local PostgreSQL cluster")
 
@@ -196,24 +196,6 @@ def cluster(tmp_path: Path, pg_url: str, pg_schema: str) -> Iterator[Cluster]:
         ensure_postgres()
 
 
-def wait_until_caught_up(runtime: Runtime, timeout: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    report: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            report = lag_report(runtime)
-        except Exception:  # noqa: BLE001 - the views may be between restarts
-            time.sleep(0.5)
-            continue
-        projections = report.get("projections", {})
-        if (report["relay"]["lag_events"] == 0 and projections
-                and all(p["lag_records"] == 0 for name, p in projections.items()
-                        if name in ("order_tracking", "customer_timeline"))):
-            return report
-        time.sleep(0.5)
-    raise AssertionError(f"not caught up: {json.dumps(report)[:2000]}")
-
-
 def test_kills_and_outages_under_load_lose_and_duplicate_nothing(cluster: Cluster) -> None:
     for name in ("api", "relay", "projections", "scheduler"):
         cluster.start(name)
@@ -254,7 +236,7 @@ def test_kills_and_outages_under_load_lose_and_duplicate_nothing(cluster: Cluste
     runtime = build_runtime(cluster.settings.model_copy(update={
         "kafka_bootstrap_servers": cluster.broker.bootstrap_servers}))
     try:
-        wait_until_caught_up(runtime)
+        wait_until_caught_up(runtime, timeout=90, projections=("order_tracking", "customer_timeline"))
         per_order: dict[str, list[int]] = defaultdict(list)
         for order, version in clients.accepted.values():
             per_order[order].append(version)

@@ -9,7 +9,7 @@ correct only for the order the events were written fails here, deterministically
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Collection
 
 from commands.bootstrap import Runtime
 from projections.base import Projection
@@ -39,19 +39,27 @@ def replay_topic_by_topic(runtime: Runtime, projection: Projection, categories: 
                 projection.apply(cur, env)
 
 
-def stop_when_caught_up(runtime: Runtime, timeout: float = 30.0) -> None:
-    """Wait until the relay has published the whole store and every projection has applied
-    everything published, then stop the background workers: only then is an incremental
-    view complete enough to compare with a rebuild."""
+def wait_until_caught_up(runtime: Runtime, timeout: float = 30.0,
+                         projections: Collection[str] | None = None) -> dict[str, Any]:
+    """Wait until the relay has published the whole store and the projections (all, or
+    those named) have applied everything published; the lag report at that point."""
     from commands.lag import lag_report
 
     deadline = time.monotonic() + timeout
     while True:
         report = lag_report(runtime)
-        if report["relay"]["lag_events"] == 0 and all(p["lag_records"] == 0 for p in report["projections"].values()):
-            break
+        if report["relay"]["lag_events"] == 0 and all(
+                p["lag_records"] == 0 for name, p in report["projections"].items()
+                if projections is None or name in projections):
+            return report
         assert time.monotonic() < deadline, f"views did not catch up: {report}"
         time.sleep(0.05)
+
+
+def stop_when_caught_up(runtime: Runtime, timeout: float = 30.0) -> None:
+    """Wait until everything is published and applied, then stop the background workers:
+    only then is an incremental view complete enough to compare with a rebuild."""
+    wait_until_caught_up(runtime, timeout)
     runtime.stop.set()
     for thread in runtime.threads:
         thread.join(timeout=15)
