@@ -293,3 +293,39 @@ def test_projection_process_killed_with_sigkill_neither_loses_nor_double_applies
     # position_updates is a counter: any double-applied in_transit event would inflate it.
     assert view["position_updates"] == updates
     assert view["version"] == total and len(view["history"]) == total
+
+
+def test_workers_bound_how_long_a_fetch_waits_at_the_broker(runtime: Runtime) -> None:
+    # kafka-python's default (500 ms) set the views' lag at light load (docs/performance.md).
+    deliver_some(runtime, 1)
+    publish(runtime)
+    worker = runtime.worker(OrderTracking())
+    worker.connect()
+    try:
+        assert runtime.settings.projection_fetch_wait_ms == 100
+        assert worker.consumer.config["fetch_max_wait_ms"] == 100
+    finally:
+        worker.close()
+
+
+def test_a_running_worker_notices_its_log_was_replaced_and_reads_it_again(runtime: Runtime, topic_prefix: str) -> None:
+    deliver_some(runtime, 2)
+    publish(runtime)
+    worker = runtime.worker(OrderTracking())
+    drain(worker, 6)
+    assert worker.verify_log() is False  # the broker still holds what was applied
+    with runtime.views_db.transaction() as cur:  # as if the partitions now held other records
+        cur.execute("UPDATE projection_offsets SET last_event_id = 'gone' WHERE projection = 'order_tracking'")
+    assert worker.verify_log() is True
+    # It reads the partitions again from offset zero: their records' ids replace the marks,
+    # and the replayed events are skipped by version (applied once, still six).
+    deadline = time.monotonic() + 20
+    while True:
+        with runtime.views_db.transaction() as cur:
+            stale = cur.execute("SELECT COUNT(*) FROM projection_offsets WHERE last_event_id = 'gone'").fetchone()[0]
+        if not stale:
+            break
+        assert time.monotonic() < deadline, "the worker did not read its partitions again"
+        worker.poll_once()
+    worker.close()
+    assert applied_events(worker) == 6
