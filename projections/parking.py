@@ -52,6 +52,62 @@ def waiting_head(cur: Cursor, projection: str, aggregate_id: str) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
+class BatchMarks:
+    """The version marks and parked heads of one batch's aggregates.
+
+    Read with one query each for the whole batch (the marks locked on PostgreSQL, as
+    ``applied_version`` does) and the moved marks written back with one statement, where
+    asking per event cost four round trips per event (benchmarks.pipeline).
+    """
+
+    CHUNK = 500
+
+    def __init__(self, cur: Cursor, projection: str, aggregate_ids: set[str]) -> None:
+        self.cur = cur
+        self.projection = projection
+        self._applied: dict[str, int] = {}
+        self._waiting: dict[str, int] = {}
+        self._moved: dict[str, int] = {}
+        ids = sorted(aggregate_ids)
+        lock = " FOR UPDATE" if cur.dialect == "postgres" else ""
+        for start in range(0, len(ids), self.CHUNK):
+            chunk = ids[start:start + self.CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            for aggregate_id, version in cur.execute(
+                    f"SELECT aggregate_id, version FROM projection_versions WHERE projection = %s "
+                    f"AND aggregate_id IN ({marks}) ORDER BY aggregate_id{lock}", (projection, *chunk)).fetchall():
+                self._applied[aggregate_id] = int(version)
+            for aggregate_id, version in cur.execute(
+                    f"SELECT aggregate_id, MIN(version) FROM projection_parked WHERE projection = %s "
+                    f"AND aggregate_id IN ({marks}) AND status IN ('failed', 'blocked') GROUP BY aggregate_id",
+                    (projection, *chunk)).fetchall():
+                self._waiting[aggregate_id] = int(version)
+
+    def applied(self, aggregate_id: str) -> int:
+        return self._applied.get(aggregate_id, 0)
+
+    def waiting(self, aggregate_id: str) -> int | None:
+        return self._waiting.get(aggregate_id)
+
+    def mark_applied(self, aggregate_id: str, version: int) -> None:
+        self._applied[aggregate_id] = self._moved[aggregate_id] = version
+
+    def mark_parked(self, aggregate_id: str, version: int) -> None:
+        head = self._waiting.get(aggregate_id)
+        self._waiting[aggregate_id] = version if head is None else min(head, version)
+
+    def flush(self) -> None:
+        moved = sorted(self._moved.items())
+        for start in range(0, len(moved), self.CHUNK):
+            chunk = moved[start:start + self.CHUNK]
+            rows = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            self.cur.execute(
+                f"INSERT INTO projection_versions (projection, aggregate_id, version) VALUES {rows} "
+                "ON CONFLICT (projection, aggregate_id) DO UPDATE SET version = EXCLUDED.version",
+                [value for aggregate_id, version in chunk for value in (self.projection, aggregate_id, version)])
+        self._moved.clear()
+
+
 def try_apply(cur: Cursor, projection: Projection, env: dict[str, Any], attempts: int = MAX_ATTEMPTS) -> str | None:
     """Apply inside a savepoint, up to ``attempts`` times. None on success, else the last error.
 

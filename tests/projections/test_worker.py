@@ -329,3 +329,41 @@ def test_a_running_worker_notices_its_log_was_replaced_and_reads_it_again(runtim
         worker.poll_once()
     worker.close()
     assert applied_events(worker) == 6
+
+
+def test_a_batch_reads_and_writes_its_version_marks_once_not_per_event(runtime: Runtime,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bookkeeping is per batch: the version marks and parked heads of every aggregate in the
+    batch are read in one query each and written in one statement, and no savepoint is taken
+    unless a view's code fails. Only the view's own statements are per event."""
+    from streams import sqldb
+
+    deliver_some(runtime, 20)  # 60 events, 20 aggregates
+    publish(runtime)
+    worker = runtime.worker(OrderTracking())
+    statements: list[str] = []
+    real_execute = sqldb.Cursor.execute
+
+    def counting(self: sqldb.Cursor, sql: str, params: Any = ()) -> sqldb.Cursor:
+        statements.append(sql.split()[0] + " " + (sql.split("projection_", 1)[1].split()[0]
+                                                    if "projection_" in sql else "view"))
+        return real_execute(self, sql, params)
+
+    worker.connect()
+    monkeypatch.setattr(sqldb.Cursor, "execute", counting)
+    batch: dict = {}
+    deadline = time.monotonic() + 20
+    while sum(len(r) for r in batch.values()) < 60:
+        assert time.monotonic() < deadline
+        for tp, records in worker.consumer.poll(timeout_ms=500, max_records=1000).items():
+            batch.setdefault(tp, []).extend(records)
+    assert worker.apply_batch(batch) == 60
+    monkeypatch.undo()
+    worker.close()
+    bookkeeping = [s for s in statements if not s.endswith("view")]
+    assert not [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE"))]
+    assert bookkeeping.count("SELECT versions") == 1 and bookkeeping.count("SELECT parked") == 1
+    assert bookkeeping.count("INSERT versions") == 1
+    assert bookkeeping.count("INSERT offsets") == len(batch)
+    assert len(bookkeeping) == 3 + len(batch)
+    assert applied_events(worker) == 60
