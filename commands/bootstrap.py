@@ -76,6 +76,7 @@ class Runtime:
             source_prefix=s.event_source,
             batch_size=s.relay_batch_size,
             poll_interval=s.relay_poll_interval,
+            min_cycle=s.relay_min_cycle,
             verify_interval=s.relay_verify_interval,
         )
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Relay.
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval: float = Field(default=0.1, gt=0, le=60)
+    # On PostgreSQL the relay wakes on every write (LISTEN/NOTIFY) but starts batches at
+    # most this often, so that under load the writes of this interval go out together.
+    relay_min_cycle: float = Field(default=0.05, ge=0, le=10)
     relay_verify_interval: float = Field(default=60.0, gt=0)
 
     # Projections: "assign" reads every partition in one worker; "group" joins a consumer

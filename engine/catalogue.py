@@ -6,6 +6,8 @@ The relay publishes the events of these aggregates only; everything else in the 
 
 from __future__ import annotations
 
+import functools
+
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
@@ -44,6 +46,7 @@ PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def category_of(event_topic: str) -> str | None:
     """The category of a stored event's topic (``module:Aggregate.Event``), or None if internal."""
     for category, aggregate in PUBLIC_STREAMS.items():

@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Any, Callable
 
+import psycopg2
 import structlog
 from kafka import ConsumerRebalanceListener, TopicPartition
 
@@ -217,8 +218,8 @@ class ProjectionWorker:
         else:
             try:
                 self.projection.apply(cur, env)
-            except parking.TRANSIENT:
-                raise
+            except (*parking.TRANSIENT, psycopg2.DatabaseError):
+                raise  # transient, or possibly a statement of an earlier event (held back)
             except Exception as exc:  # noqa: BLE001 - the careful pass retries, then parks it
                 raise _ViewCodeFailed(env["id"], f"{type(exc).__name__}: {exc}") from exc
         log.debug("event_applied", projection=name, event_id=env["id"], type=env["type"])
@@ -228,9 +229,11 @@ class ProjectionWorker:
     def apply_batch(self, batch: dict[TopicPartition, list[Any]]) -> int:
         """Apply a poll's records and move the offsets, in one transaction.
 
-        Events are applied without a savepoint each (two round trips per event saved); if a
-        view's code fails on one, the transaction is rolled back and the batch applied again
-        with a savepoint per event, so that the failing event is retried and parked alone.
+        The fast pass applies events without a savepoint each and holds the views' writes back
+        until the next read or the commit (streams.sqldb.Cursor, PostgreSQL), so a batch costs
+        a round trip per read rather than per statement. If a view's code fails, the
+        transaction is rolled back and the batch applied again carefully: a savepoint per
+        event, every statement sent at once, so the failing event is retried and parked alone.
         """
         try:
             return self._apply_batch(batch, careful=None)
@@ -241,13 +244,25 @@ class ProjectionWorker:
 
     def _apply_batch(self, batch: dict[TopicPartition, list[Any]], careful: str | None) -> int:
         """``careful``: None for the fast pass, else the id of the event that failed in it."""
-        applied = 0
         self._dead_letters = []
         fresh: dict[TopicPartition, list[tuple[Any, dict[str, Any] | ce.MalformedEnvelope]]] = {}
         for tp, records in batch.items():
             fresh[tp] = [(r, _decoded(r.value)) for r in records if r.offset >= self._floor.get(tp, 0)]
         aggregate_ids = {env["subject"] for records in fresh.values() for _, env in records if isinstance(env, dict)}
-        with self.db.transaction() as cur:
+        try:
+            return self._apply_fresh(batch, fresh, aggregate_ids, careful)
+        except psycopg2.DatabaseError as exc:
+            # With writes held back (the fast pass), the database reports a view's bad
+            # statement later than the event that made it: the careful pass finds the event.
+            if careful is not None or isinstance(exc, parking.TRANSIENT):
+                raise
+            raise _ViewCodeFailed("", f"{type(exc).__name__}: {exc}") from exc
+
+    def _apply_fresh(self, batch: dict[TopicPartition, list[Any]],
+                     fresh: dict[TopicPartition, list[tuple[Any, dict[str, Any] | ce.MalformedEnvelope]]],
+                     aggregate_ids: set[str], careful: str | None) -> int:
+        applied = 0
+        with self.db.transaction(deferred=careful is None) as cur:
             marks = parking.BatchMarks(cur, self.projection.name, aggregate_ids)
             for tp, records in fresh.items():
                 if not records:

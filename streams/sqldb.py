@@ -7,8 +7,10 @@ statements use ``%s`` placeholders and ``INSERT ... ON CONFLICT``, which both sp
 from __future__ import annotations
 
 import json
+import select
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,18 +57,44 @@ class PostgresURL:
         }
 
 
-class Cursor:
-    """Wraps a DB-API cursor so SQL is written once with %s placeholders."""
+def _returns_rows(sql: str) -> bool:
+    head = sql.lstrip()[:6].upper()
+    return head in ("SELECT", "WITH") or "RETURNING" in sql.upper()
 
-    def __init__(self, raw: Any, dialect: str) -> None:
+
+class Cursor:
+    """Wraps a DB-API cursor so SQL is written once with %s placeholders.
+
+    A ``deferred`` cursor (PostgreSQL) holds back statements that return no rows and sends
+    them in one round trip with the next statement that does, or when the transaction
+    commits: a view's writes then cost no round trip of their own. Order is kept, so reads
+    see the writes before them; an error in a held-back statement surfaces at that later
+    statement or at commit, and the transaction rolls back as a whole.
+    """
+
+    def __init__(self, raw: Any, dialect: str, deferred: bool = False) -> None:
         self.raw = raw
         self.dialect = dialect
+        self.deferred = deferred and dialect == "postgres"
+        self._held: list[bytes] = []
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         if self.dialect == "sqlite":
-            sql = sql.replace("%s", "?")
-        self.raw.execute(sql, tuple(params))
+            self.raw.execute(sql.replace("%s", "?"), tuple(params))
+        elif self.deferred and not _returns_rows(sql):
+            self._held.append(self.raw.mogrify(sql, tuple(params)))
+        elif self._held:
+            self._held.append(self.raw.mogrify(sql, tuple(params)))
+            self.flush()
+        else:
+            self.raw.execute(sql, tuple(params))
         return self
+
+    def flush(self) -> None:
+        """Send the held-back statements (the last one's result is the cursor's)."""
+        if self._held:
+            held, self._held = self._held, []
+            self.raw.execute(b";\n".join(held))
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self.raw.fetchone()
@@ -76,6 +104,7 @@ class Cursor:
 
     @property
     def rowcount(self) -> int:
+        self.flush()
         return self.raw.rowcount
 
 
@@ -151,8 +180,9 @@ class Database:
             conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """One atomic unit: commits on success, rolls back on any exception."""
+    def transaction(self, deferred: bool = False) -> Iterator[Cursor]:
+        """One atomic unit: commits on success, rolls back on any exception.
+        ``deferred``: writes are held back and sent together (see Cursor)."""
         conn = self._connect()
         broken = False
         try:
@@ -160,9 +190,10 @@ class Database:
                 # IMMEDIATE takes the write lock up front, so two writers never deadlock
                 # upgrading read locks.
                 conn.execute("BEGIN IMMEDIATE")
-            cur = Cursor(conn.cursor(), self.dialect)
+            cur = Cursor(conn.cursor(), self.dialect, deferred)
             try:
                 yield cur
+                cur.flush()
             except BaseException as error:
                 if not isinstance(error, UNAVAILABLE):  # a dead connection cannot roll back
                     conn.rollback()
@@ -194,6 +225,62 @@ class Database:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+class Doorbell:
+    """Rings when PostgreSQL delivers a NOTIFY on ``channel`` (the event store sends one with
+    every write), so a follower of the store wakes at once instead of after its poll interval.
+
+    A missed ring costs only latency: followers still poll. The listening connection is its
+    own (LISTEN lasts for a session) and is opened again after a failure; a fresh one rings
+    once, since writes may have happened while nobody was listening.
+    """
+
+    def __init__(self, db: Database, channel: str) -> None:
+        if db.dialect != "postgres":
+            raise ValueError("a doorbell needs PostgreSQL (LISTEN/NOTIFY)")
+        self.db = db
+        self.channel = channel
+        self._rang = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name=f"doorbell-{channel}", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Wait for a ring (True), ``timeout`` seconds or ``stop`` (False); a ring is consumed."""
+        deadline = time.monotonic() + timeout
+        while not self._rang.wait(min(0.25, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                return False
+        self._rang.clear()
+        return True
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            conn = None
+            try:
+                pg = self.db.pg
+                conn = psycopg2.connect(host=pg.host, port=pg.port, dbname=pg.dbname, user=pg.user,
+                                        password=pg.password, connect_timeout=10)
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute(f'LISTEN "{self.channel}"')
+                self._rang.set()
+                while not self._stop.is_set():
+                    if select.select([conn], [], [], 0.5)[0]:
+                        conn.poll()
+                        if conn.notifies:
+                            conn.notifies.clear()
+                            self._rang.set()
+            except (psycopg2.Error, OSError):
+                self._stop.wait(1.0)
+            finally:
+                if conn is not None:
+                    conn.close()
 
 
 def dump_json(value: Any) -> str:

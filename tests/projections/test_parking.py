@@ -106,3 +106,32 @@ def test_skipping_a_poison_event_is_recorded_and_releases_the_rest(runtime: Runt
     assert parking.parked(runtime.views_db) == []
     worker.close()
 
+
+
+class BadStatement(OrderTracking):
+    """A view whose SQL is wrong for one order: on PostgreSQL the error surfaces only when
+    the held-back writes reach the database, after later events have been applied."""
+
+    def __init__(self, victim: str) -> None:
+        self.victim = victim
+
+    def apply(self, cur: Any, envelope: dict[str, Any]) -> None:
+        super().apply(cur, envelope)
+        if envelope["subject"] == self.victim:
+            cur.execute("INSERT INTO tracking_orders (order_id) VALUES (%s)", (self.victim,))  # NOT NULLs unset
+
+
+def test_a_view_statement_the_database_refuses_parks_its_event_not_the_batch(runtime: Runtime) -> None:
+    first, victim, last = deliver_some(runtime, 3)
+    publish(runtime)
+    worker = runtime.worker(BadStatement(str(victim)))
+    drain(worker, 6)  # both healthy orders' three events
+    for _ in range(5):
+        worker.poll_once()
+    assert runtime.views.tracking(str(first))["current_step"] == "left_warehouse"
+    assert runtime.views.tracking(str(last))["current_step"] == "left_warehouse"
+    assert runtime.views.tracking(str(victim)) is None
+    waiting = parking.parked(runtime.views_db, "order_tracking")
+    assert [(w["aggregate_id"], w["version"], w["status"]) for w in waiting] == [
+        (str(victim), 1, "failed"), (str(victim), 2, "blocked"), (str(victim), 3, "blocked")]
+    assert "null value" in waiting[0]["error"].lower() or "not null" in waiting[0]["error"].lower()

@@ -257,7 +257,7 @@ def test_projection_process_killed_with_sigkill_neither_loses_nor_double_applies
 
     oid = deliver_some(runtime, 1)[0]
     runtime.app.record_delivery_step(CTX, oid, "driver_assigned", driver="Wang")
-    updates = 400
+    updates = 1000  # enough that the kill lands mid-stream even with a fast view
     for i in range(updates):
         runtime.app.record_delivery_step(CTX, oid, "in_transit", position={"lat": 30, "lng": 120 + i / 1e4})
     publish(runtime)
@@ -266,7 +266,7 @@ def test_projection_process_killed_with_sigkill_neither_loses_nor_double_applies
            "SERVICEORDER_TOPIC_PREFIX": settings.topic_prefix,
            "KAFKA_BOOTSTRAP_SERVERS": runtime.start_kafka().bootstrap_servers,
            "SERVICEORDER_ADMIN_TOKEN": settings.admin_token, "SERVICEORDER_LOG_FORMAT": "json",
-           "SERVICEORDER_PROJECTION_BATCH_SIZE": "10"}
+           "SERVICEORDER_PROJECTION_BATCH_SIZE": "5"}
     if settings.database_url:
         env |= {"DATABASE_URL": settings.database_url, "SERVICEORDER_DATABASE_SCHEMA": settings.database_schema}
     cmd = [sys.executable, "-m", "commands.cli", "project", "order_tracking"]

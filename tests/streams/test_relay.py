@@ -148,3 +148,38 @@ def test_kafka_client_checks_record_crcs_with_the_c_module() -> None:
 
     assert util._crc32c is not pure_python
     assert util.calc_crc32c(memoryview(b"123456789")) == 0xE3069283  # the CRC-32C check value
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_relay_on_postgres_wakes_on_a_write_rather_than_after_its_poll_interval(runtime: Runtime) -> None:
+    import threading
+
+    relay = runtime.relay()
+    relay.poll_interval = 30.0  # polling alone would take up to 30 s to see a write
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,))
+    thread.start()
+
+    def published_within(seconds: float) -> float:
+        started = time.monotonic()
+        last = runtime.app.recorder.max_notification_id()
+        while relay.state.position() < last:
+            assert time.monotonic() - started < seconds, "the relay did not wake on the write"
+            time.sleep(0.01)
+        return time.monotonic() - started
+
+    def place() -> None:
+        runtime.app.place_order(CTX, customer_id="cust-bell", items=[{"sku": "WP", "quantity": 1}], tier="vip",
+                                delivery_address="addr")
+
+    try:
+        place()
+        published_within(10)
+        for _ in range(3):
+            time.sleep(0.3)  # the relay is idle, waiting for its doorbell
+            place()
+            assert published_within(5) < 2
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()

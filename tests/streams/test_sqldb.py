@@ -1,0 +1,89 @@
+"""Our SQL layer on PostgreSQL: held-back writes and the store's doorbell."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterator
+
+import psycopg2
+import pytest
+
+from streams.sqldb import Database, Doorbell
+
+
+@pytest.fixture
+def db(pg_url: str, pg_schema: str) -> Iterator[Database]:
+    database = Database(pg_url, pg_schema)
+    with database.transaction() as cur:
+        cur.execute("CREATE TABLE items (k TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+    yield database
+    database.close()
+
+
+def count_round_trips(cur: object, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    sent: list[object] = []
+    raw = cur.raw  # type: ignore[attr-defined]
+    real = raw.execute
+
+    class Spy:
+        def __getattr__(self, name: str) -> object:
+            return getattr(raw, name)
+
+        def execute(self, sql: object, params: object = None) -> object:
+            sent.append(sql)
+            return real(sql, params)
+
+    monkeypatch.setattr(cur, "raw", Spy())
+    return sent
+
+
+def test_held_back_writes_travel_with_the_next_read_and_reads_see_them(db: Database,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    with db.transaction(deferred=True) as cur:
+        sent = count_round_trips(cur, monkeypatch)
+        for n in range(5):
+            cur.execute("INSERT INTO items (k, n) VALUES (%s, %s)", (f"k{n}", n))
+        cur.execute("UPDATE items SET n = n * 10 WHERE k = %s", ("k4",))
+        assert sent == []  # nothing has left the process yet
+        total = cur.execute("SELECT SUM(n) FROM items").fetchone()
+        assert total == (0 + 1 + 2 + 3 + 40,)
+        assert len(sent) == 1  # six writes and the read in one round trip
+        cur.execute("INSERT INTO items (k, n) VALUES (%s, %s)", ("it's", 7))  # quoting survives
+    with db.transaction() as cur:
+        assert cur.execute("SELECT n FROM items WHERE k = %s", ("it's",)).fetchone() == (7,)
+        assert cur.execute("SELECT COUNT(*) FROM items").fetchone() == (6,)
+
+
+def test_an_error_in_a_held_back_write_rolls_the_whole_transaction_back(db: Database) -> None:
+    with pytest.raises(psycopg2.IntegrityError):
+        with db.transaction(deferred=True) as cur:
+            cur.execute("INSERT INTO items (k, n) VALUES (%s, %s)", ("a", 1))
+            cur.execute("INSERT INTO items (k, n) VALUES (%s, %s)", ("a", 2))  # duplicate key, held back
+            cur.execute("INSERT INTO items (k, n) VALUES (%s, %s)", ("b", 3))
+    with db.transaction() as cur:
+        assert cur.execute("SELECT COUNT(*) FROM items").fetchone() == (0,)
+
+
+def test_rowcount_reports_the_last_held_back_statement(db: Database) -> None:
+    with db.transaction(deferred=True) as cur:
+        cur.execute("INSERT INTO items (k, n) VALUES (%s, %s), (%s, %s)", ("a", 1, "b", 2))
+        assert cur.execute("UPDATE items SET n = 0 WHERE k IN ('a', 'b')").rowcount == 2
+
+
+def test_the_doorbell_rings_on_notify_and_not_otherwise(db: Database) -> None:
+    bell = Doorbell(db, f"bell_{db.schema}")
+    try:
+        assert bell.wait(5)  # a fresh listener rings once: writes may have been missed
+        assert not bell.wait(0.3)
+        threading.Timer(0.2, lambda: _notify(db, bell.channel)).start()
+        started = time.monotonic()
+        assert bell.wait(10)
+        assert time.monotonic() - started < 2
+    finally:
+        bell.close()
+
+
+def _notify(db: Database, channel: str) -> None:
+    with db.transaction() as cur:
+        cur.execute(f'NOTIFY "{channel}"')
