@@ -111,14 +111,19 @@ class Cursor:
 class Database:
     """Connections to one database (and, on PostgreSQL, one schema) for one component."""
 
-    def __init__(self, url: str, schema: str = "public", max_connections: int = 20, max_idle: int = 4) -> None:
+    def __init__(self, url: str, schema: str = "public", max_connections: int = 20, max_idle: int | None = None,
+                 idle_timeout: float = 60.0) -> None:
         self.url = url
         self.schema = schema
         self._local = threading.local()
-        # Idle connections kept for reuse (opening one costs a PostgreSQL backend process);
-        # beyond this they are closed, so that quiet processes do not hold max_connections.
-        self._max_idle = max_idle
-        self._idle: list[Any] = []
+        # Connections are kept for reuse, as many as were busy at once (up to ``max_idle``):
+        # opening one costs a PostgreSQL backend process, and closing every connection beyond
+        # a few under load forked ~5 backends a second and cost a third of the API's
+        # throughput (benchmarks.http). One unused for ``idle_timeout`` seconds is closed,
+        # so that quiet processes do not hold max_connections.
+        self._max_idle = max_connections if max_idle is None else max_idle
+        self._idle_timeout = idle_timeout
+        self._idle: list[tuple[float, Any]] = []  # (returned at, connection), oldest first
         self._idle_lock = threading.Lock()
         self._closed = False
         # At most this many connections at once; a thread waits for a free one (_connect).
@@ -145,10 +150,15 @@ class Database:
                                                 f"({self._max} in use)")
             try:
                 with self._idle_lock:
-                    while self._idle:
-                        conn = self._idle.pop()
-                        if not conn.closed:
-                            return conn
+                    stale = self._take_stale()
+                    conn = None
+                    while self._idle and conn is None:
+                        _, conn = self._idle.pop()
+                        conn = None if conn.closed else conn
+                for old in stale:
+                    old.close()
+                if conn is not None:
+                    return conn
                 return psycopg2.connect(host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
                                         user=self.pg.user, password=self.pg.password,
                                         options=f"-c search_path={self.schema}", connect_timeout=10)
@@ -160,6 +170,16 @@ class Database:
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
+    def _take_stale(self) -> list[Any]:
+        """Remove (under the lock) the connections idle for longer than the timeout."""
+        cutoff = time.monotonic() - self._idle_timeout
+        count = 0
+        while count < len(self._idle) and self._idle[count][0] < cutoff:
+            count += 1
+        stale = [conn for _, conn in self._idle[:count]]
+        del self._idle[:count]
+        return stale
+
     def _release(self, conn: Any, broken: bool = False) -> None:
         if self.dialect == "postgres":
             try:
@@ -167,11 +187,15 @@ class Database:
                 # PostgreSQL restart every pooled connection is dead.
                 status = conn.info.transaction_status if not conn.closed else None
                 keep = not broken and status == psycopg2.extensions.TRANSACTION_STATUS_IDLE and not self._closed
+                stale = []
                 if keep:
                     with self._idle_lock:
+                        stale = self._take_stale()
                         keep = len(self._idle) < self._max_idle
                         if keep:
-                            self._idle.append(conn)
+                            self._idle.append((time.monotonic(), conn))
+                for old in stale:
+                    old.close()
                 if not keep:
                     conn.close()
             finally:
@@ -223,7 +247,7 @@ class Database:
         self._closed = True
         with self._idle_lock:
             idle, self._idle = self._idle, []
-        for conn in idle:
+        for _, conn in idle:
             conn.close()
 
 

@@ -87,3 +87,48 @@ def test_the_doorbell_rings_on_notify_and_not_otherwise(db: Database) -> None:
 def _notify(db: Database, channel: str) -> None:
     with db.transaction() as cur:
         cur.execute(f'NOTIFY "{channel}"')
+
+
+def _backend_pids(db: Database, threads: int) -> set[int]:
+    """The server processes that served ``threads`` transactions running at once."""
+    barrier = threading.Barrier(threads)
+    pids: set[int] = set()
+
+    def work() -> None:
+        with db.transaction() as cur:
+            pids.add(cur.execute("SELECT pg_backend_pid()").fetchone()[0])
+            barrier.wait(10)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return pids
+
+
+def test_the_pool_keeps_as_many_connections_as_were_busy_at_once(pg_url: str, pg_schema: str) -> None:
+    db = Database(pg_url, pg_schema, max_connections=12)
+    try:
+        first = _backend_pids(db, 10)
+        assert len(first) == 10
+        # Under the same concurrency again, no new PostgreSQL backend is started.
+        assert _backend_pids(db, 10) == first
+    finally:
+        db.close()
+
+
+def test_the_pool_closes_connections_idle_beyond_its_timeout(pg_url: str, pg_schema: str) -> None:
+    db = Database(pg_url, pg_schema, max_connections=8, idle_timeout=0.3)
+    try:
+        busy = _backend_pids(db, 6)
+        time.sleep(0.5)
+        with db.transaction() as cur:  # the next use closes the stale ones
+            (pid,) = cur.execute("SELECT pg_backend_pid()").fetchone()
+        assert pid not in busy
+        with db.transaction() as cur:
+            alive = {r[0] for r in cur.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)",
+                                               (list(busy),)).fetchall()}
+        assert alive == set()
+    finally:
+        db.close()
