@@ -32,6 +32,7 @@ from engine.context import CommandContext
 from engine.orders import ServiceOrder
 from projections.registry import build as build_projections
 from streams.broker import BrokerProcess
+from streams.envelope import CONTENT_TYPE
 from streams.relay import envelope_of
 
 CTX = CommandContext.new()
@@ -53,7 +54,8 @@ def write_orders(runtime: Runtime, orders: int) -> int:
 
 
 def raw_producer(runtime: Runtime, bootstrap: str, events: int) -> float:
-    """The same envelopes through a bare KafkaProducer (relay's settings), to another topic."""
+    """The same messages (key, envelope, header) through a bare KafkaProducer with the relay's
+    settings, to another topic."""
     source = runtime.settings.event_source
     messages = []
     for n in runtime.app.recorder.select_notifications(start=1, limit=events):
@@ -66,8 +68,9 @@ def raw_producer(runtime: Runtime, bootstrap: str, events: int) -> float:
     topic = f"raw{uuid4().hex[:8]}"
     producer.send(topic, key=b"warm", value=b"{}").get(30)
     started = time.perf_counter()
+    headers = [("content-type", CONTENT_TYPE.encode())]  # what the relay sends with each event
     for key, value in messages:
-        producer.send(topic, key=key, value=value)
+        producer.send(topic, key=key, value=value, headers=headers)
     producer.flush()
     rate = len(messages) / (time.perf_counter() - started)
     producer.close()

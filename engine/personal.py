@@ -82,10 +82,19 @@ class PersonalData:
         return state
 
     def open_state(self, state: dict[str, Any]) -> dict[str, Any]:
-        opened = {k: self._open(k, v) if _is_sealed(v) else v for k, v in state.items()}
-        inner = opened.get("state")
-        if isinstance(inner, dict) and any(_is_sealed(v) for v in inner.values()):
-            opened["state"] = {k: self._open(k, v) if _is_sealed(v) else v for k, v in inner.items()}
+        """The state with its sealed fields (and its snapshot state's) opened; the same dict
+        when nothing in it is sealed, which is most events."""
+        sealed = [k for k, v in state.items() if type(v) is dict and _is_sealed(v)]
+        inner = state.get("state")
+        inner_sealed = [k for k, v in inner.items() if type(v) is dict and _is_sealed(v)] \
+            if type(inner) is dict else []
+        if not sealed and not inner_sealed:
+            return state
+        opened = dict(state)
+        for k in sealed:
+            opened[k] = self._open(k, state[k])
+        if inner_sealed:
+            opened["state"] = {**inner, **{k: self._open(k, inner[k]) for k in inner_sealed}}
         return opened
 
     def _seal(self, state: dict[str, Any], fields: tuple[str, ...], subject: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ a crash or a broker reset produces the same bytes and, above all, the same ``id`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 _EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:serviceorder:event")
+_NAMESPACE_BYTES = _EVENT_ID_NAMESPACE.bytes
 # Library bookkeeping and our metadata travel as envelope attributes, not in data.
 _NOT_DATA = {"originator_id", "originator_version", "timestamp", "originator_topic", "meta"}
 _META_EXTENSIONS = {
@@ -27,8 +29,15 @@ _META_EXTENSIONS = {
 
 
 def event_id(aggregate_id: UUID | str, version: int) -> str:
-    """Stable id of the event at ``version`` of ``aggregate_id``: the same on every republish."""
-    return str(uuid5(_EVENT_ID_NAMESPACE, f"{aggregate_id}:{version}"))
+    """Stable id of the event at ``version`` of ``aggregate_id``: the same on every republish.
+
+    ``str(uuid5(namespace, f"{aggregate_id}:{version}"))``, computed without building UUID
+    objects (a fifth of the relay's cost of building an envelope)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{aggregate_id}:{version}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def schema_uri(category: str, event_type: str, version: int) -> str:

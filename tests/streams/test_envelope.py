@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.orders import ServiceOrder
 from streams import envelope
@@ -53,3 +55,13 @@ def test_event_id_is_stable_for_the_same_event_and_distinct_otherwise() -> None:
 def test_malformed_envelopes_are_refused(raw: bytes, message: str) -> None:
     with pytest.raises(envelope.MalformedEnvelope, match=message):
         envelope.decode(raw)
+
+
+@given(st.one_of(st.uuids(), st.text(max_size=40)), st.integers(min_value=0, max_value=2**63 - 1))
+def test_event_ids_are_the_uuid5_of_aggregate_and_version(aggregate_id: object, version: int) -> None:
+    from uuid import NAMESPACE_URL, uuid5
+
+    from streams.envelope import event_id
+
+    expected = str(uuid5(uuid5(NAMESPACE_URL, "urn:serviceorder:event"), f"{aggregate_id}:{version}"))
+    assert event_id(aggregate_id, version) == expected  # type: ignore[arg-type]
