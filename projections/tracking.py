@@ -57,6 +57,27 @@ class OrderTracking(Projection):
                 (order_id, data["customer_id"], data["tier"], dump_json([]), env["aggregateversion"],
                  env["position"], env["time"], env["time"]),
             )
+        elif kind == "DeliveryStepRecorded":
+            # The most frequent event, written without reading the row first (a read is a
+            # round trip; writes travel together, streams.sqldb.Cursor).
+            step, position = data["step"], data.get("position") or {}
+            cur.execute(
+                "UPDATE tracking_orders SET status = %s, current_step = %s, driver = COALESCE(%s, driver), "
+                "latitude = COALESCE(%s, latitude), longitude = COALESCE(%s, longitude), "
+                "position_updates = position_updates + %s, version = %s, last_position = %s, updated_at = %s "
+                "WHERE order_id = %s",
+                ("delivered" if step == "delivered" else "in_delivery", step, data.get("driver") or None,
+                 position.get("lat"), position.get("lng"), int(step == "in_transit"), env["aggregateversion"],
+                 env["position"], env["time"], order_id),
+            )
+            cur.execute(
+                "INSERT INTO tracking_history (order_id, version, event_type, step, occurred_at, actor, summary) "
+                "SELECT %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM tracking_orders WHERE order_id = %s) "
+                "ON CONFLICT DO NOTHING",
+                (order_id, env["aggregateversion"], kind, step, env["time"], env.get("actor"), summarize(env),
+                 order_id),
+            )
+            return
         else:
             row = cur.execute(
                 "SELECT status, current_step, driver, latitude, longitude, position_updates, open_incidents "
@@ -67,14 +88,7 @@ class OrderTracking(Projection):
                 return
             status, step, driver, lat, lng, updates, incidents = row
             incidents = list(load_json(incidents))
-            if kind == "DeliveryStepRecorded":
-                step = data["step"]
-                driver = data.get("driver") or driver
-                if data.get("position"):
-                    lat, lng = data["position"]["lat"], data["position"]["lng"]
-                updates += step == "in_transit"
-                status = "delivered" if step == "delivered" else "in_delivery"
-            elif kind == "IncidentReported":
+            if kind == "IncidentReported":
                 incidents.append({"incident_id": data["incident_id"], "kind": data["kind"],
                                   "description": data["description"]})
                 status = "incident_open"

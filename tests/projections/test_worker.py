@@ -86,6 +86,7 @@ class Explodes(CustomerTimeline):
     """The real timeline, failing on its n-th event the way a crash would."""
 
     def __init__(self, at: int) -> None:
+        super().__init__()
         self.at, self.seen = at, 0
 
     def apply(self, cur: Any, envelope: dict[str, Any]) -> None:
@@ -331,39 +332,65 @@ def test_a_running_worker_notices_its_log_was_replaced_and_reads_it_again(runtim
     assert applied_events(worker) == 6
 
 
-def test_a_batch_reads_and_writes_its_version_marks_once_not_per_event(runtime: Runtime,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bookkeeping is per batch: the version marks and parked heads of every aggregate in the
-    batch are read in one query each and written in one statement, and no savepoint is taken
-    unless a view's code fails. Only the view's own statements are per event."""
+def apply_all_counting(worker: ProjectionWorker, count: int, monkeypatch: pytest.MonkeyPatch
+                       ) -> tuple[list[str], dict]:
+    """Poll ``count`` records into one batch and apply it, recording every statement's SQL."""
     from streams import sqldb
 
-    deliver_some(runtime, 20)  # 60 events, 20 aggregates
-    publish(runtime)
-    worker = runtime.worker(OrderTracking())
     statements: list[str] = []
     real_execute = sqldb.Cursor.execute
 
     def counting(self: sqldb.Cursor, sql: str, params: Any = ()) -> sqldb.Cursor:
-        statements.append(sql.split()[0] + " " + (sql.split("projection_", 1)[1].split()[0]
-                                                    if "projection_" in sql else "view"))
+        statements.append(sql)
         return real_execute(self, sql, params)
 
     worker.connect()
-    monkeypatch.setattr(sqldb.Cursor, "execute", counting)
     batch: dict = {}
     deadline = time.monotonic() + 20
-    while sum(len(r) for r in batch.values()) < 60:
+    while sum(len(r) for r in batch.values()) < count:
         assert time.monotonic() < deadline
         for tp, records in worker.consumer.poll(timeout_ms=500, max_records=1000).items():
             batch.setdefault(tp, []).extend(records)
-    assert worker.apply_batch(batch) == 60
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(sqldb.Cursor, "execute", counting)
+        assert worker.apply_batch(batch) == count
     worker.close()
-    bookkeeping = [s for s in statements if not s.endswith("view")]
-    assert not [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE"))]
+    return statements, batch
+
+
+def test_a_batch_reads_and_writes_its_version_marks_once_not_per_event(runtime: Runtime,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bookkeeping is per batch: the version marks and parked heads of every aggregate in the
+    batch are read in one query each and written in one statement, and no savepoint is taken
+    unless a view's code fails. Only the view's own statements are per event, and tracking
+    writes delivery steps without reading the order's row first."""
+    deliver_some(runtime, 20)  # 60 events, 20 aggregates
+    publish(runtime)
+    worker = runtime.worker(OrderTracking())
+    sql, batch = apply_all_counting(worker, 60, monkeypatch)
+    labels = [s.split()[0] + " " + (s.split("projection_", 1)[1].split()[0] if "projection_" in s else "view")
+              for s in sql]
+    bookkeeping = [s for s in labels if not s.endswith("view")]
+    assert not [s for s in labels if s.startswith(("SAVEPOINT", "RELEASE"))]
     assert bookkeeping.count("SELECT versions") == 1 and bookkeeping.count("SELECT parked") == 1
     assert bookkeeping.count("INSERT versions") == 1
     assert bookkeeping.count("INSERT offsets") == len(batch)
     assert len(bookkeeping) == 3 + len(batch)
+    assert "SELECT view" not in labels
     assert applied_events(worker) == 60
+
+
+def test_the_timeline_reads_an_aggregates_customer_once_per_process(runtime: Runtime,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    orders = deliver_some(runtime, 10)  # 30 events: each order's first names its customer
+    publish(runtime)
+    sql, _ = apply_all_counting(runtime.worker(CustomerTimeline()), 30, monkeypatch)
+    assert not [s for s in sql if "FROM timeline_subjects" in s]
+    for oid in orders:
+        runtime.app.record_delivery_step(CTX, oid, "driver_assigned", driver="Wang")
+        runtime.app.record_delivery_step(CTX, oid, "in_transit", position={"lat": 30.0, "lng": 120.0})
+    publish(runtime)
+    # A new process knows nothing yet: one read per order, not per event.
+    sql, _ = apply_all_counting(runtime.worker(CustomerTimeline()), 20, monkeypatch)
+    assert len([s for s in sql if "FROM timeline_subjects" in s]) == 10
+    assert [e["summary"] for e in runtime.views.timeline("cust-1")].count("Driver Wang assigned") == 10
