@@ -125,7 +125,7 @@ class TokenRegistry:
         """
         if not token or len(token) > 512:
             return None
-        with self.db.transaction() as cur:
+        with self.db.read() as cur:
             row = cur.execute("SELECT principal, roles, expires_at, revoked_at FROM api_tokens WHERE token_hash = %s",
                               (_digest(token),)).fetchone()
         if row is None or row[3] is not None:

@@ -230,6 +230,29 @@ class Database:
         finally:
             self._release(conn, broken)
 
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        """A cursor for one read, outside a transaction block: on PostgreSQL the statement is
+        its own transaction, which saves the BEGIN and COMMIT round trips psycopg2 would add
+        (the token lookup of every HTTP request). Several statements here do not share a
+        snapshot: use ``transaction`` for those."""
+        conn = self._connect()
+        broken = False
+        try:
+            if self.dialect == "postgres":
+                conn.autocommit = True
+            yield Cursor(conn.cursor(), self.dialect)
+        except UNAVAILABLE:
+            broken = True
+            raise
+        finally:
+            if self.dialect == "postgres" and not conn.closed and not broken:
+                try:
+                    conn.autocommit = False
+                except UNAVAILABLE:
+                    broken = True
+            self._release(conn, broken)
+
     def ensure_schema(self) -> None:
         if self.dialect == "postgres" and self.schema != "public":
             conn = psycopg2.connect(

@@ -132,3 +132,19 @@ def test_the_pool_closes_connections_idle_beyond_its_timeout(pg_url: str, pg_sch
         assert alive == set()
     finally:
         db.close()
+
+
+def test_a_read_runs_outside_a_transaction_block_and_leaves_the_connection_as_it_was(db: Database) -> None:
+    import psycopg2.extensions as ext
+
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO items (k, n) VALUES (%s, %s)", ("a", 1))
+    with db.read() as cur:
+        assert cur.execute("SELECT n FROM items WHERE k = %s", ("a",)).fetchone() == (1,)
+        # No BEGIN was sent, so no COMMIT is owed: one round trip for the lookup.
+        assert cur.raw.connection.info.transaction_status == ext.TRANSACTION_STATUS_IDLE
+        conn = cur.raw.connection
+    assert conn.autocommit is False  # back in the pool as a transactional connection
+    with db.transaction() as cur:
+        cur.execute("SELECT 1")
+        assert cur.raw.connection.info.transaction_status == ext.TRANSACTION_STATUS_INTRANS
