@@ -8,6 +8,7 @@ Prints, in one run on one machine:
 2. our application in-process, group commit off and on (32 threads);
 3. the HTTP API (``serviceorder serve --workers N``, API processes only) at several
    concurrencies, group commit on: commands/s, p50 and p99 latency, and the ratio to (1);
+   and the floor under any command: ``GET /me`` (authenticated, nothing else) at 32 clients;
 4. end-to-end lag (command accepted -> visible in the customer timeline) with the relay,
    every projection and the scheduler running: first at the service's maximum (closed
    loop), then offered at 1/8, 1/4 and 1/2 of it, and at 1/2 of the API-only maximum (3).
@@ -90,6 +91,11 @@ class LagSampler:
         self.stop.set()
         self.thread.join()
         self.conn.close()
+
+
+def whoami_script(n: int) -> Iterator[Request]:
+    while True:
+        yield Request("GET", "/me")
 
 
 def delivery_script(n: int, sampler: LagSampler | None = None) -> Iterator[Request]:
@@ -285,6 +291,12 @@ def main() -> None:
                     print(f"HTTP, {args.workers} API processes, {c:>3} clients: {s['ok_per_s']:>6,} commands/s "
                           f"({result.rate / base:.2f}x baseline), p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms, "
                           f"statuses {s['statuses']}")
+                # The floor under any command: the same stack answering an authenticated read
+                # that does nothing else (uvicorn, FastAPI, middleware, the token lookup).
+                floor = run("127.0.0.1", port, TOKEN, whoami_script, 32, args.seconds, first=first)
+                s = floor.summary()
+                print(f"floor: GET /me over HTTP, {args.workers} API processes, 32 clients: {s['ok_per_s']:,} "
+                      f"requests/s, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms")
                 print(f"RSS of each API process after these runs ({served:,} commands): "
                       + ", ".join(f"{rss / 1024:.0f} MiB" for rss in api_rss(api.pid)))
             finally:
