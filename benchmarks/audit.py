@@ -16,14 +16,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
-from uuid import UUID, uuid4
+from uuid import UUID
 
+from benchmarks import postgres_schema
 from engine.application import ServiceOrderApp, event_store_env
 from engine.audit import Audit
 from engine.claims import CompensationClaim
 from engine.context import CommandContext
+from streams.sqldb import PostgresURL
 
 CTX = CommandContext.new()
 VERIFIER = Path(__file__).resolve().parents[1] / "tools" / "verify_bundle.py"
@@ -55,55 +58,48 @@ def long_claim(app: ServiceOrderApp, events: int) -> UUID:
 
 def run(backend: str, events: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="so-audit-bench-"))
-    schema = None
-    if backend == "postgres":
-        from streams.sqldb import Database
-        from tests.services import create_schema, ensure_test_database
+    with ExitStack() as stack:
+        if backend == "postgres":
+            url, schema = stack.enter_context(postgres_schema())
+            env = event_store_env(postgres=PostgresURL.parse(url).eventsourcing_env(schema))
+        else:
+            env = event_store_env(sqlite_path=str(tmp / "events.sqlite"))
+        app = ServiceOrderApp(env=env)
+        stack.callback(app.close)  # before the schema is dropped
+        plain = ServiceOrderApp(env={**env, "IS_SNAPSHOTTING_ENABLED": "n"})
+        stack.callback(plain.close)
+        _report(backend, events, tmp, app, plain)
 
-        schema = f"bench_{uuid4().hex[:8]}"
-        create_schema(schema)
-        db = Database(ensure_test_database(), schema)
-        env = event_store_env(postgres=db.pg.eventsourcing_env(schema))
-    else:
-        env = event_store_env(sqlite_path=str(tmp / "events.sqlite"))
-    app = ServiceOrderApp(env=env)
-    plain = ServiceOrderApp(env={**env, "IS_SNAPSHOTTING_ENABLED": "n"})
-    try:
-        started = time.perf_counter()
-        claim = long_claim(app, events)
-        print(f"[{backend}] wrote a claim of {events:,} events in {time.perf_counter() - started:.1f}s")
-        audit = Audit(app)
-        raw = timed(lambda: list(app.recorder.select_events(claim)))
-        middle = audit.history(claim)["events"][events // 2]["recorded_at"]
-        from datetime import datetime
 
-        at = datetime.fromisoformat(middle)
-        rows = [
-            ("raw stored events (library floor)", raw),
-            ("history, every link verified", timed(lambda: audit.history(claim))),
-            ("chain verification alone", timed(lambda: audit.verify(claim))),
-            ("state at the last version, snapshots", timed(lambda: audit.state(claim))),
-            ("state at the last version, no snapshots", timed(lambda: Audit(plain).state(claim))),
-            (f"state at version {events // 2}, snapshots", timed(lambda: audit.state(claim, version=events // 2))),
-            ("state as of a time (middle), snapshots", timed(lambda: audit.state(claim, at=at))),
-            ("diff of two distant versions", timed(lambda: audit.diff(claim, 10, events - 10))),
-        ]
-        bundle = tmp / "claim.audit"
-        rows.append(("bundle export", timed(lambda: bundle.write_bytes(audit.bundle(claim, [], app.clock.now())),
-                                            repeat=1)))
-        rows.append(("standalone verifier on the bundle", timed(
-            lambda: subprocess.run([sys.executable, "-I", str(VERIFIER), str(bundle)], check=True,
-                                   capture_output=True), repeat=1)))
-        for name, seconds in rows:
-            print(f"[{backend}] {name:<42} {seconds * 1000:8.0f} ms  ({seconds / raw:5.1f}x the raw read)")
-        print(f"[{backend}] bundle size {bundle.stat().st_size / 1e6:.1f} MB")
-    finally:
-        app.close()
-        plain.close()
-        if schema:
-            from tests.services import drop_schema
+def _report(backend: str, events: int, tmp: Path, app: ServiceOrderApp, plain: ServiceOrderApp) -> None:
+    started = time.perf_counter()
+    claim = long_claim(app, events)
+    print(f"[{backend}] wrote a claim of {events:,} events in {time.perf_counter() - started:.1f}s")
+    audit = Audit(app)
+    raw = timed(lambda: list(app.recorder.select_events(claim)))
+    middle = audit.history(claim)["events"][events // 2]["recorded_at"]
+    from datetime import datetime
 
-            drop_schema(schema)
+    at = datetime.fromisoformat(middle)
+    rows = [
+        ("raw stored events (library floor)", raw),
+        ("history, every link verified", timed(lambda: audit.history(claim))),
+        ("chain verification alone", timed(lambda: audit.verify(claim))),
+        ("state at the last version, snapshots", timed(lambda: audit.state(claim))),
+        ("state at the last version, no snapshots", timed(lambda: Audit(plain).state(claim))),
+        (f"state at version {events // 2}, snapshots", timed(lambda: audit.state(claim, version=events // 2))),
+        ("state as of a time (middle), snapshots", timed(lambda: audit.state(claim, at=at))),
+        ("diff of two distant versions", timed(lambda: audit.diff(claim, 10, events - 10))),
+    ]
+    bundle = tmp / "claim.audit"
+    rows.append(("bundle export", timed(lambda: bundle.write_bytes(audit.bundle(claim, [], app.clock.now())),
+                                        repeat=1)))
+    rows.append(("standalone verifier on the bundle", timed(
+        lambda: subprocess.run([sys.executable, "-I", str(VERIFIER), str(bundle)], check=True,
+                               capture_output=True), repeat=1)))
+    for name, seconds in rows:
+        print(f"[{backend}] {name:<42} {seconds * 1000:8.0f} ms  ({seconds / raw:5.1f}x the raw read)")
+    print(f"[{backend}] bundle size {bundle.stat().st_size / 1e6:.1f} MB")
 
 
 def main() -> None:

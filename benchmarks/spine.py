@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from uuid import uuid4
 
+from benchmarks import postgres_schema
 from commands import logs
 from commands.bootstrap import build_runtime
 from commands.settings import Settings
@@ -26,20 +28,17 @@ CTX = CommandContext.new()
 
 
 def run(backend: str, orders: int, broker: BrokerProcess) -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="so-bench-"))
-    extra: dict[str, object] = {}
-    schema = None
-    if backend == "postgres":
-        from tests.services import create_schema, ensure_test_database
-
-        schema = f"bench_{uuid4().hex[:8]}"
-        extra = {"database_url": ensure_test_database(), "database_schema": schema}
-        create_schema(schema)
-    settings = Settings(data_dir=data_dir, kafka_bootstrap_servers=broker.bootstrap_servers,
-                        topic_prefix=f"bench{uuid4().hex[:6]}", admin_token="bench-token-0123456789",
-                        relay_batch_size=1000, **extra)  # type: ignore[arg-type]
-    runtime = build_runtime(settings)
-    try:
+    with ExitStack() as stack:
+        extra: dict[str, object] = {}
+        if backend == "postgres":
+            url, schema = stack.enter_context(postgres_schema())
+            extra = {"database_url": url, "database_schema": schema}
+        settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="so-bench-")),
+                            kafka_bootstrap_servers=broker.bootstrap_servers,
+                            topic_prefix=f"bench{uuid4().hex[:6]}", admin_token="bench-token-0123456789",
+                            relay_batch_size=1000, **extra)  # type: ignore[arg-type]
+        runtime = build_runtime(settings)
+        stack.callback(runtime.close)  # before the schema is dropped
         started = time.perf_counter()
         for n in range(orders):
             oid = runtime.app.place_order(CTX, customer_id=f"c{n % 200}", items=[{"sku": "WP", "quantity": 1}],
@@ -64,12 +63,6 @@ def run(backend: str, orders: int, broker: BrokerProcess) -> None:
             rate = applied / (time.perf_counter() - started)
             print(f"[{backend}] projection {projection.name}: {rate:,.0f} events/s "
                   f"({rate / write_rate:.1f}x the write rate)")
-    finally:
-        runtime.close()
-        if schema:
-            from tests.services import drop_schema
-
-            drop_schema(schema)
 
 
 def main() -> None:
