@@ -84,10 +84,9 @@ class PersonalData:
     def open_state(self, state: dict[str, Any]) -> dict[str, Any]:
         """The state with its sealed fields (and its snapshot state's) opened; the same dict
         when nothing in it is sealed, which is most events."""
-        sealed = [k for k, v in state.items() if type(v) is dict and _is_sealed(v)]
+        sealed = _sealed_keys(state)
         inner = state.get("state")
-        inner_sealed = [k for k, v in inner.items() if type(v) is dict and _is_sealed(v)] \
-            if type(inner) is dict else []
+        inner_sealed = _sealed_keys(inner) if type(inner) is dict else []
         if not sealed and not inner_sealed:
             return state
         opened = dict(state)
@@ -117,6 +116,10 @@ class PersonalData:
             return erased_value(name)
         plain = AESGCM(key).decrypt(base64.b64decode(value["n"]), base64.b64decode(value["c"]), name.encode())
         return json.loads(plain)
+
+
+def _sealed_keys(state: dict[str, Any]) -> list[str]:
+    return [k for k, v in state.items() if type(v) is dict and _is_sealed(v)]
 
 
 def _is_sealed(value: Any) -> bool:

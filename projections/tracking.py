@@ -70,14 +70,6 @@ class OrderTracking(Projection):
                  position.get("lat"), position.get("lng"), int(step == "in_transit"), env["aggregateversion"],
                  env["position"], env["time"], order_id),
             )
-            cur.execute(
-                "INSERT INTO tracking_history (order_id, version, event_type, step, occurred_at, actor, summary) "
-                "SELECT %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM tracking_orders WHERE order_id = %s) "
-                "ON CONFLICT DO NOTHING",
-                (order_id, env["aggregateversion"], kind, step, env["time"], env.get("actor"), summarize(env),
-                 order_id),
-            )
-            return
         else:
             row = cur.execute(
                 "SELECT status, current_step, driver, latitude, longitude, position_updates, open_incidents "
@@ -107,9 +99,12 @@ class OrderTracking(Projection):
                 (status, step, driver, lat, lng, updates, dump_json(incidents), env["aggregateversion"],
                  env["position"], env["time"], order_id),
             )
+        # Only for a tracked order: a step of an order this view never saw placed (the
+        # UPDATE above matched nothing) leaves no history either.
         cur.execute(
             "INSERT INTO tracking_history (order_id, version, event_type, step, occurred_at, actor, summary) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            "SELECT %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM tracking_orders WHERE order_id = %s) "
+            "ON CONFLICT DO NOTHING",
             (order_id, env["aggregateversion"], kind, data.get("step"), env["time"], env.get("actor"),
-             summarize(env)),
+             summarize(env), order_id),
         )

@@ -276,8 +276,7 @@ class ProjectionWorker:
                     "INSERT INTO projection_offsets (projection, topic, partition_no, next_offset, last_event_id) "
                     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (projection, topic, partition_no) DO UPDATE SET "
                     "next_offset = EXCLUDED.next_offset, last_event_id = EXCLUDED.last_event_id",
-                    (self.projection.name, tp.topic, tp.partition, last.offset + 1,
-                     str(last_env["id"]) if isinstance(last_env, dict) else REJECTED),
+                    (self.projection.name, tp.topic, tp.partition, last.offset + 1, _id_of(last_env)),
                 )
             marks.flush()
         structlog.contextvars.unbind_contextvars("topic", "partition", "offset")
@@ -413,10 +412,13 @@ def _decoded(raw: bytes) -> dict[str, Any] | ce.MalformedEnvelope:
         return exc
 
 
-def _event_id(raw: bytes) -> str:
-    """The envelope id of a record, or the marker of a rejected one."""
-    env = _decoded(raw)
+def _id_of(env: dict[str, Any] | ce.MalformedEnvelope) -> str:
+    """The id of a decoded envelope, or the marker of a rejected record."""
     return str(env["id"]) if isinstance(env, dict) else REJECTED
+
+
+def _event_id(raw: bytes) -> str:
+    return _id_of(_decoded(raw))
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

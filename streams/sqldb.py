@@ -149,14 +149,12 @@ class Database:
                 raise psycopg2.OperationalError(f"no free connection to {self.pg.host} within 30 s "
                                                 f"({self._max} in use)")
             try:
+                self._close_stale()
                 with self._idle_lock:
-                    stale = self._take_stale()
                     conn = None
                     while self._idle and conn is None:
                         _, conn = self._idle.pop()
                         conn = None if conn.closed else conn
-                for old in stale:
-                    old.close()
                 if conn is not None:
                     return conn
                 return psycopg2.connect(host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
@@ -170,15 +168,17 @@ class Database:
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
-    def _take_stale(self) -> list[Any]:
-        """Remove (under the lock) the connections idle for longer than the timeout."""
+    def _close_stale(self) -> None:
+        """Close the connections idle for longer than the timeout (the oldest come first)."""
         cutoff = time.monotonic() - self._idle_timeout
-        count = 0
-        while count < len(self._idle) and self._idle[count][0] < cutoff:
-            count += 1
-        stale = [conn for _, conn in self._idle[:count]]
-        del self._idle[:count]
-        return stale
+        with self._idle_lock:
+            count = 0
+            while count < len(self._idle) and self._idle[count][0] < cutoff:
+                count += 1
+            stale = [conn for _, conn in self._idle[:count]]
+            del self._idle[:count]
+        for conn in stale:
+            conn.close()
 
     def _release(self, conn: Any, broken: bool = False) -> None:
         if self.dialect == "postgres":
@@ -187,15 +187,12 @@ class Database:
                 # PostgreSQL restart every pooled connection is dead.
                 status = conn.info.transaction_status if not conn.closed else None
                 keep = not broken and status == psycopg2.extensions.TRANSACTION_STATUS_IDLE and not self._closed
-                stale = []
                 if keep:
+                    self._close_stale()
                     with self._idle_lock:
-                        stale = self._take_stale()
                         keep = len(self._idle) < self._max_idle
                         if keep:
                             self._idle.append((time.monotonic(), conn))
-                for old in stale:
-                    old.close()
                 if not keep:
                     conn.close()
             finally:
