@@ -64,10 +64,20 @@ def settled(client: TestClient, engineer: str, version_lines: int) -> dict[str, 
                       and len(r.json()["lines"]) >= version_lines and r.json())
 
 
+def next_period(clock: ManualClock) -> str:
+    """The calendar month after the clock's, in Shanghai, as YYYY-MM."""
+    here = clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
+    year, month = (here.year + 1, 1) if here.month == 12 else (here.year, here.month + 1)
+    return f"{year:04d}-{month:02d}"
+
+
 def test_a_month_of_work_settled(client: TestClient, runtime: Runtime, clock: ManualClock) -> None:
     runtime.app.holdback_rule = {"rule": "quality_holdback", "percent": "10", "min_jobs": 3}
+    # The month's work must fit in one month whatever today's date is: start early in the
+    # next month (clocks only move forward, and tokens are issued against this clock).
+    month_start, month_end = period_bounds(next_period(clock), "Asia/Shanghai")
+    clock.set(month_start + timedelta(days=2, hours=1))
     period = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
-    _, month_end = period_bounds(period, "Asia/Shanghai")
     runtime.tokens.add("fin-token-0123456789ab", "fiona", ["finance"])
     runtime.tokens.add("ops-token-0123456789ab", "olga", ["operator"])
     for name in ("li", "wang", "zhao"):
