@@ -22,10 +22,10 @@ from typing import Any, Callable
 from uuid import UUID
 
 from benchmarks import postgres_schema
-from engine.application import ServiceOrderApp, event_store_env
-from engine.audit import Audit
-from engine.claims import CompensationClaim
-from engine.context import CommandContext
+from engine.application.app import ServiceOrderApp, event_store_env
+from engine.store.audit import Audit
+from engine.domain.claims import CompensationClaim
+from engine.application.context import CommandContext
 from streams.sqldb import PostgresURL
 
 CTX = CommandContext.new()

@@ -150,8 +150,8 @@ def library_baseline(url: str, schema: str, seconds: float, threads: int) -> flo
     """The library alone: a plain Application, the same aggregate and events, one save each."""
     from eventsourcing.application import Application
 
-    from engine.application import event_store_env
-    from engine.orders import ServiceOrder
+    from engine.application.app import event_store_env
+    from engine.domain.orders import ServiceOrder
     from streams.sqldb import PostgresURL
 
     class Plain(Application[UUID]):
@@ -184,7 +184,7 @@ def application_rate(url: str, schema: str, seconds: float, threads: int, group_
     """Our application in-process (hash chains, sealed personal data, idempotency, group commit)."""
     from commands.bootstrap import build_runtime
     from commands.settings import Settings
-    from engine.context import CommandContext
+    from engine.application.context import CommandContext
 
     settings = Settings(database_url=url, database_schema=schema, data_dir=tempfile.mkdtemp(prefix="so-bench-"),
                         kafka_bootstrap_servers="127.0.0.1:1", admin_token=TOKEN, group_commit_max=group_commit_max)

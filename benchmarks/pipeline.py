@@ -28,8 +28,8 @@ from benchmarks import postgres_schema
 from commands import logs
 from commands.bootstrap import Runtime, build_runtime
 from commands.settings import Settings
-from engine.context import CommandContext
-from engine.orders import ServiceOrder
+from engine.application.context import CommandContext
+from engine.domain.orders import ServiceOrder
 from projections.registry import build as build_projections
 from streams.broker import BrokerProcess
 from streams.envelope import CONTENT_TYPE

@@ -20,7 +20,7 @@ from benchmarks import postgres_schema
 from commands import logs
 from commands.bootstrap import build_runtime
 from commands.settings import Settings
-from engine.context import CommandContext
+from engine.application.context import CommandContext
 from projections.registry import build as build_projections
 from streams.broker import BrokerProcess
 

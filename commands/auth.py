@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine.clock import Clock, SystemClock
-from engine.context import IMPLIED_ROLES, Principal
+from engine.domain.clock import Clock, SystemClock
+from engine.application.context import IMPLIED_ROLES, Principal
 from streams.sqldb import Database
 
 ROLES = tuple(IMPLIED_ROLES)

@@ -12,9 +12,9 @@ from commands.auth import TokenRegistry, admin_token_for
 from commands.scheduler import Scheduler
 from commands.settings import Settings
 from streams.keystore import SqlKeyStore
-from engine.clock import Clock, SystemClock
-from engine.application import ServiceOrderApp, event_store_env
-from engine.calendar import with_holidays
+from engine.domain.clock import Clock, SystemClock
+from engine.application.app import ServiceOrderApp, event_store_env
+from engine.domain.calendar import with_holidays
 from projections.base import Projection
 from projections.queries import Views
 from projections.registry import build as build_projections

@@ -163,7 +163,7 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
-    from engine.catalogue import PUBLIC_STREAMS
+    from engine.domain.catalogue import PUBLIC_STREAMS
 
     runtime = _runtime(settings)
     try:
@@ -198,8 +198,8 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
     from uuid import UUID
 
-    from engine.audit import Audit
-    from engine.errors import DomainError
+    from engine.store.audit import Audit
+    from engine.domain.errors import DomainError
     from projections.audit import linked_events
 
     runtime = _runtime(settings)

@@ -14,8 +14,8 @@ from uuid import UUID
 
 import structlog
 
-from engine.application import ServiceOrderApp
-from engine.clock import Clock
+from engine.application.app import ServiceOrderApp
+from engine.domain.clock import Clock
 from projections.deadlines import utc_text
 from streams.sqldb import Database
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from engine.catalogue import PUBLIC_STREAMS
+from engine.domain.catalogue import PUBLIC_STREAMS
 from projections.base import Projection
 from streams.envelope import short_type
 from streams.sqldb import Cursor, Database

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from engine.calendar import BusinessCalendar
+from engine.domain.calendar import BusinessCalendar
 from projections.finance import FinanceViews
 from projections.worker import wait_until
 from streams.sqldb import Database, load_json

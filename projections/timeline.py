@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.personal import PERSONAL_EVENT_FIELDS
-from engine.privacy import ERASURE_EVENTS
+from engine.store.personal import PERSONAL_EVENT_FIELDS
+from engine.domain.privacy import ERASURE_EVENTS
 from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type

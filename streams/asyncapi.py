@@ -17,7 +17,7 @@ from typing import Any, Union
 
 from eventsourcing.domain import Aggregate
 
-from engine.catalogue import PUBLIC_STREAMS
+from engine.domain.catalogue import PUBLIC_STREAMS
 from streams.envelope import CONTENT_TYPE, schema_uri
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_id_type", "originator_topic", "meta"}

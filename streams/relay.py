@@ -24,7 +24,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 from kafka import TopicPartition
 
-from engine.catalogue import PUBLIC_STREAMS, category_of, event_type_name
+from engine.domain.catalogue import PUBLIC_STREAMS, category_of, event_type_name
 from streams import envelope
 from streams.kafka import KafkaConfig, read_record_at
 from streams.sqldb import Database, Doorbell

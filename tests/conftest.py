@@ -16,7 +16,7 @@ import pytest
 
 from commands.bootstrap import Runtime, build_runtime
 from commands.settings import Settings
-from engine.clock import ManualClock
+from engine.domain.clock import ManualClock
 from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from tests import services

@@ -14,8 +14,8 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Query, Response
 
 from commands.api.deps import RuntimeDep, requires
-from engine.audit import Audit
-from engine.context import Principal
+from engine.store.audit import Audit
+from engine.application.context import Principal
 from projections.audit import linked_events
 
 router = APIRouter(prefix="/audit", tags=["audit"])

@@ -14,9 +14,9 @@ from fastapi import Depends, Header, Request
 
 from commands.api.problems import Problem
 from commands.bootstrap import Runtime
-from engine.application import ServiceOrderApp
-from engine.context import CommandContext, Principal
-from engine.returns import DEPARTMENTS, approver_role
+from engine.application.app import ServiceOrderApp
+from engine.application.context import CommandContext, Principal
+from engine.domain.returns import DEPARTMENTS, approver_role
 from projections.queries import Views
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')

@@ -12,8 +12,8 @@ from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.schemas import (CheckInIn, CheckOutIn, CompleteIn, DeclineIn, DispatchIn, EngineerIn, OpenJobIn,
                                   OpenRepairIn, PaymentIn, PositionIn, ReasonIn, RescheduleIn, ResultOut, WindowIn)
-from engine.context import Principal
-from engine.jobs import FieldJob
+from engine.application.context import Principal
+from engine.domain.jobs import FieldJob
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 Out = {"response_model": ResultOut}

@@ -20,7 +20,7 @@ from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.schemas import (CustomerPaymentIn, CustomerRefundIn, DeductionIn, ReasonIn, ResolveChargesIn,
                                   ResultOut, SettlementIn, StatementPaidIn)
-from engine.context import CommandContext, Principal
+from engine.application.context import CommandContext, Principal
 
 router = APIRouter(tags=["settlement and payments"])
 Engineer = Annotated[str, Path(min_length=1, max_length=100)]

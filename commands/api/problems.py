@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from eventsourcing import persistence
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine import errors
+from engine.domain import errors
 from projections.queries import ViewNotCaughtUp
 from streams.sqldb import UNAVAILABLE
 

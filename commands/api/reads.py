@@ -9,7 +9,7 @@ from fastapi import Query
 
 from commands.api.problems import Problem
 from commands.bootstrap import Runtime
-from engine.catalogue import PUBLIC_STREAMS
+from engine.domain.catalogue import PUBLIC_STREAMS
 from projections.registry import PROJECTIONS
 
 MAX_POSITION = 2**63 - 1  # BIGINT: larger numbers cannot be positions and must not reach SQL

@@ -7,11 +7,11 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from engine.accounts import DEDUCTION_RULES
-from engine.followups import CONDUCT
-from engine.jobs import FAULT_CAUSES, INITIATORS, KINDS
-from engine.orders import INCIDENT_KINDS, RESOLUTIONS, STEPS, TIERS
-from engine.payments import METHODS
+from engine.domain.accounts import DEDUCTION_RULES
+from engine.domain.followups import CONDUCT
+from engine.domain.jobs import FAULT_CAUSES, INITIATORS, KINDS
+from engine.domain.orders import INCIDENT_KINDS, RESOLUTIONS, STEPS, TIERS
+from engine.domain.payments import METHODS
 
 
 class Strict(BaseModel):

@@ -12,7 +12,7 @@ from commands.api.deps import RuntimeDep, requires
 from commands.api.problems import Problem
 from commands.api.schemas import Strict
 from commands.auth import ROLES
-from engine.context import Principal
+from engine.application.context import Principal
 
 router = APIRouter(tags=["tokens"])
 Admin = Annotated[Principal, Depends(requires("admin"))]

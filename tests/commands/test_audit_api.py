@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from commands import cli
 from commands.bootstrap import Runtime
 from commands.settings import Settings
-from engine.clock import ManualClock
+from engine.domain.clock import ManualClock
 from tests.commands.test_cli import _env
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from commands.api.app import ROUTERS, create_app
 from commands.auth import ROLES
 from commands.bootstrap import Runtime
-from engine.clock import ManualClock
-from engine.context import Principal
+from engine.domain.clock import ManualClock
+from engine.application.context import Principal
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation
 

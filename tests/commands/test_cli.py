@@ -7,7 +7,7 @@ import pytest
 from commands import cli
 from commands.bootstrap import Runtime
 from commands.settings import Settings
-from engine.context import CommandContext
+from engine.application.context import CommandContext
 from projections.registry import build as build_projections
 from tests.projections.test_worker import drain, view_dump
 

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
-from engine.audit import Audit
-from engine.clock import ManualClock
-from engine.customers import customer_uuid
-from engine.personal import ERASED
+from engine.store.audit import Audit
+from engine.domain.clock import ManualClock
+from engine.domain.customers import customer_uuid
+from engine.store.personal import ERASED
 from tests.commands.test_audit_api import VERIFIER
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation
@@ -118,7 +118,7 @@ def test_erasing_twice_is_recorded_again_and_new_data_gets_a_new_key(client: Tes
 def test_an_old_event_read_after_the_erasure_is_scrubbed_too(runtime: Runtime) -> None:
     """Topics arrive in any order: the customer's file built from the customers topic after
     the privacy topic was read is erased as soon as it is written."""
-    from engine.context import CommandContext
+    from engine.application.context import CommandContext
     from tests.projections.topic_order import envelopes_by_category
 
     runtime.app.register_customer(CommandContext.new(), customer_id="cust-late", name=NAME, phone=PHONE,

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
-from engine.clock import ManualClock
+from engine.domain.clock import ManualClock
 
 SITE = {"lat": 30.2741, "lng": 120.1551}
 NEAR = {"lat": 30.2743, "lng": 120.1553}

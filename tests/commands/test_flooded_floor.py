@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
-from engine.clock import ManualClock
+from engine.domain.clock import ManualClock
 
 
 def ok(response: Any, status: int = 200) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from commands import cli
 from commands.bootstrap import Runtime
 from commands.settings import Settings
-from engine.context import CommandContext
+from engine.application.context import CommandContext
 from projections import parking
 from projections.registry import PROJECTIONS
 from streams.asyncapi import document

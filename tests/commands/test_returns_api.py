@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
-from engine.clock import ManualClock
+from engine.domain.clock import ManualClock
 
 REQUEST = {"customer_id": "cust-ret", "resolution": "refund", "reason": "water tastes of plastic",
            "items": [{"sku": "WP-500", "quantity": 1}]}

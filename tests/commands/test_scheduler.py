@@ -11,8 +11,8 @@ import pytest
 
 from commands.bootstrap import Runtime
 from commands.scheduler import Scheduler
-from engine.clock import ManualClock
-from engine.context import CommandContext
+from engine.domain.clock import ManualClock
+from engine.application.context import CommandContext
 from projections.deadlines import DeadlineIndex
 
 CTX = CommandContext.new()

@@ -14,8 +14,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
-from engine.clock import ManualClock
-from engine.settling import period_bounds
+from engine.domain.clock import ManualClock
+from engine.application.settling import period_bounds
 from tests.commands.test_field_story import NEAR, SITE, eventually, ok
 from tests.projections.test_worker import rows
 from tests.projections.topic_order import replay_topic_by_topic, stop_when_caught_up

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from commands import cli
 from commands.bootstrap import Runtime
 from commands.settings import Settings
-from engine.clock import ManualClock
+from engine.domain.clock import ManualClock
 from tests.commands.test_cli import _env
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from engine.claims import CompensationClaim
+from engine.domain.claims import CompensationClaim
 from tests.engine.stateful import ModelChecked
 
 META = {"actor": "a", "request_id": "r", "correlation_id": "c", "causation_id": "r", "reason": "because"}

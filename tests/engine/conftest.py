@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from engine.application import ServiceOrderApp, event_store_env
+from engine.application.app import ServiceOrderApp, event_store_env
 from streams.sqldb import PostgresURL
 
 

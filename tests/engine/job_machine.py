@@ -11,11 +11,11 @@ from datetime import timedelta
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from engine.application import ServiceOrderApp
-from engine.clock import ManualClock
-from engine.context import CommandContext
-from engine.deadlines import deadline_id
-from engine.fieldwork import WINDOW
+from engine.application.app import ServiceOrderApp
+from engine.domain.clock import ManualClock
+from engine.application.context import CommandContext
+from engine.domain.deadlines import deadline_id
+from engine.application.fieldwork import WINDOW
 from tests.engine.stateful import ModelChecked
 
 CTX = CommandContext.new()

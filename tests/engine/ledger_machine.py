@@ -19,12 +19,12 @@ from uuid import UUID
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from engine.accounts import EngineerAccount, account_id
-from engine.application import ServiceOrderApp
-from engine.clock import ManualClock
-from engine.context import CommandContext
-from engine.followups import followup_id
-from engine.settling import period_bounds
+from engine.domain.accounts import EngineerAccount, account_id
+from engine.application.app import ServiceOrderApp
+from engine.domain.clock import ManualClock
+from engine.application.context import CommandContext
+from engine.domain.followups import followup_id
+from engine.application.settling import period_bounds
 from projections.ledger import EngineerLedger
 from projections.queries import Views
 from streams.relay import envelope_of

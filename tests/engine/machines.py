@@ -13,9 +13,9 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from engine.application import ServiceOrderApp
-from engine.context import CommandContext
-from engine.orders import INCIDENT_KINDS, STEPS, ServiceOrder
+from engine.application.app import ServiceOrderApp
+from engine.application.context import CommandContext
+from engine.domain.orders import INCIDENT_KINDS, STEPS, ServiceOrder
 from tests.engine.stateful import ModelChecked
 
 CTX = CommandContext.new()

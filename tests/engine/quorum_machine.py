@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from engine.errors import DomainError
-from engine.returns import DEPARTMENTS, ReturnRequest
+from engine.domain.errors import DomainError
+from engine.domain.returns import DEPARTMENTS, ReturnRequest
 
 META = {"actor": "a", "request_id": "r", "correlation_id": "c", "causation_id": "r", "reason": "no"}
 

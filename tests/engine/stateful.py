@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import DomainError
+from engine.domain.errors import DomainError
 
 
 class ModelChecked:

@@ -7,11 +7,11 @@ from uuid import uuid4
 
 import pytest
 
-from engine.application import ServiceOrderApp
-from engine.context import CommandContext, Principal
-from engine.errors import ConcurrencyConflict, IdempotencyKeyReused, OrderNotFound, StaleVersion
-from engine.orders import ServiceOrder
-from engine.service import Effects
+from engine.application.app import ServiceOrderApp
+from engine.application.context import CommandContext, Principal
+from engine.domain.errors import ConcurrencyConflict, IdempotencyKeyReused, OrderNotFound, StaleVersion
+from engine.domain.orders import ServiceOrder
+from engine.application.service import Effects
 
 ALICE = CommandContext.new(Principal("alice", frozenset({"operator"})))
 ITEMS = [{"sku": "WP-500", "quantity": 2}]

@@ -14,12 +14,12 @@ from uuid import UUID
 
 import pytest
 
-from engine.application import ServiceOrderApp, event_store_env
-from engine.audit import Audit
-from engine.chain import GENESIS, link_hash, unseal
-from engine.clock import ManualClock
-from engine.context import CommandContext
-from engine.errors import InvalidCommand, NotFound
+from engine.application.app import ServiceOrderApp, event_store_env
+from engine.store.audit import Audit
+from engine.store.chain import GENESIS, link_hash, unseal
+from engine.domain.clock import ManualClock
+from engine.application.context import CommandContext
+from engine.domain.errors import InvalidCommand, NotFound
 
 CTX = CommandContext.new()
 WHY = CTX.because("water under the floor since the install")

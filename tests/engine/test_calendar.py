@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.calendar import TIER_TARGETS, BusinessCalendar, with_holidays
+from engine.domain.calendar import TIER_TARGETS, BusinessCalendar, with_holidays
 
 FIVE_BY_EIGHT = BusinessCalendar(working_days=frozenset(range(5)), opens=9, closes=17,
                                  holidays=frozenset({date(2026, 10, 1), date(2026, 10, 2)}))

@@ -6,14 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.application import ServiceOrderApp
-from engine.claims import CompensationClaim
-from engine.clock import ManualClock
-from engine.complaining import PROPOSAL
-from engine.complaints import Complaint
-from engine.context import CommandContext
-from engine.deadlines import deadline_id
-from engine.errors import InvalidCommand, RuleViolation
+from engine.application.app import ServiceOrderApp
+from engine.domain.claims import CompensationClaim
+from engine.domain.clock import ManualClock
+from engine.application.complaining import PROPOSAL
+from engine.domain.complaints import Complaint
+from engine.application.context import CommandContext
+from engine.domain.deadlines import deadline_id
+from engine.domain.errors import InvalidCommand, RuleViolation
 
 META = {"actor": "op", "request_id": "r", "correlation_id": "c", "causation_id": "r"}
 WHY = {**META, "reason": "photos show the inlet hose split"}

@@ -9,12 +9,12 @@ from uuid import UUID
 
 import pytest
 
-from engine.application import ServiceOrderApp, event_store_env
-from engine.clock import ManualClock
-from engine.context import CommandContext
-from engine.deadlines import Deadline, deadline_id
-from engine.errors import InvalidCommand, RuleViolation
-from engine.fieldwork import FOLLOW_UP, REMINDER, WINDOW
+from engine.application.app import ServiceOrderApp, event_store_env
+from engine.domain.clock import ManualClock
+from engine.application.context import CommandContext
+from engine.domain.deadlines import Deadline, deadline_id
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.application.fieldwork import FOLLOW_UP, REMINDER, WINDOW
 
 CTX = CommandContext.new()
 WHY = CTX.because("the customer asked")

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.customers import Customer, customer_uuid
-from engine.deadlines import Deadline, deadline_id
-from engine.errors import InvalidCommand, RuleViolation
-from engine.followups import FollowUp, followup_id
-from engine.reminders import ConsumableReminder
+from engine.domain.customers import Customer, customer_uuid
+from engine.domain.deadlines import Deadline, deadline_id
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.followups import FollowUp, followup_id
+from engine.domain.reminders import ConsumableReminder
 
 META = {"actor": "op", "request_id": "r", "correlation_id": "c", "causation_id": "r"}
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)

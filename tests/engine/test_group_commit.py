@@ -11,10 +11,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError
 
-from engine.application import ServiceOrderApp, event_store_env
-from engine.context import CommandContext, Principal
-from engine.errors import ConcurrencyConflict
-from engine.orders import ServiceOrder
+from engine.application.app import ServiceOrderApp, event_store_env
+from engine.application.context import CommandContext, Principal
+from engine.domain.errors import ConcurrencyConflict
+from engine.domain.orders import ServiceOrder
 
 ALICE = CommandContext.new(Principal("alice", frozenset({"operator"})))
 ITEMS = [{"sku": "WP-500", "quantity": 1}]

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.errors import InvalidCommand, RuleViolation
-from engine.jobs import FieldJob
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.jobs import FieldJob
 
 META = {"actor": "op", "request_id": "r", "correlation_id": "c", "causation_id": "r"}
 WHY = {**META, "reason": "because"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import InvalidCommand, RuleViolation
-from engine.orders import ServiceOrder
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.orders import ServiceOrder
 
 META = {"actor": "op", "request_id": "r", "correlation_id": "c", "causation_id": "r"}
 WHY = {**META, "reason": "customer asked"}

@@ -12,9 +12,9 @@ from typing import Iterator
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from engine.application import ServiceOrderApp, event_store_env
-from engine.context import CommandContext
-from engine.personal import ERASED, PersonalData
+from engine.application.app import ServiceOrderApp, event_store_env
+from engine.application.context import CommandContext
+from engine.store.personal import ERASED, PersonalData
 from streams.keystore import SqlKeyStore
 from streams.sqldb import Database
 
@@ -73,7 +73,7 @@ def test_a_sealed_field_cannot_be_edited_or_moved(app: ServiceOrderApp) -> None:
 
 
 def test_erasure_needs_sealing_and_a_reason(tmp_path: Path) -> None:
-    from engine.errors import InvalidCommand, RuleViolation
+    from engine.domain.errors import InvalidCommand, RuleViolation
 
     plain = ServiceOrderApp(env=event_store_env(sqlite_path=str(tmp_path / "plain.sqlite")))
     with pytest.raises(RuleViolation):

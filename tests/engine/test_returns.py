@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from engine.application import ServiceOrderApp
-from engine.context import CommandContext, Principal
-from engine.errors import InvalidCommand, NotPermitted, RuleViolation
-from engine.returns import ReturnRequest
+from engine.application.app import ServiceOrderApp
+from engine.application.context import CommandContext, Principal
+from engine.domain.errors import InvalidCommand, NotPermitted, RuleViolation
+from engine.domain.returns import ReturnRequest
 
 META = {"actor": "op", "request_id": "r", "correlation_id": "c", "causation_id": "r"}
 WHY = {**META, "reason": "outside the 7-day window"}

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.application import ServiceOrderApp
-from engine.clock import ManualClock
-from engine.context import CommandContext
-from engine.deadlines import deadline_id
-from engine.errors import InvalidCommand, RuleViolation
-from engine.levels import BREACH, WARNING
+from engine.application.app import ServiceOrderApp
+from engine.domain.clock import ManualClock
+from engine.application.context import CommandContext
+from engine.domain.deadlines import deadline_id
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.application.levels import BREACH, WARNING
 
 CTX = CommandContext.new()
 WAIT = CTX.because("waiting for the customer to send photos")

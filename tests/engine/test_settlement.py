@@ -8,12 +8,12 @@ from uuid import UUID
 
 import pytest
 
-from engine.accounts import EngineerAccount, account_id
-from engine.application import ServiceOrderApp
-from engine.clock import ManualClock
-from engine.errors import InvalidCommand, NotFound, RuleViolation
-from engine.followups import followup_id
-from engine.settling import period_bounds
+from engine.domain.accounts import EngineerAccount, account_id
+from engine.application.app import ServiceOrderApp
+from engine.domain.clock import ManualClock
+from engine.domain.errors import InvalidCommand, NotFound, RuleViolation
+from engine.domain.followups import followup_id
+from engine.application.settling import period_bounds
 from tests.engine.test_fieldwork import CTX, NEAR, deliver
 
 WHY = CTX.because("checked with the customer")

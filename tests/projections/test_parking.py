@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from commands.bootstrap import Runtime
-from engine.context import CommandContext
+from engine.application.context import CommandContext
 from projections import parking
 from projections.tracking import OrderTracking
 from streams.kafka import partitions_of

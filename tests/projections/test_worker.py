@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from commands.bootstrap import Runtime
-from engine.context import CommandContext
+from engine.application.context import CommandContext
 from projections.timeline import CustomerTimeline
 from projections.tracking import OrderTracking
 from projections.worker import ProjectionGap, ProjectionWorker

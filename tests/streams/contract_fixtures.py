@@ -20,8 +20,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-from engine.application import ServiceOrderApp
-from engine.catalogue import PUBLIC_STREAMS
+from engine.application.app import ServiceOrderApp
+from engine.domain.catalogue import PUBLIC_STREAMS
 from streams.asyncapi import data_fields, event_classes
 
 HERE = Path(__file__).parent / "event_fixtures"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from commands.bootstrap import Runtime
-from engine.context import CommandContext
+from engine.application.context import CommandContext
 from projections.complaints import ComplaintsBoard
 from tests.projections.test_worker import drain
 

@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from engine.application import ServiceOrderApp
-from engine.catalogue import PUBLIC_STREAMS, category_of, event_type_name
+from engine.application.app import ServiceOrderApp
+from engine.domain.catalogue import PUBLIC_STREAMS, category_of, event_type_name
 from streams import asyncapi, envelope
 from streams.asyncapi import data_fields, event_classes
 from tests.streams.contract_fixtures import HERE, SUBJECT, path_of

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.orders import ServiceOrder
+from engine.domain.orders import ServiceOrder
 from streams import envelope
 
 

@@ -8,15 +8,15 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from engine.claims import CompensationClaim
-from engine.complaints import Complaint
-from engine.context import CommandContext
-from engine.deadlines import Deadline
-from engine.errors import NotFound
-from engine.service import CommandResult, Effects
+from engine.domain.claims import CompensationClaim
+from engine.domain.complaints import Complaint
+from engine.application.context import CommandContext
+from engine.domain.deadlines import Deadline
+from engine.domain.errors import NotFound
+from engine.application.service import CommandResult, Effects
 
 if TYPE_CHECKING:
-    from engine.service import ServiceBase
+    from engine.application.service import ServiceBase
 
     _Base = ServiceBase
 else:

@@ -30,7 +30,7 @@ from typing import Any, Iterable, Sequence
 
 from eventsourcing.persistence import EventStore, Mapper, Notification, Recording, StoredEvent
 
-from engine.personal import PersonalData
+from engine.store.personal import PersonalData
 
 MAGIC = b"SOC1"
 GENESIS = bytes(32)

@@ -16,17 +16,17 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
 
-from engine.accounts import EngineerAccount, EngineerDirectory, SettlementRun, account_id, cause
-from engine.context import CommandContext
-from engine.errors import InvalidCommand, NotFound, RuleViolation
-from engine.followups import FollowUp
-from engine.jobs import FieldJob
-from engine.payments import Payment, Refund
-from engine.service import CommandResult, Effects
-from engine.values import text
+from engine.domain.accounts import EngineerAccount, EngineerDirectory, SettlementRun, account_id, cause
+from engine.application.context import CommandContext
+from engine.domain.errors import InvalidCommand, NotFound, RuleViolation
+from engine.domain.followups import FollowUp
+from engine.domain.jobs import FieldJob
+from engine.domain.payments import Payment, Refund
+from engine.application.service import CommandResult, Effects
+from engine.domain.values import text
 
 if TYPE_CHECKING:
-    from engine.service import ServiceBase
+    from engine.application.service import ServiceBase
 
     _Base = ServiceBase
 else:

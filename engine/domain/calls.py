@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import RuleViolation
-from engine.values import text
+from engine.domain.errors import RuleViolation
+from engine.domain.values import text
 
 CALL_BACK_WITHIN = timedelta(hours=2)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
-from engine.errors import InvalidCommand
+from engine.domain.errors import InvalidCommand
 
 MAX_TEXT = 2000
 

@@ -16,8 +16,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import InvalidCommand, RuleViolation
-from engine.values import moment, text
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.values import moment, text
 
 DUE_WITHIN = timedelta(hours=24)
 CONDUCT = ("excellent", "good", "acceptable", "poor")

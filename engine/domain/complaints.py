@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import InvalidCommand, RuleViolation
-from engine.values import text
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.values import text
 
 CATEGORIES = ("delivery", "shipping", "service", "product", "product_quality", "engineer_conduct", "hotline")
 

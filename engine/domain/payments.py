@@ -17,8 +17,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import InvalidCommand
-from engine.values import money, text
+from engine.domain.errors import InvalidCommand
+from engine.domain.values import money, text
 
 METHODS = ("cash", "transfer", "card", "wechat_pay", "alipay", "other")
 

@@ -15,7 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import IdempotencyKeyReused, InvalidCommand
+from engine.domain.errors import IdempotencyKeyReused, InvalidCommand
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:serviceorder:idempotency")
 

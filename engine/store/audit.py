@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable
 from uuid import UUID
 
-from engine.chain import GENESIS, ChainReport, check_link, unseal, verify_chain
-from engine.errors import InvalidCommand, NotFound
+from engine.store.chain import GENESIS, ChainReport, check_link, unseal, verify_chain
+from engine.domain.errors import InvalidCommand, NotFound
 
 BUNDLE_FORMAT = "serviceorder-audit-bundle-v1"
 DIGEST_FORMAT = "serviceorder-digest-v1"

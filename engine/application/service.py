@@ -14,14 +14,14 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, IntegrityError, Mapper
 
-from engine.chain import ChainedEventStore, ChainMapper
-from engine.clock import Clock, SystemClock
-from engine.context import SYSTEM, CommandContext
-from engine.deadlines import Deadline, deadline_id
-from engine.errors import ConcurrencyConflict, NotFound, StaleVersion
-from engine.groupcommit import GroupCommit
-from engine.idempotency import IdempotencyRecord, fingerprint, record_id
-from engine.personal import KeyStore, PersonalData
+from engine.store.chain import ChainedEventStore, ChainMapper
+from engine.domain.clock import Clock, SystemClock
+from engine.application.context import SYSTEM, CommandContext
+from engine.domain.deadlines import Deadline, deadline_id
+from engine.domain.errors import ConcurrencyConflict, NotFound, StaleVersion
+from engine.store.groupcommit import GroupCommit
+from engine.application.idempotency import IdempotencyRecord, fingerprint, record_id
+from engine.store.personal import KeyStore, PersonalData
 
 log = structlog.get_logger(__name__)
 A = TypeVar("A", bound=Aggregate)

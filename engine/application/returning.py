@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping
 from uuid import UUID
 
-from engine.context import CommandContext
-from engine.errors import NotFound, NotPermitted
-from engine.returns import DEFAULT_REQUIRED, ReturnRequest, approver_role
-from engine.service import CommandResult, Effects
-from engine.values import moment
+from engine.application.context import CommandContext
+from engine.domain.errors import NotFound, NotPermitted
+from engine.domain.returns import DEFAULT_REQUIRED, ReturnRequest, approver_role
+from engine.application.service import CommandResult, Effects
+from engine.domain.values import moment
 
 if TYPE_CHECKING:
-    from engine.service import ServiceBase
+    from engine.application.service import ServiceBase
 
     _Base = ServiceBase
 else:

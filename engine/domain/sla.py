@@ -15,8 +15,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.calendar import BusinessCalendar
-from engine.errors import InvalidCommand, RuleViolation
+from engine.domain.calendar import BusinessCalendar
+from engine.domain.errors import InvalidCommand, RuleViolation
 
 WARN_AT = 0.75
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:serviceorder:sla")

@@ -9,17 +9,17 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
 
-from engine.calendar import TIER_TARGETS, BusinessCalendar
-from engine.calls import HotlineCall
-from engine.context import CommandContext
-from engine.deadlines import Deadline
-from engine.errors import InvalidCommand, NotFound
-from engine.orders import ServiceOrder
-from engine.service import CommandResult, Effects
-from engine.sla import ServiceLevel
+from engine.domain.calendar import TIER_TARGETS, BusinessCalendar
+from engine.domain.calls import HotlineCall
+from engine.application.context import CommandContext
+from engine.domain.deadlines import Deadline
+from engine.domain.errors import InvalidCommand, NotFound
+from engine.domain.orders import ServiceOrder
+from engine.application.service import CommandResult, Effects
+from engine.domain.sla import ServiceLevel
 
 if TYPE_CHECKING:
-    from engine.service import ServiceBase
+    from engine.application.service import ServiceBase
 
     _Base = ServiceBase
 else:

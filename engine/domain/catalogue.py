@@ -11,20 +11,20 @@ import functools
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-from engine.accounts import EngineerAccount, SettlementRun
-from engine.calls import HotlineCall
-from engine.claims import CompensationClaim
-from engine.complaints import Complaint
-from engine.customers import Customer
-from engine.deadlines import Deadline
-from engine.followups import FollowUp
-from engine.jobs import FieldJob
-from engine.orders import ServiceOrder
-from engine.payments import Payment, Refund
-from engine.privacy import PrivacyRecord
-from engine.reminders import ConsumableReminder
-from engine.returns import ReturnRequest
-from engine.sla import ServiceLevel
+from engine.domain.accounts import EngineerAccount, SettlementRun
+from engine.domain.calls import HotlineCall
+from engine.domain.claims import CompensationClaim
+from engine.domain.complaints import Complaint
+from engine.domain.customers import Customer
+from engine.domain.deadlines import Deadline
+from engine.domain.followups import FollowUp
+from engine.domain.jobs import FieldJob
+from engine.domain.orders import ServiceOrder
+from engine.domain.payments import Payment, Refund
+from engine.domain.privacy import PrivacyRecord
+from engine.domain.reminders import ConsumableReminder
+from engine.domain.returns import ReturnRequest
+from engine.domain.sla import ServiceLevel
 
 PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
     "orders": ServiceOrder,

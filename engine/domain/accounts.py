@@ -26,8 +26,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import InvalidCommand, RuleViolation
-from engine.values import money, text
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.values import money, text
 
 DEDUCTION_RULES = {
     "installation_error_repair": "a repair whose fault was caused by the engineer's own installation",

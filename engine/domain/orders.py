@@ -18,10 +18,10 @@ from uuid import uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import InvalidCommand, RuleViolation
-from engine.values import money
-from engine.values import position as _position
-from engine.values import text as _text
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.values import money
+from engine.domain.values import position as _position
+from engine.domain.values import text as _text
 
 TIERS = ("basic", "vip", "svip")
 STEPS = ("stock_prepared", "left_warehouse", "driver_assigned", "in_transit", "delivered")

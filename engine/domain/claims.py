@@ -16,8 +16,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import InvalidCommand, RuleViolation
-from engine.values import money, text
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.values import money, text
 
 PROPOSAL_DUE = timedelta(hours=48)
 LIABLE_PARTIES = ("manufacturer", "installer", "customer", "shared")

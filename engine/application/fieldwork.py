@@ -13,21 +13,21 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from engine.context import CommandContext
-from engine.customers import Customer, customer_uuid
-from engine.deadlines import Deadline
-from engine.errors import InvalidCommand, NotFound, RuleViolation
-from engine.followups import DUE_WITHIN, FollowUp
-from engine.jobs import FieldJob
-from engine.orders import ServiceOrder
-from engine.personal import subject_of
-from engine.privacy import PrivacyRecord, privacy_record_id
-from engine.reminders import DECLINED_REPEAT_DAYS, ConsumableReminder
-from engine.service import CommandResult, Effects
-from engine.values import text
+from engine.application.context import CommandContext
+from engine.domain.customers import Customer, customer_uuid
+from engine.domain.deadlines import Deadline
+from engine.domain.errors import InvalidCommand, NotFound, RuleViolation
+from engine.domain.followups import DUE_WITHIN, FollowUp
+from engine.domain.jobs import FieldJob
+from engine.domain.orders import ServiceOrder
+from engine.store.personal import subject_of
+from engine.domain.privacy import PrivacyRecord, privacy_record_id
+from engine.domain.reminders import DECLINED_REPEAT_DAYS, ConsumableReminder
+from engine.application.service import CommandResult, Effects
+from engine.domain.values import text
 
 if TYPE_CHECKING:
-    from engine.service import ServiceBase
+    from engine.application.service import ServiceBase
 
     _Base = ServiceBase
 else:

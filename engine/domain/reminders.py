@@ -12,7 +12,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import InvalidCommand, RuleViolation
+from engine.domain.errors import InvalidCommand, RuleViolation
 
 DEFAULT_INTERVAL_DAYS = 90
 DECLINED_REPEAT_DAYS = 30

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from uuid import uuid4
 
-from engine.returns import DEPARTMENTS, approver_role
+from engine.domain.returns import DEPARTMENTS, approver_role
 
 
 # A role grants the roles below it. Back-office roles read every view (``viewer``); an

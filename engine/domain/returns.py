@@ -14,8 +14,8 @@ from typing import Any, Mapping
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import InvalidCommand, RuleViolation
-from engine.values import money, text
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.values import money, text
 
 DEPARTMENTS = ("sales", "technical", "finance", "logistics")
 RESOLUTIONS = ("refund", "exchange")

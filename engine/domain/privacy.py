@@ -13,7 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.values import text
+from engine.domain.values import text
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:serviceorder:privacy")
 ERASURE_EVENTS = ("PersonalDataErased", "PersonalDataErasedAgain")

@@ -21,9 +21,9 @@ from typing import Any, Mapping
 
 from eventsourcing.domain import Aggregate, event
 
-from engine.errors import InvalidCommand, RuleViolation
-from engine.geo import distance_m
-from engine.values import moment, money, position, text
+from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.geo import distance_m
+from engine.domain.values import moment, money, position, text
 
 KINDS = ("installation", "repair", "follow_up_visit", "consumable_replacement")
 INITIATORS = ("customer", "engineer", "operator")

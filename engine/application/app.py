@@ -12,18 +12,18 @@ from __future__ import annotations
 from typing import Any, Mapping
 from uuid import UUID
 
-from engine.accounts import EngineerAccount
-from engine.claims import CompensationClaim
-from engine.context import CommandContext
-from engine.errors import OrderNotFound
-from engine.complaining import Complaints
-from engine.fieldwork import FieldWork
-from engine.jobs import FieldJob
-from engine.levels import ServiceLevels
-from engine.orders import ServiceOrder
-from engine.returning import Returns
-from engine.service import CommandResult, Effects, ServiceBase
-from engine.settling import Settlement
+from engine.domain.accounts import EngineerAccount
+from engine.domain.claims import CompensationClaim
+from engine.application.context import CommandContext
+from engine.domain.errors import OrderNotFound
+from engine.application.complaining import Complaints
+from engine.application.fieldwork import FieldWork
+from engine.domain.jobs import FieldJob
+from engine.application.levels import ServiceLevels
+from engine.domain.orders import ServiceOrder
+from engine.application.returning import Returns
+from engine.application.service import CommandResult, Effects, ServiceBase
+from engine.application.settling import Settlement
 
 
 class ServiceOrderApp(FieldWork, Returns, Complaints, ServiceLevels, Settlement, ServiceBase):
