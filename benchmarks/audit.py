@@ -22,7 +22,9 @@ from typing import Any, Callable
 from uuid import UUID
 
 from benchmarks import postgres_schema
-from engine.application.app import ServiceOrderApp, event_store_env
+from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
+from engine.store.eventstore import event_store_env
 from engine.store.audit import Audit
 from engine.domain.claims import CompensationClaim
 from engine.application.context import CommandContext
@@ -64,9 +66,9 @@ def run(backend: str, events: int) -> None:
             env = event_store_env(postgres=PostgresURL.parse(url).eventsourcing_env(schema))
         else:
             env = event_store_env(sqlite_path=str(tmp / "events.sqlite"))
-        app = ServiceOrderApp(env=env)
+        app = ServiceOrderApp(EngineConfig(env=env))
         stack.callback(app.close)  # before the schema is dropped
-        plain = ServiceOrderApp(env={**env, "IS_SNAPSHOTTING_ENABLED": "n"})
+        plain = ServiceOrderApp(EngineConfig(env={**env, "IS_SNAPSHOTTING_ENABLED": "n"}))
         stack.callback(plain.close)
         _report(backend, events, tmp, app, plain)
 

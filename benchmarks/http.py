@@ -150,7 +150,7 @@ def library_baseline(url: str, schema: str, seconds: float, threads: int) -> flo
     """The library alone: a plain Application, the same aggregate and events, one save each."""
     from eventsourcing.application import Application
 
-    from engine.application.app import event_store_env
+    from engine.store.eventstore import event_store_env
     from engine.domain.orders import ServiceOrder
     from streams.sqldb import PostgresURL
 

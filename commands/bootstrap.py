@@ -12,9 +12,13 @@ from commands.auth import TokenRegistry, admin_token_for
 from commands.scheduler import Scheduler
 from commands.settings import Settings
 from streams.keystore import SqlKeyStore
+from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
+from engine.domain.calendar import TIER_TARGETS, with_holidays
 from engine.domain.clock import Clock, SystemClock
-from engine.application.app import ServiceOrderApp, event_store_env
-from engine.domain.calendar import with_holidays
+from engine.domain.returns import DEFAULT_REQUIRED
+from engine.store.eventstore import event_store_env
+from engine.store.personal import KeyStore
 from projections.base import Projection
 from projections.queries import Views
 from projections.registry import build as build_projections
@@ -130,6 +134,21 @@ class Runtime:
             self.broker.stop()
 
 
+def engine_config(settings: Settings, env: dict[str, str], clock: Clock, key_store: KeyStore) -> EngineConfig:
+    """The engine's configuration from the settings (docs/operations.md lists them)."""
+    tier_targets = dict(TIER_TARGETS)
+    if settings.holidays:
+        tier_targets = with_holidays(tier_targets, frozenset(settings.holidays))
+    return EngineConfig(
+        env=env, clock=clock, group_commit_max=settings.group_commit_max, key_store=key_store,
+        visit_max_distance_m=settings.visit_max_distance_m, tier_targets=tier_targets,
+        hotline_time_zone=settings.hotline_time_zone,
+        return_departments={**DEFAULT_REQUIRED, **{k: tuple(v) for k, v in (settings.return_departments or {}).items()}},
+        currency=settings.currency, settlement_time_zone=settings.settlement_time_zone,
+        holdback_rule={"rule": "quality_holdback", "percent": str(settings.holdback_percent),
+                       "min_jobs": settings.holdback_min_jobs})
+
+
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     data_dir: Path = settings.data_dir
     if settings.database_url:
@@ -144,23 +163,11 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         state_db = Database(str(data_dir / "relay.sqlite"))
         views_db = Database(str(data_dir / "views.sqlite"))
         store = str(data_dir.resolve())
-    app = ServiceOrderApp(env=env, clock=clock or SystemClock(), group_commit_max=settings.group_commit_max)
-    app.visit_max_distance_m = settings.visit_max_distance_m
-    app.hotline_time_zone = settings.hotline_time_zone
-    app.currency = settings.currency
-    app.settlement_time_zone = settings.settlement_time_zone
-    app.holdback_rule = {"rule": "quality_holdback", "percent": str(settings.holdback_percent),
-                         "min_jobs": settings.holdback_min_jobs}
-    if settings.holidays:
-        app.tier_targets = with_holidays(app.tier_targets, frozenset(settings.holidays))
-    if settings.return_departments:
-        app.return_departments = {**app.return_departments,
-                                  **{k: tuple(v) for k, v in settings.return_departments.items()}}
     # The key store has its own connections: keys are read while decoding events, which
     # other code may do while it holds a connection of the state or views database.
     keys_db = Database(settings.database_url, settings.database_schema, max_connections=5, max_idle=2) \
         if settings.database_url else Database(str(data_dir / "relay.sqlite"))
-    app.seal_personal_data(SqlKeyStore(keys_db))
+    app = ServiceOrderApp(engine_config(settings, env, clock or SystemClock(), SqlKeyStore(keys_db)))
     for projection in build_projections():
         projection.create(views_db)
     tokens = TokenRegistry(state_db, app.clock)

@@ -21,10 +21,10 @@ from typing import Any, Callable
 import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
-from eventsourcing.utils import get_topic
 from kafka import TopicPartition
 
-from engine.domain.catalogue import PUBLIC_STREAMS, category_of, event_type_name
+from engine.domain.catalogue import PUBLIC_STREAMS
+from engine.store.topics import category_of, event_type_name, stored_topics
 from streams import envelope
 from streams.kafka import KafkaConfig, read_record_at
 from streams.sqldb import Database, Doorbell
@@ -46,16 +46,6 @@ DDL = (
         PRIMARY KEY (relay, topic, partition_no)
     )""",
 )
-
-
-def event_topics(category: str) -> list[str]:
-    """The stored-event topics of a category's aggregate, for filtered notification reads."""
-    aggregate = PUBLIC_STREAMS[category]
-    return sorted(
-        get_topic(v)
-        for v in vars(aggregate).values()
-        if isinstance(v, type) and issubclass(v, aggregate.Event)
-    )
 
 
 def _envelope_id(raw: bytes) -> str | None:
@@ -280,7 +270,7 @@ class Relay:
         if from_position <= 1:
             self.state.forget_topic(topic)
         start, count = max(1, from_position), 0
-        filters = event_topics(category)
+        filters = stored_topics(category)
         log.warning("republish_started", topic=topic, from_position=start, up_to_position=stop)
         while start <= stop:
             batch = list(self.app.recorder.select_notifications(

@@ -13,7 +13,7 @@ from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.schemas import (ClaimPaymentIn, FactIn, FileComplaintIn, FindingsIn, LiabilityIn, OpenClaimIn,
                                   ProposalIn, ReasonIn, ResolutionIn, ResultOut, RevisionIn)
-from engine.application.service import CommandResult
+from engine.application.unit_of_work import CommandResult
 
 router = APIRouter(tags=["complaints and claims"])
 

@@ -149,5 +149,5 @@ def _scope_job(reader: Principal, app: OrdersDep, job_id: UUID) -> None:
     """A customer reads their own jobs; an engineer the jobs dispatched to them."""
     if reader.has("viewer"):
         return
-    job = app._find(FieldJob, job_id)
+    job = app.uow.find(FieldJob, job_id)
     scope(reader, customer_id=job.customer_id if job else None, engineer=job.engineer if job else None)

@@ -11,7 +11,7 @@ from commands.api.deps import (CustomerReader, DispatchContext, ExpectedVersion,
 from commands.api.problems import Problem
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.schemas import CancelIn, CommandOut, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn
-from engine.application.app import CommandResult
+from engine.application.unit_of_work import CommandResult
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 

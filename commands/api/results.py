@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Response
 
 from commands.api.schemas import ResultOut
-from engine.application.service import CommandResult
+from engine.application.unit_of_work import CommandResult
 
 
 def command_reply(response: Response, result: CommandResult, location: str | None = None) -> ResultOut:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from engine.domain.errors import IdempotencyKeyReused, InvalidCommand
+from engine.store.topics import register_moved
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:serviceorder:idempotency")
 
@@ -50,3 +52,7 @@ class IdempotencyRecord(Aggregate):
                 "use a new key for a new command"
             )
         return self.result
+
+
+# Records stored before issue 16 name the module engine.idempotency.
+register_moved("engine.idempotency", sys.modules[__name__])

@@ -1,15 +1,12 @@
 """Which aggregates are public event streams, and under which category.
 
 The relay publishes the events of these aggregates only; everything else in the store
-(idempotency records) is internal bookkeeping.
+(idempotency records, the engineer directory) is internal bookkeeping.
 """
 
 from __future__ import annotations
 
-import functools
-
 from eventsourcing.domain import Aggregate
-from eventsourcing.utils import get_topic
 
 from engine.domain.accounts import EngineerAccount, SettlementRun
 from engine.domain.calls import HotlineCall
@@ -44,17 +41,3 @@ PUBLIC_STREAMS: dict[str, type[Aggregate]] = {
     "refunds": Refund,
     "privacy": PrivacyRecord,
 }
-
-
-@functools.lru_cache(maxsize=1024)
-def category_of(event_topic: str) -> str | None:
-    """The category of a stored event's topic (``module:Aggregate.Event``), or None if internal."""
-    for category, aggregate in PUBLIC_STREAMS.items():
-        if event_topic.startswith(get_topic(aggregate) + "."):
-            return category
-    return None
-
-
-def event_type_name(event_topic: str) -> str:
-    """The short, stable event name: ``engine.orders:ServiceOrder.OrderPlaced`` -> ``OrderPlaced``."""
-    return event_topic.rsplit(".", 1)[-1]

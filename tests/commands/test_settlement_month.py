@@ -11,17 +11,25 @@ from zoneinfo import ZoneInfo
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
+from commands.settings import Settings
 from engine.domain.clock import ManualClock
-from engine.application.settling import period_bounds
+from engine.domain.periods import period_bounds
 from tests.commands.test_field_story import NEAR, SITE, eventually, ok
 from tests.projections.test_worker import rows
 from tests.projections.topic_order import replay_topic_by_topic, stop_when_caught_up
 
 FIN = {"Authorization": "Bearer fin-token-0123456789ab"}
 OPERATOR = {"Authorization": "Bearer ops-token-0123456789ab"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The month's holdback applies from three jobs, so a short story shows it."""
+    return settings.model_copy(update={"holdback_min_jobs": 3})
 
 
 def as_engineer(name: str) -> dict[str, str]:
@@ -72,7 +80,6 @@ def next_period(clock: ManualClock) -> str:
 
 
 def test_a_month_of_work_settled(client: TestClient, runtime: Runtime, clock: ManualClock) -> None:
-    runtime.app.holdback_rule = {"rule": "quality_holdback", "percent": "10", "min_jobs": 3}
     # The month's work must fit in one month whatever today's date is: start early in the
     # next month (clocks only move forward, and tokens are issued against this clock).
     month_start, month_end = period_bounds(next_period(clock), "Asia/Shanghai")

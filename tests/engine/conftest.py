@@ -7,7 +7,9 @@ from typing import Iterator
 
 import pytest
 
-from engine.application.app import ServiceOrderApp, event_store_env
+from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
+from engine.store.eventstore import event_store_env
 from streams.sqldb import PostgresURL
 
 
@@ -18,6 +20,6 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServiceOrder
         env = event_store_env(postgres=PostgresURL.parse(url).eventsourcing_env(schema))
     else:
         env = event_store_env(sqlite_path=str(tmp_path / "events.sqlite"))
-    application = ServiceOrderApp(env=env)
+    application = ServiceOrderApp(EngineConfig(env=env))
     yield application
     application.close()

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
 from engine.domain.clock import ManualClock
 from engine.application.context import CommandContext
 from engine.domain.deadlines import deadline_id
-from engine.application.fieldwork import WINDOW
+from engine.application.waits import WINDOW
 from tests.engine.stateful import ModelChecked
 
 CTX = CommandContext.new()
@@ -30,7 +31,7 @@ class JobLifecycle(ModelChecked, RuleBasedStateMachine):
     @initialize(head_start=st.booleans(), hours=st.integers(1, 24))
     def open(self, head_start: bool, hours: int) -> None:
         self.clock = ManualClock()
-        self.app = ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=self.clock)
+        self.app = ServiceOrderApp(EngineConfig(clock=self.clock))
         self.job = self.app.open_job(CTX, kind="installation", customer_id="c", product={"sku": "WP"},
                                      site_address="x", site_location=SITE, fee="100").aggregate_id
         self.status, self.engineer = "open", None

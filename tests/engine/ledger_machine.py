@@ -21,10 +21,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from engine.domain.accounts import EngineerAccount, account_id
 from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
 from engine.domain.clock import ManualClock
 from engine.application.context import CommandContext
 from engine.domain.followups import followup_id
-from engine.application.settling import period_bounds
+from engine.domain.periods import period_bounds
 from projections.ledger import EngineerLedger
 from projections.queries import Views
 from streams.relay import envelope_of
@@ -44,8 +45,8 @@ class LedgerModel(ModelChecked, RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         self.clock = ManualClock()
-        self.app = ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=self.clock)
-        self.app.holdback_rule = {"rule": "quality_holdback", "percent": "10", "min_jobs": MIN_JOBS}
+        self.app = ServiceOrderApp(EngineConfig(
+            clock=self.clock, holdback_rule={"rule": "quality_holdback", "percent": "10", "min_jobs": MIN_JOBS}))
         # job id -> {"engineer", "confirmed", "fee_live", "completion", "paid"}
         self.jobs: dict[UUID, dict[str, Any]] = {}
         self.settled: dict[tuple[str, str], tuple[str, list[tuple[int, str]]]] = {}
@@ -113,7 +114,7 @@ class LedgerModel(ModelChecked, RuleBasedStateMachine):
 
     @rule(engineer=st.sampled_from(ENGINEERS), amount=st.sampled_from(["5", "20.50"]))
     def deduct(self, engineer: str, amount: str) -> None:
-        has_account = self.app._find(EngineerAccount, account_id(engineer)) is not None
+        has_account = self.app.uow.find(EngineerAccount, account_id(engineer)) is not None
         self.attempt(has_account, lambda: self.app.apply_deduction(
             WHY, engineer, rule="missed_appointment", amount=amount, evidence={"window": "w"}))
 
@@ -141,7 +142,7 @@ class LedgerModel(ModelChecked, RuleBasedStateMachine):
 
     @rule(engineer=st.sampled_from(ENGINEERS))
     def pay_oldest_statement(self, engineer: str) -> None:
-        account = self.app._find(EngineerAccount, account_id(engineer))
+        account = self.app.uow.find(EngineerAccount, account_id(engineer))
         unpaid = [p for p, s in (account.statements.items() if account else []) if s["status"] == "issued"]
         if unpaid:
             self.app.pay_statement(CTX, engineer, unpaid[0], reference=f"transfer {unpaid[0]}")
@@ -149,7 +150,7 @@ class LedgerModel(ModelChecked, RuleBasedStateMachine):
     # Invariants ------------------------------------------------------------------------------
 
     def accounts(self) -> list[EngineerAccount]:
-        found = (self.app._find(EngineerAccount, account_id(e)) for e in ENGINEERS)
+        found = (self.app.uow.find(EngineerAccount, account_id(e)) for e in ENGINEERS)
         return [a for a in found if a is not None]
 
     @invariant()

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
 from engine.application.context import CommandContext
 from engine.domain.orders import INCIDENT_KINDS, STEPS, ServiceOrder
 from tests.engine.stateful import ModelChecked
@@ -29,7 +30,7 @@ def state_of(order: ServiceOrder) -> dict[str, Any]:
 class DeliveryWorkflow(ModelChecked, RuleBasedStateMachine):
     @initialize(tier=st.sampled_from(["basic", "vip", "svip"]))
     def place(self, tier: str) -> None:
-        self.app = ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        self.app = ServiceOrderApp(EngineConfig())
         self.order_id = self.app.place_order(
             CTX, customer_id="c", items=[{"sku": "A", "quantity": 1}], tier=tier, delivery_address="x"
         ).aggregate_id

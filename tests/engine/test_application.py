@@ -11,7 +11,7 @@ from engine.application.app import ServiceOrderApp
 from engine.application.context import CommandContext, Principal
 from engine.domain.errors import ConcurrencyConflict, IdempotencyKeyReused, OrderNotFound, StaleVersion
 from engine.domain.orders import ServiceOrder
-from engine.application.service import Effects
+from engine.application.unit_of_work import Effects
 
 ALICE = CommandContext.new(Principal("alice", frozenset({"operator"})))
 ITEMS = [{"sku": "WP-500", "quantity": 2}]
@@ -63,7 +63,7 @@ def test_concurrent_writers_one_wins_the_other_gets_a_conflict(app: ServiceOrder
     loaded = app.repository.get(order_id)
     assert loaded.version == 2
     with pytest.raises(ConcurrencyConflict):
-        app._command(ALICE, "x", {}, None, lambda: Effects(b))
+        app.uow.command(ALICE, "x", {}, None, lambda: Effects(b))
     assert app.repository.get(order_id).version == 2
 
 

@@ -14,7 +14,9 @@ from uuid import UUID
 
 import pytest
 
-from engine.application.app import ServiceOrderApp, event_store_env
+from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
+from engine.store.eventstore import event_store_env
 from engine.store.audit import Audit
 from engine.store.chain import GENESIS, link_hash, unseal
 from engine.domain.clock import ManualClock
@@ -33,7 +35,7 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(store: Path) -> Iterator[ServiceOrderApp]:
-    app = ServiceOrderApp(env=event_store_env(sqlite_path=str(store)), clock=ManualClock())
+    app = ServiceOrderApp(EngineConfig(env=event_store_env(sqlite_path=str(store)), clock=ManualClock()))
     yield app
     app.close()
 

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
 from engine.domain.claims import CompensationClaim
 from engine.domain.clock import ManualClock
-from engine.application.complaining import PROPOSAL
+from engine.application.waits import PROPOSAL
 from engine.domain.complaints import Complaint
 from engine.application.context import CommandContext
 from engine.domain.deadlines import deadline_id
@@ -85,7 +86,7 @@ def test_proposal_dispute_revision_acceptance_payment_close_reopen() -> None:
 
 def test_no_proposal_within_48_hours_is_a_breach_and_an_escalation() -> None:
     clock = ManualClock(NOW)
-    app = ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    app = ServiceOrderApp(EngineConfig(clock=clock))
     complaint = app.file_complaint(CTX, customer_id="c1", category="product_quality",
                                    description="flooded floor").aggregate_id
     late = app.open_claim(CTX, complaint, damage="floor").aggregate_id

@@ -9,12 +9,14 @@ from uuid import UUID
 
 import pytest
 
-from engine.application.app import ServiceOrderApp, event_store_env
+from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
+from engine.store.eventstore import event_store_env
 from engine.domain.clock import ManualClock
 from engine.application.context import CommandContext
 from engine.domain.deadlines import Deadline, deadline_id
 from engine.domain.errors import InvalidCommand, RuleViolation
-from engine.application.fieldwork import FOLLOW_UP, REMINDER, WINDOW
+from engine.application.waits import FOLLOW_UP, MISS_APPOINTMENT, REMINDER, WINDOW
 
 CTX = CommandContext.new()
 WHY = CTX.because("the customer asked")
@@ -31,7 +33,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def app(clock: ManualClock) -> ServiceOrderApp:
-    return ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    return ServiceOrderApp(EngineConfig(clock=clock))
 
 
 def deliver(app: ServiceOrderApp, items: list[dict] | None = None) -> list[UUID]:
@@ -197,7 +199,7 @@ def test_a_crash_before_the_firing_is_saved_leaves_the_deadline_due(app: Service
     def crash(*_: object) -> list:
         raise RuntimeError("power cut mid-fire")
 
-    monkeypatch.setattr(app, "_on_window_passed", crash)
+    monkeypatch.setitem(app.deadlines.actions, MISS_APPOINTMENT, crash)
     with pytest.raises(RuntimeError, match="power cut"):
         app.fire_deadline(did)
     monkeypatch.undo()
@@ -209,7 +211,8 @@ def test_a_crash_before_the_firing_is_saved_leaves_the_deadline_due(app: Service
 
 def test_two_schedulers_racing_fire_each_deadline_once(tmp_path: Path, clock: ManualClock) -> None:
     env = event_store_env(sqlite_path=str(tmp_path / "events.sqlite"))
-    first, second = ServiceOrderApp(env=env, clock=clock), ServiceOrderApp(env=env, clock=clock)
+    config = EngineConfig(env=env, clock=clock)
+    first, second = ServiceOrderApp(config), ServiceOrderApp(config)
     jobs = [accepted_job(first) for _ in range(6)]
     for job_id in jobs:
         window(first, clock, job_id)

@@ -11,7 +11,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError
 
-from engine.application.app import ServiceOrderApp, event_store_env
+from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
+from engine.store.eventstore import event_store_env
 from engine.application.context import CommandContext, Principal
 from engine.domain.errors import ConcurrencyConflict
 from engine.domain.orders import ServiceOrder
@@ -179,7 +181,7 @@ def test_commands_racing_on_one_order_one_wins_per_version(app: ServiceOrderApp)
 
 
 def test_group_commit_can_be_turned_off(tmp_path: Path) -> None:
-    app = ServiceOrderApp(env=event_store_env(sqlite_path=str(tmp_path / "e.sqlite")), group_commit_max=1)
+    app = ServiceOrderApp(EngineConfig(env=event_store_env(sqlite_path=str(tmp_path / "e.sqlite")), group_commit_max=1))
     try:
         assert app.group_commit is None
         result = app.place_order(ALICE, customer_id="c", items=ITEMS, tier="vip", delivery_address="a")

@@ -12,7 +12,9 @@ from typing import Iterator
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from engine.application.app import ServiceOrderApp, event_store_env
+from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
+from engine.store.eventstore import event_store_env
 from engine.application.context import CommandContext
 from engine.store.personal import ERASED, PersonalData
 from streams.keystore import SqlKeyStore
@@ -24,7 +26,7 @@ ADDRESS = "9 Hill Street, Flat 3"
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[ServiceOrderApp]:
-    application = ServiceOrderApp(env=event_store_env(sqlite_path=str(tmp_path / "events.sqlite")))
+    application = ServiceOrderApp(EngineConfig(env=event_store_env(sqlite_path=str(tmp_path / "events.sqlite"))))
     keys_db = Database(str(tmp_path / "keys.sqlite"))
     application.seal_personal_data(SqlKeyStore(keys_db, cache_seconds=0))
     yield application
@@ -75,11 +77,11 @@ def test_a_sealed_field_cannot_be_edited_or_moved(app: ServiceOrderApp) -> None:
 def test_erasure_needs_sealing_and_a_reason(tmp_path: Path) -> None:
     from engine.domain.errors import InvalidCommand, RuleViolation
 
-    plain = ServiceOrderApp(env=event_store_env(sqlite_path=str(tmp_path / "plain.sqlite")))
+    plain = ServiceOrderApp(EngineConfig(env=event_store_env(sqlite_path=str(tmp_path / "plain.sqlite"))))
     with pytest.raises(RuleViolation):
         plain.erase_personal_data(CTX, "c")
     plain.close()
-    sealed = ServiceOrderApp(env=event_store_env(sqlite_path=str(tmp_path / "sealed.sqlite")))
+    sealed = ServiceOrderApp(EngineConfig(env=event_store_env(sqlite_path=str(tmp_path / "sealed.sqlite"))))
     sealed.seal_personal_data(SqlKeyStore(Database(str(tmp_path / "k.sqlite"))))
     with pytest.raises(InvalidCommand):
         sealed.erase_personal_data(CommandContext.new(), "c")

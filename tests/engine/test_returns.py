@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
 from engine.application.context import CommandContext, Principal
 from engine.domain.errors import InvalidCommand, NotPermitted, RuleViolation
 from engine.domain.returns import ReturnRequest
@@ -75,7 +76,7 @@ def test_logistics_then_refund_or_exchange_then_reverse_logistics_before_closing
 
 
 def test_only_a_departments_approver_may_vote_for_it() -> None:
-    app = ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = ServiceOrderApp(EngineConfig())
     operator = CommandContext.new(Principal("olga", frozenset({"operator"})))
     finance = CommandContext.new(Principal("fay", frozenset({"approver:finance"})))
     rid = app.request_return(operator, customer_id="c1", resolution="refund", reason="leaks",

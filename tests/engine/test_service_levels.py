@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
 from engine.domain.clock import ManualClock
 from engine.application.context import CommandContext
 from engine.domain.deadlines import deadline_id
 from engine.domain.errors import InvalidCommand, RuleViolation
-from engine.application.levels import BREACH, WARNING
+from engine.application.waits import BREACH, WARNING
 
 CTX = CommandContext.new()
 WAIT = CTX.because("waiting for the customer to send photos")
@@ -26,7 +27,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def app(clock: ManualClock) -> ServiceOrderApp:
-    return ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    return ServiceOrderApp(EngineConfig(clock=clock))
 
 
 def fire(app: ServiceOrderApp, kind: str, level: object, run: int = 1) -> str:

@@ -10,10 +10,11 @@ import pytest
 
 from engine.domain.accounts import EngineerAccount, account_id
 from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
 from engine.domain.clock import ManualClock
 from engine.domain.errors import InvalidCommand, NotFound, RuleViolation
 from engine.domain.followups import followup_id
-from engine.application.settling import period_bounds
+from engine.domain.periods import period_bounds
 from tests.engine.test_fieldwork import CTX, NEAR, deliver
 
 WHY = CTX.because("checked with the customer")
@@ -26,8 +27,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def app(clock: ManualClock) -> ServiceOrderApp:
-    app = ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
-    app.holdback_rule = {"rule": "quality_holdback", "percent": "10", "min_jobs": 3}
+    app = ServiceOrderApp(EngineConfig(clock=clock, holdback_rule={"rule": "quality_holdback", "percent": "10",
+                                                                   "min_jobs": 3}))
     return app
 
 

@@ -21,6 +21,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
 from engine.domain.catalogue import PUBLIC_STREAMS
 from streams.asyncapi import data_fields, event_classes
 
@@ -66,7 +67,7 @@ def stored_sample(app: ServiceOrderApp, aggregate: type[Aggregate], event_cls: t
 
 
 def main() -> None:
-    app = ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = ServiceOrderApp(EngineConfig())
     written = 0
     for category, aggregate in PUBLIC_STREAMS.items():
         for event_cls in event_classes(aggregate):

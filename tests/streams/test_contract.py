@@ -13,7 +13,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from engine.application.app import ServiceOrderApp
-from engine.domain.catalogue import PUBLIC_STREAMS, category_of, event_type_name
+from engine.application.config import EngineConfig
+from engine.domain.catalogue import PUBLIC_STREAMS
+from engine.store.topics import category_of, event_type_name
 from streams import asyncapi, envelope
 from streams.asyncapi import data_fields, event_classes
 from tests.streams.contract_fixtures import HERE, SUBJECT, path_of
@@ -24,7 +26,7 @@ FIXTURES = sorted(HERE.glob("*/*.json"))
 
 @pytest.fixture(scope="module")
 def app() -> ServiceOrderApp:
-    return ServiceOrderApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    return ServiceOrderApp(EngineConfig())
 
 
 def test_the_committed_asyncapi_document_is_current() -> None:

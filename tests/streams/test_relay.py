@@ -34,7 +34,7 @@ def write_orders(runtime: Runtime, orders: int, steps: bool = True) -> list:
 
 def store_event_ids(runtime: Runtime) -> list[str]:
     """The ids the relay must publish: every public event in the store."""
-    from engine.domain.catalogue import category_of
+    from engine.store.topics import category_of
     from streams.envelope import event_id
 
     return [event_id(n.originator_id, n.originator_version)
