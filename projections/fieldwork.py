@@ -109,6 +109,7 @@ class VisitLog(PersonalDataView):
                         "ON CONFLICT DO NOTHING", (job_id, d["customer_id"], d["site_address"]))
         elif kind == "EngineerCheckedIn":
             row = cur.execute("SELECT COUNT(*) FROM visits WHERE job_id = %s", (job_id,)).fetchone()
+            assert row is not None  # COUNT always gives a row
             cur.execute(
                 "INSERT INTO visits (job_id, visit_no, engineer, checked_in_at, latitude, longitude, accuracy_m, "
                 "distance_m, verified, checked_out_at, duration_minutes) "

@@ -109,7 +109,7 @@ class EngineerLedger(Projection):
         if Decimal(d["holdback"]) > 0:
             # The aggregate numbers the holdback and its release after the last line.
             last = cur.execute("SELECT COALESCE(MAX(line_no), 0) FROM ledger_lines WHERE engineer = %s",
-                               (engineer,)).fetchone()[0]
+                               (engineer,)).fetchone()[0]  # type: ignore[index]  # MAX always gives a row
             rule = d["holdback_rule"].get("rule")
             self._line(cur, env, engineer, last + 1, "holdback", f"-{d['holdback']}", "payable", rule=rule)
             self._line(cur, env, engineer, last + 2, "holdback_release", d["holdback"], "held", rule=rule,
@@ -130,7 +130,7 @@ class EngineerLedger(Projection):
             return env["data"]["engineer"]
         # AccountOpened comes first on the account's partition, so the account is known.
         return cur.execute("SELECT engineer FROM ledger_accounts WHERE account_id = %s",
-                           (env["subject"],)).fetchone()[0]
+                           (env["subject"],)).fetchone()[0]  # type: ignore[index]  # opened first
 
     @staticmethod
     def _line(cur: Cursor, env: dict[str, Any], engineer: str, line_no: int, kind: str, amount: str, status: str, *,

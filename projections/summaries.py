@@ -18,11 +18,11 @@ TIER_LABELS = {"basic": "basic warranty service", "vip": "VIP service", "svip": 
 
 def _placed(d: dict[str, Any], env: dict[str, Any]) -> str:
     items = ", ".join(f"{i['quantity']} x {i['sku']}" for i in d.get("items", []))
-    return f"Order placed: {items} ({TIER_LABELS.get(d.get('tier'), d.get('tier'))}), to {d.get('delivery_address')}"
+    return f"Order placed: {items} ({TIER_LABELS.get(str(d.get('tier')), d.get('tier'))}), to {d.get('delivery_address')}"
 
 
 def _step(d: dict[str, Any], env: dict[str, Any]) -> str:
-    text = STEP_LABELS.get(d.get("step"), str(d.get("step")))
+    text = STEP_LABELS.get(str(d.get("step")), str(d.get("step")))
     if d.get("step") == "driver_assigned" and d.get("driver"):
         text = f"Driver {d['driver']} assigned"
     if d.get("position"):

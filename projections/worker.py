@@ -280,9 +280,9 @@ class ProjectionWorker:
                 )
             marks.flush()
         structlog.contextvars.unbind_contextvars("topic", "partition", "offset")
-        for tp, records in batch.items():
-            if records:
-                self._floor[tp] = max(self._floor.get(tp, 0), records[-1].offset + 1)
+        for tp, polled in batch.items():
+            if polled:
+                self._floor[tp] = max(self._floor.get(tp, 0), polled[-1].offset + 1)
         if self._dead_letters:
             self._send_dead_letters()
         return applied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -16,7 +17,7 @@ from engine.application.context import Principal
 from engine.domain.jobs import FieldJob
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-Out = {"response_model": ResultOut}
+Out: dict[str, Any] = {"response_model": ResultOut}
 
 
 @router.post("", status_code=201, **Out)

@@ -77,4 +77,4 @@ class BodyLimit:
                       send: Callable[[Message], Awaitable[None]], status: int, title: str, detail: str,
                       slug: str) -> None:
         response = problem_response(Request(scope), status, title, detail, slug, {"Connection": "close"})
-        await response(scope, receive, send)
+        await response(scope, receive, send)  # type: ignore[arg-type]  # Starlette types send's message loosely

@@ -17,7 +17,8 @@ from streams.sqldb import UNAVAILABLE
 
 # A store that cannot be reached (down, restarting, lock timeout): the command was not
 # written (its events commit in one transaction or not at all), so the client may retry it.
-STORE_UNAVAILABLE = (persistence.OperationalError, persistence.InterfaceError, *UNAVAILABLE)
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (persistence.OperationalError, persistence.InterfaceError,
+                                                 *UNAVAILABLE)
 
 log = structlog.get_logger(__name__)
 MEDIA_TYPE = "application/problem+json"

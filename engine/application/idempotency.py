@@ -35,7 +35,7 @@ def fingerprint(command: str, payload: Any) -> str:
 
 class IdempotencyRecord(Aggregate):
     @staticmethod
-    def create_id(principal: str, key: str, **_: Any) -> UUID:  # type: ignore[override]
+    def create_id(principal: str, key: str, **_: Any) -> UUID:
         return record_id(principal, key)
 
     @event("CommandRecorded")

@@ -25,7 +25,7 @@ class Reads:
 
     def history(self, aggregate_id: UUID) -> list[dict[str, Any]]:
         """Every event of an aggregate, oldest first, with who, when and why: what auditors replay."""
-        events = list(self.uow.store.events.get(aggregate_id))
+        events: list[Any] = list(self.uow.store.events.get(aggregate_id))
         if not events:
             raise NotFound(f"{aggregate_id} has no history")
         skip = {"originator_id", "originator_version", "timestamp", "originator_topic", "meta"}

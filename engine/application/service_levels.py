@@ -136,7 +136,8 @@ class ServiceLevels(Handler):
         def act() -> Effects:
             call = HotlineCall.record(phone=phone, at=when, day=day, answered=answered, customer_id=customer_id,
                                       agent=agent, meta=ctx.meta())
-            extra = {} if answered else {"call_back_due_at": call.call_back_due_at.isoformat()}
+            due = call.call_back_due_at
+            extra = {"call_back_due_at": due.isoformat()} if due is not None else {}
             return Effects(call, extra)
 
         return self.uow.command(ctx, "record_call", payload, idempotency_key, act)

@@ -96,7 +96,7 @@ class UnitOfWork:
     def command(self, ctx: CommandContext, name: str, payload: dict[str, Any], idempotency_key: str | None,
                 act: Callable[[], Effects]) -> CommandResult:
         """Run ``act`` and save what it changed in one write, once per idempotency key."""
-        rid = fp = None
+        rid, fp = None, ""
         if idempotency_key is not None:
             rid, fp = record_id(ctx.principal.name, idempotency_key), fingerprint(name, payload)
             prior = self.find(IdempotencyRecord, rid)

@@ -62,7 +62,7 @@ class EngineerAccount(Aggregate):
     """Category ``accounts`` on the event backbone."""
 
     @staticmethod
-    def create_id(engineer: str, **_: Any) -> UUID:  # type: ignore[override]
+    def create_id(engineer: str, **_: Any) -> UUID:
         return account_id(engineer)
 
     @event("AccountOpened")
@@ -223,7 +223,7 @@ class EngineerDirectory(Aggregate):
     """Every engineer with an account, so that a settlement run reaches them all. Internal."""
 
     @staticmethod
-    def create_id(**_: Any) -> UUID:  # type: ignore[override]
+    def create_id(**_: Any) -> UUID:
         return uuid5(_NAMESPACE, "directory")
 
     @event("DirectoryStarted")
@@ -243,7 +243,7 @@ class SettlementRun(Aggregate):
     """One settlement per period: running it is an event; its statements are the accounts'."""
 
     @staticmethod
-    def create_id(period: str, **_: Any) -> UUID:  # type: ignore[override]
+    def create_id(period: str, **_: Any) -> UUID:
         return uuid5(_NAMESPACE, f"run\x00{period}")
 
     @event("PeriodSettled")

@@ -38,6 +38,7 @@ class HotlineCall(Aggregate):
             raise RuleViolation("the call was answered: there is nothing to call back")
         if self.called_back:
             raise RuleViolation("the customer was already called back")
+        assert self.call_back_due_at is not None  # an unanswered call always has one
         self._called_back(at=at, reached=reached, late=at > self.call_back_due_at, meta=meta)
 
     @event("CalledBack")

@@ -25,7 +25,7 @@ class Customer(Aggregate):
     """Category ``customers`` on the event backbone."""
 
     @staticmethod
-    def create_id(customer_id: str, **_: Any) -> UUID:  # type: ignore[override]
+    def create_id(customer_id: str, **_: Any) -> UUID:
         return customer_uuid(customer_id)
 
     @classmethod

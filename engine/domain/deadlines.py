@@ -28,7 +28,7 @@ class Deadline(Aggregate):
     """Category ``deadlines`` on the event backbone."""
 
     @staticmethod
-    def create_id(kind: str, subject_id: str, key: str = "", **_: Any) -> UUID:  # type: ignore[override]
+    def create_id(kind: str, subject_id: str, key: str = "", **_: Any) -> UUID:
         return deadline_id(kind, subject_id, key)
 
     @event("DeadlineScheduled")

@@ -33,7 +33,7 @@ class FollowUp(Aggregate):
     """Category ``followups`` on the event backbone."""
 
     @staticmethod
-    def create_id(job_id: str, completion: int = 1, **_: Any) -> UUID:  # type: ignore[override]
+    def create_id(job_id: str, completion: int = 1, **_: Any) -> UUID:
         return followup_id(job_id, completion)
 
     @event("FollowUpScheduled")

@@ -27,7 +27,7 @@ class PrivacyRecord(Aggregate):
     """Category ``privacy``."""
 
     @staticmethod
-    def create_id(customer_id: str, **_: Any) -> UUID:  # type: ignore[override]
+    def create_id(customer_id: str, **_: Any) -> UUID:
         return privacy_record_id(customer_id)
 
     @classmethod

@@ -30,7 +30,7 @@ class ServiceLevel(Aggregate):
     """Category ``slas`` on the event backbone."""
 
     @staticmethod
-    def create_id(subject_id: str, **_: Any) -> UUID:  # type: ignore[override]
+    def create_id(subject_id: str, **_: Any) -> UUID:
         return sla_id(subject_id)
 
     @classmethod

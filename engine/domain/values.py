@@ -5,14 +5,23 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, overload
 
 from engine.domain.errors import InvalidCommand
 
 MAX_TEXT = 2000
 
 
+@overload
+def text(value: Any, field: str, *, required: Literal[True] = True, limit: int = MAX_TEXT) -> str: ...
+
+
+@overload
+def text(value: Any, field: str, *, required: bool, limit: int = MAX_TEXT) -> str | None: ...
+
+
 def text(value: Any, field: str, *, required: bool = True, limit: int = MAX_TEXT) -> str | None:
+    """A stripped string of at most ``limit`` characters; None only when not required."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise InvalidCommand(f"{field} is required")

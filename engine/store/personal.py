@@ -93,6 +93,7 @@ class PersonalData:
         for k in sealed:
             opened[k] = self._open(k, state[k])
         if inner_sealed:
+            assert isinstance(inner, dict)
             opened["state"] = {**inner, **{k: self._open(k, inner[k]) for k in inner_sealed}}
         return opened
 
