@@ -2,7 +2,7 @@
 
 from hypothesis import settings
 
-from tests.engine.quorum_machine import ApprovalQuorum
+from tests.engine.domain.quorum_machine import ApprovalQuorum
 
 ApprovalQuorum.TestCase.settings = settings(max_examples=200, stateful_step_count=12, deadline=None)
 TestApprovalQuorum = ApprovalQuorum.TestCase

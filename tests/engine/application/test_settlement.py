@@ -15,7 +15,7 @@ from engine.domain.clock import ManualClock
 from engine.domain.errors import InvalidCommand, NotFound, RuleViolation
 from engine.domain.followups import followup_id
 from engine.domain.periods import period_bounds
-from tests.engine.test_fieldwork import CTX, NEAR, deliver
+from tests.engine.application.test_fieldwork import CTX, NEAR, deliver
 
 WHY = CTX.because("checked with the customer")
 

@@ -2,7 +2,7 @@
 
 from hypothesis import settings
 
-from tests.engine.claim_machine import ClaimLifecycle
+from tests.engine.domain.claim_machine import ClaimLifecycle
 
 ClaimLifecycle.TestCase.settings = settings(max_examples=150, stateful_step_count=25, deadline=None)
 TestClaimLifecycle = ClaimLifecycle.TestCase

@@ -25,7 +25,7 @@ from engine.domain.errors import InvalidCommand, NotFound
 
 CTX = CommandContext.new()
 WHY = CTX.because("water under the floor since the install")
-VERIFIER = Path(__file__).resolve().parents[2] / "tools" / "verify_bundle.py"
+VERIFIER = Path(__file__).resolve().parents[3] / "tools" / "verify_bundle.py"
 
 
 @pytest.fixture

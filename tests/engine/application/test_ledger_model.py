@@ -2,7 +2,7 @@
 
 from hypothesis import settings
 
-from tests.engine.ledger_machine import LedgerModel
+from tests.engine.application.ledger_machine import LedgerModel
 
 LedgerModel.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 TestLedgerModel = LedgerModel.TestCase

@@ -2,7 +2,7 @@
 
 from hypothesis import settings
 
-from tests.engine.job_machine import JobLifecycle
+from tests.engine.application.job_machine import JobLifecycle
 
 JobLifecycle.TestCase.settings = settings(max_examples=120, stateful_step_count=40, deadline=None)
 TestJobLifecycle = JobLifecycle.TestCase
