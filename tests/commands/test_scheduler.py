@@ -13,6 +13,7 @@ from commands.bootstrap import Runtime
 from commands.scheduler import Scheduler
 from engine.domain.clock import ManualClock
 from engine.application.context import CommandContext
+from engine.application.waits import MISS_APPOINTMENT
 from projections.deadlines import DeadlineIndex
 
 CTX = CommandContext.new()
@@ -83,7 +84,7 @@ def test_a_scheduler_dying_mid_fire_leaves_the_deadline_for_the_next_pass(
     def die(*_: object) -> list:
         raise RuntimeError("killed while firing")
 
-    monkeypatch.setattr(runtime.app, "_on_window_passed", die)
+    monkeypatch.setitem(runtime.app.deadlines.actions, MISS_APPOINTMENT, die)
     assert scheduler.run_once()["failed"] == 1
     assert missed(runtime, job) == 0
     monkeypatch.undo()

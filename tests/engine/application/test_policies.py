@@ -8,12 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
-import pytest
 from eventsourcing.domain import Aggregate
 
 from engine.application import policies
 from engine.application.app import ServiceOrderApp
-from engine.application.config import EngineConfig
 from engine.application.waits import FOLLOW_UP, FOLLOW_UP_OVERDUE, REMINDER, REMINDER_DUE
 from engine.domain.accounts import EngineerAccount, EngineerDirectory, account_id
 from engine.domain.clock import ManualClock
@@ -23,18 +21,9 @@ from engine.domain.jobs import FieldJob
 from engine.domain.orders import ServiceOrder
 from engine.domain.reminders import ConsumableReminder
 from tests.engine.application.test_fieldwork import CTX, ITEM, NEAR, SITE, WHY, accepted_job, deliver
+from tests.engine.application.test_fieldwork import app, clock  # noqa: F401  (the in-memory app, a manual clock)
 
 META = CTX.meta()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def app(clock: ManualClock) -> ServiceOrderApp:
-    return ServiceOrderApp(EngineConfig(clock=clock))
 
 
 def visited(app: ServiceOrderApp, clock: ManualClock, job_id: UUID, engineer: str = "li") -> FieldJob:
