@@ -19,10 +19,12 @@ from engine.domain.clock import Clock, SystemClock
 from engine.domain.returns import DEFAULT_REQUIRED
 from engine.store.eventstore import event_store_env
 from engine.store.personal import KeyStore
+from engine.store.signing import Signer
 from projections.base import Projection
 from projections.queries import Views
 from projections.registry import build as build_projections
 from projections.worker import ProjectionWorker
+from streams.anchors import AnchorPublisher
 from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from streams.relay import Relay, RelayState
@@ -100,6 +102,16 @@ class Runtime:
             fetch_max_wait_ms=s.projection_fetch_wait_ms,
         )
 
+    @property
+    def signer(self) -> Signer:
+        """The engine's signing key and keyring (build_runtime always gives the app one)."""
+        assert self.app.signer is not None
+        return self.app.signer
+
+    def anchors(self, at_start: bool = False) -> AnchorPublisher:
+        """Publishes signed hashes of new events to the anchors topic (streams/anchors.py)."""
+        return AnchorPublisher(self.app, self.start_kafka(), self.signer, self.settings.anchor_interval, at_start)
+
     def scheduler(self) -> Scheduler:
         return Scheduler(self.app, self.views_db, self.app.clock, interval=self.settings.scheduler_interval)
 
@@ -109,6 +121,8 @@ class Runtime:
         if relay:
             r = self.relay()
             self._spawn("relay", lambda: r.run(self.stop))
+            anchors = self.anchors()
+            self._spawn("anchors", lambda: anchors.run(self.stop))
         if scheduler:
             sched = self.scheduler()
             self._spawn("scheduler", lambda: sched.run(self.stop))
@@ -134,6 +148,17 @@ class Runtime:
             self.broker.stop()
 
 
+def signer_for(settings: Settings) -> Signer:
+    """The engine's signing key: the named file, or one generated on first run in the data dir."""
+    path = settings.signing_key_path
+    generated = settings.signing_key_file is None and not path.exists()
+    signer = Signer.from_files(path, settings.signing_retired_keys_file, create=settings.signing_key_file is None)
+    if generated:
+        log.warning("signing_key_generated", path=str(path), key_id=signer.key_id.hex(),
+                    hint="production names a secret file in SERVICEORDER_SIGNING_KEY_FILE")
+    return signer
+
+
 def engine_config(settings: Settings, env: dict[str, str], clock: Clock, key_store: KeyStore) -> EngineConfig:
     """The engine's configuration from the settings (docs/operations.md lists them)."""
     tier_targets = dict(TIER_TARGETS)
@@ -141,6 +166,7 @@ def engine_config(settings: Settings, env: dict[str, str], clock: Clock, key_sto
         tier_targets = with_holidays(tier_targets, frozenset(settings.holidays))
     return EngineConfig(
         env=env, clock=clock, group_commit_max=settings.group_commit_max, key_store=key_store,
+        signer=signer_for(settings),
         visit_max_distance_m=settings.visit_max_distance_m, tier_targets=tier_targets,
         hotline_time_zone=settings.hotline_time_zone,
         return_departments={**DEFAULT_REQUIRED, **{k: tuple(v) for k, v in (settings.return_departments or {}).items()}},

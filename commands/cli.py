@@ -1,4 +1,5 @@
-"""The ``serviceorder`` command line: serve, relay, project, rebuild, republish, audit, dlq, tokens, broker."""
+"""The ``serviceorder`` command line: serve, relay, project, rebuild, republish, audit (commands/audit_cli.py),
+anchor, dlq, tokens, broker."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Callable
 import structlog
 from pydantic import ValidationError
 
-from commands import logs
+from commands import audit_cli, logs
 from commands.settings import Settings
 
 log = structlog.get_logger("serviceorder.cli")
@@ -192,51 +193,6 @@ def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
-    """Verify chains, export digests and bundles: reads the event store only (no Kafka)."""
-    import json
-    from pathlib import Path
-    from uuid import UUID
-
-    from engine.store.audit import Audit
-    from engine.domain.errors import DomainError
-    from projections.audit import linked_events
-
-    runtime = _runtime(settings)
-    try:
-        audit = Audit(runtime.app)
-        if args.action == "verify":
-            if args.digest:
-                report = audit.check_digest(json.loads(Path(args.digest).read_text(encoding="utf-8")))
-            elif args.aggregate:
-                report = audit.verify(UUID(args.aggregate)).as_dict()
-            else:
-                report = audit.verify_all()
-            print(json.dumps(report, indent=1))
-            return 0 if report["intact"] else 1
-        if args.action == "digest":
-            text = json.dumps(audit.digest(runtime.app.clock.now()), indent=1)
-            if args.out:
-                Path(args.out).write_text(text + "\n", encoding="utf-8")
-                print(f"digest written to {args.out}", file=sys.stderr)
-            else:
-                print(text)
-            return 0
-        claim_id = UUID(args.claim)
-        story = audit.claim_story(claim_id, lambda c, r: linked_events(runtime.views_db, c, r))
-        body = audit.bundle(claim_id, [UUID(a["aggregate_id"]) for a in story["aggregates"]],
-                            runtime.app.clock.now())
-        Path(args.out).write_bytes(body)
-        print(f"bundle of {len(story['aggregates'])} chains, {len(story['story'])} story events written to "
-              f"{args.out}; check it with: python3 tools/verify_bundle.py {args.out}", file=sys.stderr)
-        return 0
-    except (DomainError, ValueError) as exc:
-        print(f"audit: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        runtime.close()
-
-
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     """List, retry or skip parked poison events (reads and writes the views database only)."""
     import json
@@ -357,17 +313,7 @@ def parser() -> argparse.ArgumentParser:
         rp.add_argument("--from", dest="from_position", type=int, default=1, metavar="POSITION",
                         help="start at this store position (default: the beginning)")
         rp.set_defaults(func=cmd_republish)
-    au = sub.add_parser("audit", help="verify hash chains, export digests and claim bundles")
-    actions = au.add_subparsers(dest="action", required=True)
-    v = actions.add_parser("verify", help="check every chain (or one aggregate, or against a digest)")
-    v.add_argument("--aggregate", help="only this aggregate id")
-    v.add_argument("--digest", help="also prove nothing before this digest's heads was rewritten")
-    d = actions.add_parser("digest", help="the head hash of every chain, to keep outside the store")
-    d.add_argument("--out", help="file to write (default: standard output)")
-    bu = actions.add_parser("bundle", help="export a claim's audit bundle")
-    bu.add_argument("claim", help="claim id")
-    bu.add_argument("--out", required=True, help="file to write")
-    au.set_defaults(func=cmd_audit)
+    audit_cli.add_parsers(sub, _run_loop)
     dl = sub.add_parser("dlq", help="parked poison events: list, retry or skip")
     dla = dl.add_subparsers(dest="action", required=True)
     ls = dla.add_parser("list", help="parked events and their errors")
@@ -415,7 +361,13 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "port", None) is not None and args.command == "serve":
         settings = settings.model_copy(update={"port": args.port})
     logs.configure(settings.log_format, settings.log_level)
-    return int(args.func(settings, args) or 0)
+    from engine.store.signing import SigningKeyError
+
+    try:
+        return int(args.func(settings, args) or 0)
+    except SigningKeyError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     # The hotline's time zone: which day a call counts on.
     hotline_time_zone: str = "Asia/Shanghai"
 
+    # Audit evidence (docs/audit.md). The Ed25519 private key (PEM) the engine signs every
+    # event's chain link, snapshot, digest, anchor and bundle with. Unset: a key generated on
+    # first run at data_dir/signing-key.pem (the embedded default); production names a secret
+    # file, which must exist. Retired public keys (a `serviceorder audit keys` export) keep
+    # what earlier keys signed valid after a rotation.
+    signing_key_file: Path | None = None
+    signing_retired_keys_file: Path | None = None
+    # How often the signed hashes of new events are published to the anchors topic (seconds).
+    anchor_interval: float = Field(default=3600.0, gt=0, le=7 * 86400)
+
     # HTTP.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -108,6 +118,10 @@ class Settings(BaseSettings):
     @property
     def embedded_store(self) -> bool:
         return self.database_url is None
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.data_dir / "signing-key.pem"
 
     @property
     def embedded_broker(self) -> bool:

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+from kafka.errors import KafkaError
 
 from commands.api.deps import RuntimeDep, requires
+from commands.api.problems import Problem
+from engine.store import anchors
 from engine.store.audit import Audit
 from engine.application.context import Principal
 from projections.audit import linked_events
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Auditor = Annotated[Principal, Depends(requires("auditor"))]
+Admin = Annotated[Principal, Depends(requires("admin"))]
 
 
 def _audit(runtime: Any) -> Audit:
@@ -70,12 +74,11 @@ def claim_story(claim_id: UUID, _: Auditor, runtime: RuntimeDep) -> dict:
 @router.get("/claims/{claim_id}/bundle", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
 def claim_bundle(claim_id: UUID, _: Auditor, runtime: RuntimeDep) -> Response:
-    """A file with the full chains of the claim and every aggregate in its story; check it with
-    ``tools/verify_bundle.py`` (standard library only)."""
+    """A signed file with the chains of the claim and of every aggregate in its story (other
+    customers' events as hash-only entries); check it with ``tools/verify_bundle.py``."""
     audit = _audit(runtime)
     story = audit.claim_story(claim_id, lambda c, r: linked_events(runtime.views_db, c, r))
-    related = [UUID(a["aggregate_id"]) for a in story["aggregates"]]
-    body = audit.bundle(claim_id, related, runtime.app.clock.now())
+    body = audit.bundle(story, runtime.app.clock.now())
     return Response(body, media_type="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="claim-{claim_id}.audit"'})
 
@@ -94,3 +97,33 @@ def digest(_: Auditor, runtime: RuntimeDep) -> Response:
 def check_digest(document: Annotated[dict, Body(description="a digest from GET /audit/digest")], _: Auditor,
                  runtime: RuntimeDep) -> dict:
     return _audit(runtime).check_digest(document)
+
+
+@router.get("/keys")
+def keys(_: Auditor, runtime: RuntimeDep) -> dict:
+    """The engine's public keys (current and retired): what bundles, digests and anchors are signed with."""
+    return runtime.signer.keyring.export()
+
+
+def _from_broker(what: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except (KafkaError, TimeoutError) as exc:
+        raise Problem(503, "Broker unavailable", f"the anchors could not be {what}: {exc}",
+                      "broker-unavailable") from None
+
+
+@router.post("/anchors")
+def publish_anchors(_: Admin, runtime: RuntimeDep) -> dict:
+    """Publish anchors now: the signed hashes of every event stored since the last anchor."""
+    publisher = runtime.anchors()
+    published = _from_broker("published", publisher.publish)
+    return {"topic": publisher.topic, "anchors": len(published), "events": sum(a["events"] for a in published),
+            "position": published[-1]["position"] if published else None}
+
+
+@router.get("/anchors/check")
+def check_anchors(_: Auditor, runtime: RuntimeDep) -> dict:
+    """The store against every published anchor: per aggregate, the first version rewritten or missing."""
+    published = _from_broker("read", runtime.anchors().published)
+    return anchors.check_anchors(runtime.app, published, _audit(runtime).keyring)

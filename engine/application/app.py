@@ -49,7 +49,8 @@ class ServiceOrderApp(EventStoreApplication):
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         config = config or EngineConfig()
-        super().__init__(env=config.env, group_commit_max=config.group_commit_max, key_store=config.key_store)
+        super().__init__(env=config.env, group_commit_max=config.group_commit_max, key_store=config.key_store,
+                         signer=config.signer)
         self.config = config
         self.clock = config.clock
         self.uow = UnitOfWork(self, config.clock)

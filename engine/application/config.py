@@ -14,6 +14,7 @@ from engine.domain.calendar import TIER_TARGETS, BusinessCalendar
 from engine.domain.clock import Clock, SystemClock
 from engine.domain.returns import DEFAULT_REQUIRED
 from engine.store.personal import KeyStore
+from engine.store.signing import Signer
 
 # The in-memory store: for tests and tools that need no persistence.
 IN_MEMORY: Mapping[str, str] = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -34,6 +35,8 @@ class EngineConfig:
     group_commit_max: int = 200
     # Seals personal fields per customer when given (engine/store/personal.py).
     key_store: KeyStore | None = None
+    # Signs every event's chain link and every snapshot when given (engine/store/signing.py).
+    signer: Signer | None = None
     # Field work: how far from the site a check-in may be and still count as verified.
     visit_max_distance_m: float = 200.0
     # Service levels: each tier's business calendar and allowed time; the hotline's day.

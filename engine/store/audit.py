@@ -9,18 +9,20 @@ about them is read back from the store and verified.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 from uuid import UUID
 
-from engine.store.chain import GENESIS, ChainReport, check_link, unseal, verify_chain
+from engine.store.anchors import document_problem, sign_document
+from engine.store.bundles import export_bundle
+from engine.store.chain import GENESIS, Link, read_link
+from engine.store.verification import ChainReport, check_link, check_signature, verify_chain
 from engine.domain.errors import InvalidCommand, NotFound
+from engine.store.snapshots import check_snapshots, snapshot_originators
 
-BUNDLE_FORMAT = "serviceorder-audit-bundle-v1"
 DIGEST_FORMAT = "serviceorder-digest-v1"
 _SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic", "meta"}
 
@@ -52,10 +54,6 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def digest_root(chains: list[list[Any]]) -> str:
     return hashlib.sha256("".join(f"{a} {v} {h}\n" for a, v, h in chains).encode()).hexdigest()
 
@@ -65,6 +63,9 @@ class Audit:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        # The engine's public keys (from its key files, never from the store) check signatures.
+        self.signer = getattr(app, "signer", None)
+        self.keyring = self.signer.keyring if self.signer is not None else None
 
     # One aggregate ---------------------------------------------------------------------
 
@@ -85,10 +86,11 @@ class Audit:
         stored = self._stored(aggregate_id)
         events = []
         for s in stored:
-            prev, own, _ = unseal(s.state)
-            events.append({**self._describe(s), "previous_hash": prev.hex() if prev else None,
-                           "hash": own.hex() if own else None})
-        report = verify_chain(str(aggregate_id), stored)
+            link = read_link(s.state)
+            events.append({**self._describe(s), "previous_hash": link.previous.hex() if link.previous else None,
+                           "hash": link.own.hex() if link.own else None,
+                           "key_id": link.key_id.hex() if link.key_id else None})
+        report = self._verify(aggregate_id, stored)
         return {"aggregate_id": str(aggregate_id), "aggregate_type": events[0]["topic"].rsplit(".", 1)[0].split(":")[-1],
                 "version": stored[-1].originator_version, "chain": report.as_dict(), "events": events}
 
@@ -118,9 +120,15 @@ class Audit:
         if version is not None and not 1 <= version <= head:
             raise NotFound(f"{aggregate_id} has versions 1 to {head}, not {version}")
         aggregate = self.app.repository.get(aggregate_id, version=version)
+        last = self.app.recorder.select_events(aggregate_id, gt=aggregate.version - 1, lte=aggregate.version)
+        change = self._describe(last[0]) if last else None
         return {"aggregate_id": str(aggregate_id), "aggregate_type": type(aggregate).__name__,
                 "version": aggregate.version, "as_of": at.isoformat() if at else None,
                 "recorded_at": aggregate.modified_on.isoformat(),
+                # Who made this state and why: the last event it includes.
+                "last_change": None if change is None else {
+                    **{k: change[k] for k in ("version", "event_type", "recorded_at")},
+                    **{k: change["meta"].get(k) for k in ("actor", "reason", "request_id", "correlation_id")}},
                 "state": {k: plain(v) for k, v in vars(aggregate).items() if not k.startswith("_")}}
 
     def diff(self, aggregate_id: UUID, from_version: int, to_version: int) -> dict[str, Any]:
@@ -136,7 +144,15 @@ class Audit:
                 "changes": changes, "events": between}
 
     def verify(self, aggregate_id: UUID) -> ChainReport:
-        return verify_chain(str(aggregate_id), self._stored(aggregate_id))
+        return self._verify(aggregate_id, self._stored(aggregate_id))
+
+    def _verify(self, aggregate_id: UUID, stored: list[Any]) -> ChainReport:
+        """The chain (links and signatures), then every snapshot against the replayed events."""
+        report = verify_chain(str(aggregate_id), stored, self.keyring)
+        if report.broken is not None:
+            return report
+        broken, checked = check_snapshots(self.app, aggregate_id, stored, self.keyring)
+        return replace(report, broken=broken, snapshots=checked)
 
     # The whole store -----------------------------------------------------------------------
 
@@ -146,7 +162,7 @@ class Audit:
         Returns (position reached, heads {aggregate: {version, hash}}, first break per chain).
         An aggregate's events appear in the log in version order, so one pass suffices.
         """
-        heads: dict[str, tuple[int, bytes]] = {}
+        heads: dict[str, tuple[int, bytes, Link | None]] = {}
         broken: dict[str, dict[str, Any]] = {}
         position = 0
         while True:
@@ -158,21 +174,27 @@ class Audit:
                 key = str(n.originator_id)
                 if key in broken:
                     continue
-                version, previous = heads.get(key, (0, GENESIS))
-                found, own = check_link(key, version + 1, previous, n)
-                if found is not None:
-                    broken[key] = found.as_dict()
-                else:
-                    heads[key] = (version + 1, own)
+                version, previous, signed = heads.get(key, (0, GENESIS, None))
+                found, link = check_link(key, version + 1, previous, n, None, signed is not None)
+                if found is not None or link.own is None:
+                    broken[key] = found.as_dict() if found else {}
+                else:  # the head's signature vouches for the chain: keep it, without the payload
+                    heads[key] = (version + 1, link.own, replace(link, payload=b"") if link.key_id else signed)
+        forged = {k for k, (v, _, head) in heads.items() if head is not None and k not in broken
+                  and check_signature(k, v, head, self.keyring) is not None}
         # A broken chain is judged again in version order: an event inserted later sits at
         # the end of the log, and the first broken link is the first in version order.
-        for key in list(broken):
-            report = verify_chain(key, self.app.recorder.select_events(UUID(key)))
-            if report.broken is None:
-                del broken[key]
+        # Snapshots are checked against the replayed events of their aggregate.
+        suspects = set(broken) | forged | ({str(a) for a in snapshot_originators(self.app.snapshots.recorder)}
+                                           if self.app.snapshots is not None else set())
+        for key in sorted(suspects):
+            stored = list(self.app.recorder.select_events(UUID(key)))
+            report = self._verify(UUID(key), stored) if stored else None
+            if report is None or report.broken is None:
+                broken.pop(key, None)
             else:
                 broken[key] = report.broken.as_dict()
-        return position, {k: {"version": v, "hash": h.hex()} for k, (v, h) in heads.items()}, \
+        return position, {k: {"version": v, "hash": h.hex()} for k, (v, h, _) in heads.items()}, \
             sorted(broken.values(), key=lambda b: (b["aggregate_id"], b["version"]))
 
     def verify_all(self) -> dict[str, Any]:
@@ -184,8 +206,9 @@ class Audit:
         """The head of every chain at a store position: keep it outside the store, check it later."""
         position, heads, broken = self.scan()
         chains = sorted([a, h["version"], h["hash"]] for a, h in heads.items())
-        return {"format": DIGEST_FORMAT, "position": position, "taken_at": now.isoformat(),
-                "intact": not broken, "broken": broken, "chains": chains, "root": digest_root(chains)}
+        digest = {"format": DIGEST_FORMAT, "position": position, "taken_at": now.isoformat(),
+                  "intact": not broken, "broken": broken, "chains": chains, "root": digest_root(chains)}
+        return sign_document(digest, self.signer) if self.signer is not None else digest
 
     def check_digest(self, digest: dict[str, Any]) -> dict[str, Any]:
         """Has the store been rewritten since ``digest`` was taken? Every head it lists must still
@@ -195,11 +218,13 @@ class Audit:
         chains = digest["chains"]
         if digest_root(chains) != digest.get("root"):
             raise InvalidCommand("the digest's root does not match its chains: the digest itself was altered")
+        if "signature" in digest and (problem := document_problem(digest, self.keyring)) is not None:
+            raise InvalidCommand(f"the digest's signature: {problem}")
         position, heads, broken = self.scan()
         mismatches = []
         for aggregate_id, version, expected in chains:
             stored = self.app.recorder.select_events(UUID(aggregate_id), gt=version - 1, lte=version)
-            own = unseal(stored[0].state)[1] if stored else None
+            own = read_link(stored[0].state).own if stored else None
             if own is None or own.hex() != expected:
                 mismatches.append({"aggregate_id": aggregate_id, "version": version,
                                    "kind": "missing" if not stored else "rewritten",
@@ -207,6 +232,7 @@ class Audit:
                                    if not stored else "the event at the digest's head has a different hash: "
                                    "the chain was rewritten after the digest was taken"})
         return {"digest_position": digest.get("position"), "digest_taken_at": digest.get("taken_at"),
+                "digest_signed": "signature" in digest,  # unsigned: taken before signing existed
                 "position": position, "checked": len(chains), "intact": not broken and not mismatches,
                 "rewritten": mismatches, "broken": broken}
 
@@ -249,7 +275,7 @@ class Audit:
                 "intact": all(c["intact"] for c in chains.values()), "story": story}
 
     def _entry(self, stored: Any, relation: str) -> dict[str, Any]:
-        _, own, _ = unseal(stored.state)
+        own = read_link(stored.state).own
         return {"aggregate_id": str(stored.originator_id),
                 "aggregate_type": stored.topic.split(":")[-1].split(".")[0], "relation": relation,
                 **self._describe(stored), "hash": own.hex() if own else None}
@@ -262,21 +288,11 @@ class Audit:
 
     # Bundles ----------------------------------------------------------------------------------
 
-    def bundle(self, subject_id: UUID, related: Iterable[UUID], now: datetime) -> bytes:
-        """A self-verifying file: the full chains of the subject and related aggregates, with a
-        readable copy of each event, and a SHA-256 of the exact body in its first line."""
-        aggregates = [subject_id, *[r for r in dict.fromkeys(related) if r != subject_id]]
-        chains = []
-        for aggregate_id in aggregates:
-            stored = self._stored(aggregate_id)
-            chains.append({
-                "aggregate_id": str(aggregate_id),
-                "report": verify_chain(str(aggregate_id), stored).as_dict(),
-                "events": [{"version": s.originator_version, "topic": s.topic,
-                            "stored": base64.b64encode(s.state).decode(), "view": self._describe(s)}
-                           for s in stored],
-            })
-        body = canonical({"format": BUNDLE_FORMAT, "subject": str(subject_id),
-                          "exported_at": now.astimezone(timezone.utc).isoformat(),
-                          "store_position": self.app.current_position(), "chains": chains})
-        return f"{BUNDLE_FORMAT} sha256={hashlib.sha256(body).hexdigest()}\n".encode() + body
+    def bundle(self, story: dict[str, Any] | UUID, now: datetime) -> bytes:
+        """The signed bundle of a claim's story (``claim_story``), or of one aggregate alone:
+        engine/bundles.py."""
+        if isinstance(story, UUID):
+            return export_bundle(self.app, self.signer, story, {str(story): "subject"}, set(), now)
+        relations = {story["claim_id"]: "subject", **{a["aggregate_id"]: a["relation"] for a in story["aggregates"]}}
+        events = {(e["aggregate_id"], e["version"]) for e in story["story"]}
+        return export_bundle(self.app, self.signer, UUID(story["claim_id"]), relations, events, now)

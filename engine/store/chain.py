@@ -1,23 +1,23 @@
-"""Tamper evidence: every stored event is a link in its aggregate's hash chain.
+"""Tamper evidence: every stored event is a signed link in its aggregate's hash chain.
 
-The canonical form hashed is what is *stored*, not the decoded event, so a compressed or
-encrypted payload verifies without its key:
+What is hashed is what is *stored* (transcoded, then compressed and encrypted if configured),
+so an encrypted payload verifies without its key. With the engine's signing key
+(engine/signing.py) an event is stored as ``b"SOC2" + previous + hash + key id (8) +
+signature (64) + payload``, where
 
-    hash = SHA-256( b"serviceorder-chain-v1\\n"
-                    + previous hash (32 bytes; 32 zero bytes for version 1)
-                    + f"{aggregate id}\\n{version}\\n{topic}\\n" (UTF-8)
-                    + payload )
+    hash = SHA-256( b"serviceorder-chain-v2\n" + previous hash (32 zero bytes for version 1)
+                    + f"{aggregate id}\n{version}\n{topic}\n" (UTF-8) + SHA-256(payload) )
+    signature = Ed25519( b"serviceorder-event-v2\n" + hash )
 
-where ``payload`` is the state bytes the library's mapper produced (transcoded, then
-compressed and encrypted if configured). The stored state is ``MAGIC + previous hash +
-hash + payload``: the link travels with the event in the same row, written in the same
-insert, so no event can be stored without its link.
+Hashing the payload's digest lets a bundle show another customer's event as its digest and
+still verify every link. Events from before signing are ``b"SOC1" + previous + hash +
+payload`` (``link_hash``: the v1 hash over the payload itself), reported as unsigned. The
+link is written in the same row, by the same insert, as the event.
 
-Verifying walks a chain from version 1 and names the first broken link: a missing version
-(deleted), a link that does not follow its predecessor (reordered or inserted), a payload
-that does not match its hash (edited). Rewriting a whole chain from some point on (editing
-and re-hashing every later event) is caught by comparing heads with an exported digest.
-``tools/verify_bundle.py`` repeats this computation with the standard library only.
+Verifying walks a chain from version 1 and names the first wrong version: missing
+(deleted), out of order (swapped), edited (content differs from its hash), forged (the
+signature does not hold: inserted, appended or re-chained without the key), unknown key,
+unsigned after signed. A truncated tail is caught by anchors (engine/anchors.py).
 """
 
 from __future__ import annotations
@@ -31,91 +31,71 @@ from typing import Any, Iterable, Sequence
 from eventsourcing.persistence import EventStore, Mapper, Notification, Recording, StoredEvent
 
 from engine.store.personal import PersonalData
+from engine.store.signing import KEY_ID_BYTES, Signer
 
 MAGIC = b"SOC1"
+SIGNED = b"SOC2"
 GENESIS = bytes(32)
 HEADER = len(MAGIC) + 64
+SIGNED_HEADER = len(SIGNED) + 64 + KEY_ID_BYTES + 64
 _DOMAIN = b"serviceorder-chain-v1\n"
+_DOMAIN2 = b"serviceorder-chain-v2\n"
+SIGN_DOMAIN = b"serviceorder-event-v2\n"
 
 
 def link_hash(previous: bytes, aggregate_id: str, version: int, topic: str, payload: bytes) -> bytes:
+    """The v1 (unsigned) link's hash, over the payload itself."""
     return hashlib.sha256(_DOMAIN + previous + f"{aggregate_id}\n{version}\n{topic}\n".encode() + payload).digest()
 
 
-def seal(previous: bytes, stored: StoredEvent) -> StoredEvent:
-    """The stored event with its link: previous hash and own hash in front of the payload."""
-    own = link_hash(previous, str(stored.originator_id), stored.originator_version, stored.topic, stored.state)
-    return StoredEvent(originator_id=stored.originator_id, originator_version=stored.originator_version,
-                       topic=stored.topic, state=MAGIC + previous + own + stored.state)
+def signed_link_hash(previous: bytes, aggregate_id: str, version: int, topic: str, payload_digest: bytes) -> bytes:
+    """The v2 (signed) link's hash, over the payload's SHA-256."""
+    return hashlib.sha256(_DOMAIN2 + previous + f"{aggregate_id}\n{version}\n{topic}\n".encode()
+                          + payload_digest).digest()
+
+
+def seal(previous: bytes, stored: StoredEvent, signer: Signer | None = None) -> StoredEvent:
+    """The stored event with its link in front of the payload: signed when given a signer."""
+    aggregate_id, version, payload = str(stored.originator_id), stored.originator_version, stored.state
+    if signer is None:
+        own = link_hash(previous, aggregate_id, version, stored.topic, payload)
+        state = MAGIC + previous + own + payload
+    else:
+        own = signed_link_hash(previous, aggregate_id, version, stored.topic, hashlib.sha256(payload).digest())
+        state = SIGNED + previous + own + signer.key_id + signer.sign(SIGN_DOMAIN + own) + payload
+    return StoredEvent(originator_id=stored.originator_id, originator_version=version, topic=stored.topic,
+                       state=state)
+
+
+@dataclass(slots=True)
+class Link:
+    """The parts of a stored state: its link (None when it has none) and the payload."""
+
+    previous: bytes | None
+    own: bytes | None
+    key_id: bytes | None
+    signature: bytes | None
+    payload: bytes
+
+
+def read_link(state: bytes) -> Link:
+    magic = state[:4]
+    if magic == SIGNED:
+        return Link(state[4:36], state[36:68], state[68:76], state[76:140], state[SIGNED_HEADER:])
+    if magic == MAGIC:
+        return Link(state[4:36], state[36:68], None, None, state[HEADER:])
+    return Link(None, None, None, None, state)
 
 
 def unseal(state: bytes) -> tuple[bytes | None, bytes | None, bytes]:
     """(previous hash, own hash, payload); hashes are None for a state with no link."""
-    if state[:len(MAGIC)] != MAGIC:
-        return None, None, state
-    return state[4:36], state[36:68], state[68:]
+    link = read_link(state)
+    return link.previous, link.own, link.payload
 
 
-@dataclass(frozen=True)
-class Break:
-    """The first broken link of a chain."""
-
-    aggregate_id: str
-    version: int
-    kind: str  # missing | out_of_order | edited | unchained
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"aggregate_id": self.aggregate_id, "version": self.version, "kind": self.kind, "detail": self.detail}
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    aggregate_id: str
-    events: int
-    head_version: int
-    head_hash: str | None
-    broken: Break | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"aggregate_id": self.aggregate_id, "events": self.events, "head_version": self.head_version,
-                "head_hash": self.head_hash, "intact": self.broken is None,
-                "broken": None if self.broken is None else self.broken.as_dict()}
-
-
-def check_link(aggregate_id: str, expected: int, previous: bytes, event: Any) -> tuple[Break | None, bytes]:
-    """Check that ``event`` is the link after ``previous`` (version ``expected``): the first
-    problem found, and the event's own hash."""
-    version = event.originator_version
-    prev, own, payload = unseal(event.state)
-    if version != expected:
-        if version > expected:
-            return Break(aggregate_id, expected, "missing",
-                         f"expected version {expected}, found {version}: events are missing (deleted)"), b""
-        return Break(aggregate_id, version, "out_of_order",
-                     f"expected version {expected}, found {version}: versions repeat or go backwards"), b""
-    if own is None or prev is None:
-        return Break(aggregate_id, version, "unchained", "the stored event carries no chain link"), b""
-    if prev != previous:
-        return Break(aggregate_id, version, "out_of_order",
-                     f"its link names previous hash {prev.hex()[:16]}…, but version {version - 1} hashes to "
-                     f"{previous.hex()[:16]}… (reordered, inserted, or an earlier event was replaced)"), b""
-    if link_hash(prev, aggregate_id, version, event.topic, payload) != own:
-        return Break(aggregate_id, version, "edited",
-                     "its content does not match its hash (edited after it was stored)"), b""
-    return None, own
-
-
-def verify_chain(aggregate_id: str, stored: Iterable[Any]) -> ChainReport:
-    """Check one aggregate's stored events (in version order) from version 1."""
-    previous, version, count = GENESIS, 0, 0
-    for event in stored:
-        count += 1
-        broken, own = check_link(aggregate_id, version + 1, previous, event)
-        if broken is not None:
-            return ChainReport(aggregate_id, count, version, previous.hex() if version else None, broken)
-        previous, version = own, version + 1
-    return ChainReport(aggregate_id, count, version, previous.hex() if count else None, None)
+def payload_of(state: bytes) -> bytes:
+    magic = state[:4]
+    return state[SIGNED_HEADER:] if magic == SIGNED else state[HEADER:] if magic == MAGIC else state
 
 
 class ChainMapper(Mapper[Any]):
@@ -135,7 +115,7 @@ class ChainMapper(Mapper[Any]):
         return super().to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent | Notification) -> Any:
-        _, _, payload = unseal(stored_event.state)
+        payload = payload_of(stored_event.state)
         if payload is not stored_event.state:
             stored_event = StoredEvent(originator_id=stored_event.originator_id,
                                        originator_version=stored_event.originator_version,
@@ -147,15 +127,18 @@ class ChainMapper(Mapper[Any]):
 
 
 class ChainedEventStore(EventStore[Any]):
-    """An event store that links every event it stores to its aggregate's previous one.
+    """An event store that links every event it stores to its aggregate's previous one, and
+    signs each link when given a signer.
 
     The previous hash comes from a cache of recently read or written heads, or else from
     the store itself. Two writers racing on one aggregate compute links on the same
     previous event; the store's version check lets only one of them in.
     """
 
-    def __init__(self, mapper: Mapper[Any], recorder: Any, cache_size: int = 50_000) -> None:
+    def __init__(self, mapper: Mapper[Any], recorder: Any, cache_size: int = 50_000,
+                 signer: Signer | None = None) -> None:
         super().__init__(mapper, recorder)
+        self.signer = signer
         self._heads: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._cache_size = cache_size
         self._lock = Lock()
@@ -166,8 +149,9 @@ class ChainedEventStore(EventStore[Any]):
         heads: dict[str, tuple[int, bytes]] = {}
         for s in plain:
             key = str(s.originator_id)
-            version, previous = heads.get(key) or (s.originator_version - 1, self._previous(s))
-            sealed_event = seal(previous, s)
+            version, previous = heads.get(key) or (s.originator_version - 1,
+                                                   self.link_at(s.originator_id, s.originator_version - 1))
+            sealed_event = seal(previous, s, self.signer)
             sealed.append(sealed_event)
             heads[key] = (s.originator_version, sealed_event.state[36:68])
         notification_ids = self.recorder.insert_events(sealed, **kwargs)
@@ -183,28 +167,33 @@ class ChainedEventStore(EventStore[Any]):
 
     def get(self, originator_id: Any, *, gt: int | None = None, lte: int | None = None, desc: bool = False,
             limit: int | None = None) -> Any:
+        return map(self.mapper.to_domain_event, self.select_linked(originator_id, gt=gt, lte=lte, desc=desc,
+                                                                   limit=limit))
+
+    def select_linked(self, originator_id: Any, *, gt: int | None = None, lte: int | None = None,
+                      desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
+        """The stored events (links included), remembering their hashes for the next write."""
         stored = self.recorder.select_events(originator_id=originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
         for s in stored:
-            _, own, _ = unseal(s.state)
-            if own is not None:
-                self._remember(str(s.originator_id), s.originator_version, own)
-        return map(self.mapper.to_domain_event, stored)
+            if s.state[:4] in (SIGNED, MAGIC):
+                self._remember(str(s.originator_id), s.originator_version, s.state[36:68])
+        return stored
 
-    def _previous(self, stored: StoredEvent) -> bytes:
-        version = stored.originator_version - 1
+    def link_at(self, originator_id: Any, version: int) -> bytes:
+        """The hash of the event at ``version`` (genesis before version 1)."""
         if version < 1:
             return GENESIS
         with self._lock:
-            cached = self._heads.get((str(stored.originator_id), version))
+            cached = self._heads.get((str(originator_id), version))
         if cached is not None:
             return cached
-        found = self.recorder.select_events(stored.originator_id, gt=version - 1, lte=version)
+        found = self.recorder.select_events(originator_id, gt=version - 1, lte=version)
         if not found:
             return GENESIS  # the store will refuse the version gap anyway
-        _, own, payload = unseal(found[0].state)
+        link = read_link(found[0].state)
         # An event stored before chaining began starts a chain from its content.
-        return own if own is not None else link_hash(GENESIS, str(stored.originator_id), version,
-                                                     found[0].topic, payload)
+        return link.own if link.own is not None else link_hash(GENESIS, str(originator_id), version,
+                                                               found[0].topic, link.payload)
 
     def _remember(self, aggregate_id: str, version: int, own: bytes) -> None:
         with self._lock:

@@ -1,6 +1,7 @@
 """The event store as the engine configures it: eventsourcing's Application with every
-stored event a link in its aggregate's hash chain, personal fields sealed per customer,
-and concurrent saves written together (group commit).
+stored event a signed link in its aggregate's hash chain, signed snapshots trusted only
+when they match the chain, personal fields sealed per customer, and concurrent saves
+written together (group commit).
 """
 
 from __future__ import annotations
@@ -8,13 +9,15 @@ from __future__ import annotations
 from typing import Any, Mapping
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.persistence import EventStore, Mapper
 
 from engine.store import topics
 from engine.store.chain import ChainedEventStore, ChainMapper
 from engine.store.groupcommit import GroupCommit
 from engine.store.personal import KeyStore, PersonalData
+from engine.store.signing import Signer
+from engine.store.snapshots import EvidenceRepository, SignedSnapshotStore
 
 topics.register_moved_topics()
 
@@ -43,7 +46,9 @@ class EventStoreApplication(Application[UUID]):
     """The library's Application over our store; the engine's facade builds on it."""
 
     def __init__(self, env: Mapping[str, str] | None = None, *, group_commit_max: int = 200,
-                 key_store: KeyStore | None = None) -> None:
+                 key_store: KeyStore | None = None, signer: Signer | None = None) -> None:
+        # Without a signer (unit tests, tools) links are written unsigned, as before signing.
+        self.signer = signer
         super().__init__(env=env)
         # Concurrent saves share a transaction (engine/store/groupcommit.py); 1 writes each alone.
         self.group_commit = GroupCommit(self._record, group_commit_max) if group_commit_max > 1 else None
@@ -65,8 +70,26 @@ class EventStoreApplication(Application[UUID]):
         base = super().construct_mapper()
         return ChainMapper(base.transcoder, base.compressor, base.cipher)
 
+    # Every stored event is a signed link in its aggregate's hash chain (engine/store/chain.py),
+    # and snapshots are signed and trusted only when they match the chain (engine/store/snapshots.py).
+
     def construct_event_store(self) -> EventStore[UUID]:
-        return ChainedEventStore(self.mapper, self.recorder)
+        return ChainedEventStore(self.mapper, self.recorder, signer=self.signer)
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        if self.signer is None or not isinstance(self.events, ChainedEventStore):
+            return super().construct_snapshot_store()
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        return SignedSnapshotStore(self.mapper, recorder, self.events, self.signer)
+
+    def construct_repository(self) -> Repository[UUID]:
+        repository = super().construct_repository()
+        if self.signer is None:
+            return repository
+        # The library's repository as its environment configured it, loading snapshots as evidence.
+        evidence = object.__new__(EvidenceRepository)
+        evidence.__dict__.update(repository.__dict__)
+        return evidence
 
     def seal_personal_data(self, keys: KeyStore) -> None:
         """Seal personal fields per customer from now on (engine/store/personal.py)."""

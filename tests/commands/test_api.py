@@ -215,7 +215,7 @@ def test_health_and_docs(client: TestClient) -> None:
     assert health.status_code == 200 and health.json()["status"] == "ok"
     from projections.registry import PROJECTIONS
 
-    assert set(health.json()["workers"]) == {"relay", "scheduler"} | {f"projection-{p}" for p in PROJECTIONS}
+    assert set(health.json()["workers"]) == {"relay", "anchors", "scheduler"} | {f"projection-{p}" for p in PROJECTIONS}
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/orders", "/orders/{order_id}/delivery-steps", "/orders/{order_id}/incidents",

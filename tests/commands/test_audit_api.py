@@ -4,9 +4,14 @@ as of a version, a diff, chain verification, a digest, and a bundle checked stan
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +23,7 @@ from engine.domain.clock import ManualClock
 from tests.commands.test_cli import _env
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation
+from tests.engine.store.tampering import Tamperer
 
 AUDITOR = {"Authorization": "Bearer audit-token-0123456789ab"}
 CASE = {"X-Correlation-ID": "case-2026-0042"}
@@ -29,6 +35,8 @@ def test_an_auditor_replays_a_disputed_claim(client: TestClient, runtime: Runtim
                                              tmp_path: Path) -> None:
     runtime.tokens.add("audit-token-0123456789ab", "ada", ["auditor"])
     runtime.tokens.add("li-token-0123456789ab", "li", ["engineer"])
+    # Li also installed for another customer: that fee is on Li's account chain too.
+    other_job = installation(client, clock, "li", "cust-other")
     job = installation(client, clock, "li", "cust-floor")
     complaint = ok(client.post("/complaints", json={"customer_id": "cust-floor", "category": "product_quality",
                                                     "description": "water on the wooden floor",
@@ -91,6 +99,28 @@ def test_an_auditor_replays_a_disputed_claim(client: TestClient, runtime: Runtim
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "heads match the digest" in result.stdout
+    # Minimal disclosure: nothing of the other customer's job, in the readable copies or the bytes.
+    chains = json.loads(bundle.content.partition(b"\n")[2])["chains"]
+    carried = bundle.content + b"".join(base64.b64decode(e["stored"]) for c in chains for e in c["events"]
+                                        if "stored" in e)
+    assert b"cust-other" not in carried and other_job["job_id"].encode() not in carried
+    assert any(e.get("withheld") for c in chains for e in c["events"])
+    # The engine's published keys pin the bundle's signature.
+    (tmp_path / "keys.json").write_text(json.dumps(ok(client.get("/audit/keys", headers=AUDITOR))))
+    assert subprocess.run([sys.executable, "-I", str(VERIFIER), str(path), "--keys", str(tmp_path / "keys.json")]
+                          ).returncode == 0
+
+    # State as of a time given with a UTC offset: the `+` is encoded (docs/audit.md).
+    local = datetime.fromisoformat(at).astimezone(timezone(timedelta(hours=8))).isoformat()
+    as_of = ok(client.get(f"/audit/aggregates/{claim}/state?at={quote(local)}", headers=AUDITOR))
+    assert as_of["version"] == 3 and as_of["last_change"]["event_type"] == "CompensationProposed"
+    assert as_of["last_change"]["actor"] == "admin" and as_of["last_change"]["correlation_id"] == "case-2026-0042"
+
+    # Anchors: published on demand (admins), checked by auditors.
+    assert client.post("/audit/anchors", headers=AUDITOR).status_code == 403
+    assert ok(client.post("/audit/anchors"))["anchors"] >= 1
+    assert ok(client.post("/audit/anchors"))["anchors"] == 0  # nothing new since
+    assert ok(client.get("/audit/anchors/check", headers=AUDITOR))["intact"] is True
 
     # The same from the command line.
     runtime.stop.set()
@@ -102,3 +132,18 @@ def test_an_auditor_replays_a_disputed_claim(client: TestClient, runtime: Runtim
     assert cli.main(["audit", "bundle", claim, "--out", str(tmp_path / "cli.audit")]) == 0
     assert subprocess.run([sys.executable, "-I", str(VERIFIER), str(tmp_path / "cli.audit")]).returncode == 0
     assert cli.main(["audit", "bundle", complaint, "--out", str(tmp_path / "x.audit")]) == 2
+    assert cli.main(["audit", "anchors", "--out", str(tmp_path / "anchors.jsonl")]) == 0
+    assert cli.main(["audit", "verify", "--anchors"]) == 0
+    assert cli.main(["audit", "keys", "--out", str(tmp_path / "cli-keys.json")]) == 0
+
+    # Someone with the database deletes the claim's last event and edits the proposal in place.
+    tamper = Tamperer(runtime.app)
+    tamper.delete(UUID(claim), 5)
+    assert cli.main(["audit", "verify", "--anchors", str(tmp_path / "anchors.jsonl")]) == 1
+    tamper.set_state(UUID(claim), 3, tamper.state(UUID(claim), 3).replace(b'"3000.00"', b'"300.00"'))
+    found = ok(client.get("/audit/verify", headers=AUDITOR))
+    assert [(b["aggregate_id"], b["version"], b["kind"]) for b in found["broken"]] == [(claim, 3, "edited")]
+    assert ok(client.get(f"/audit/aggregates/{claim}/verify", headers=AUDITOR))["broken"]["version"] == 3
+    assert cli.main(["audit", "verify"]) == 1
+    checked = ok(client.get("/audit/anchors/check", headers=AUDITOR))
+    assert [(r["aggregate_id"], r["version"], r["kind"]) for r in checked["rewritten"]] == [(claim, 5, "missing")]
