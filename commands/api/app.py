@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from commands.api import (audit, complaints, customers, engineers, followups, health, jobs, levels, middleware, money,
+from commands.api import (audit, batch, complaints, customers, engineers, followups, health, jobs, levels, middleware, money,
                           operations, orders, pages, problems, returns, tokens)
 from commands.api.limits import BodyLimit
 from commands.bootstrap import Runtime
@@ -18,13 +18,14 @@ Operators' API of the serviceorder engine. Every command is an immutable event.
   write on a stale version (412). `Idempotency-Key` makes a retried POST return its first result.
 * Reads of views accept `wait_for_position` (from a command's response) to read your own writes.
 * Errors are RFC 9457 `application/problem+json`.
+* `POST /commands/batch` runs many commands in one request, each as its own route runs it.
 """
 
 
 # Every router of the API, in the order they are matched (the authorization matrix walks them).
 ROUTERS = [orders.router, jobs.router, followups.router, engineers.router, returns.router, complaints.router,
            levels.router, customers.router, money.router, audit.router, operations.router, tokens.router,
-           health.router, pages.router]
+           batch.router, health.router, pages.router]
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -41,6 +42,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             if isinstance(route, APIRoute):
                 route.responses = {**problems.PROBLEM_RESPONSES, **route.responses}
             app.router.routes.append(route)
+    app.state.batch = batch.BatchExecutor(app)
     # Added last, so it runs first: oversized bodies are refused before anything reads them.
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     return app

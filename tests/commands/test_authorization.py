@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from commands.api.app import ROUTERS, create_app
+from commands.api.batch import command_routes
 from commands.auth import ROLES
 from commands.bootstrap import Runtime
 from engine.domain.clock import ManualClock
@@ -26,6 +27,8 @@ from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation
 
 PUBLIC = {"/health", "/asyncapi.json", "/track", "/console", "/web/{name}"}
+# Routes that check each command they carry as that command's own route does (tested below).
+PER_COMMAND = {"/commands/batch"}
 # POSTs that only read (a body too big for a query string): auditors may call them.
 READS_BY_POST = {"/audit/digest/check"}
 PATH_VALUES = {"token_id": "0123456789ab", "period": "2026-01", "projection": "customer_timeline"}
@@ -91,7 +94,7 @@ def test_every_endpoint_for_every_role(matrix: TestClient) -> None:
     for method, path, route in endpoints(matrix.app):
         requirements = required(route)
         if not requirements:
-            if path not in PUBLIC:
+            if path not in PUBLIC | PER_COMMAND:
                 unprotected.append(f"{method} {path}")
             continue
         body = {} if method in ("POST", "PUT", "PATCH") else None
@@ -116,6 +119,21 @@ def test_every_endpoint_for_every_role(matrix: TestClient) -> None:
     assert server_errors == []
     assert unauthorised_successes == []
     assert wrongly_refused == []
+
+
+def test_a_batch_authorizes_each_command_exactly_as_its_own_route(matrix: TestClient) -> None:
+    routes = command_routes(route for router in ROUTERS for route in router.routes)
+    assert len(routes) > 50
+    for role in ROLES:
+        auth = {"Authorization": f"Bearer {token(role)}"}
+        paths = [url(route.path, role) for route in routes]
+        alone = [matrix.post(path, json={}, headers=auth).status_code for path in paths]
+        response = matrix.post("/commands/batch", json={"commands": [{"path": p, "body": {}} for p in paths]},
+                               headers=auth)
+        assert response.status_code == 200, response.text
+        batched = [r["status"] for r in response.json()["results"]]
+        assert [(p, s) for p, s in zip(paths, batched)] == [(p, s) for p, s in zip(paths, alone)], role
+        assert any(s == 403 for s in alone) or role == "admin", role
 
 
 def test_auditors_command_nothing_and_admins_alone_manage_tokens(matrix: TestClient) -> None:
