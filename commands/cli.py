@@ -1,5 +1,5 @@
-"""The ``serviceorder`` command line: serve, relay, project, rebuild, republish, audit (commands/audit_cli.py),
-anchor, dlq, tokens, broker."""
+"""The ``serviceorder`` command line: serve, relay, intake, project, rebuild, republish, audit
+(commands/audit_cli.py), anchor, dlq, tokens, broker."""
 
 from __future__ import annotations
 
@@ -117,6 +117,26 @@ def _run_loop(settings: Settings, loop: Callable[[Any], Any]) -> int:
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
     return _run_loop(settings, lambda runtime: runtime.relay())
+
+
+def cmd_intake(settings: Settings, args: argparse.Namespace) -> int:
+    from commands.intake import Intake, IntakeRefused
+
+    if not settings.intake_token:
+        print("serviceorder intake needs SERVICEORDER_INTAKE_TOKEN: the token whose principal runs the commands",
+              file=sys.stderr)
+        return 2
+    runtime = _runtime(settings)
+    stop = _stop_on_signals()
+    try:
+        Intake(runtime, settings.intake_token, batch_size=settings.intake_batch_size,
+               fetch_wait_ms=settings.projection_fetch_wait_ms).run(stop)
+    except IntakeRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    finally:
+        runtime.close()
+    return 0
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
@@ -296,6 +316,8 @@ def parser() -> argparse.ArgumentParser:
     aw.add_argument("--fd", type=int, required=True)
     aw.set_defaults(func=cmd_api_worker)
     sub.add_parser("relay", help="publish the event store's new events to Kafka").set_defaults(func=cmd_relay)
+    sub.add_parser("intake", help="run the commands that arrive on Kafka (<prefix>.commands), each exactly once "
+                                  "(several share the partitions)").set_defaults(func=cmd_intake)
     sub.add_parser("scheduler", help="fire due deadlines (safe to run more than one)").set_defaults(
         func=cmd_scheduler)
     pr = sub.add_parser("project", help="run projection workers")

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # the broker holds a fetch for its full wait (kafka-python's default is 500 ms).
     projection_fetch_wait_ms: int = Field(default=100, ge=1, le=5_000)
 
+    # Command intake from Kafka (serviceorder intake): the token whose principal runs the
+    # commands (its roles are checked per command, as over HTTP), and at most how many
+    # messages one poll runs together.
+    intake_token: str | None = Field(default=None, min_length=16)
+    intake_batch_size: int = Field(default=500, ge=1, le=10_000)
+
     # Field work.
     visit_max_distance_m: float = Field(default=200.0, gt=0, le=50_000)
     scheduler_interval: float = Field(default=1.0, gt=0, le=3600)

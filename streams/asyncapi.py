@@ -18,6 +18,7 @@ from typing import Any, Union
 from eventsourcing.domain import Aggregate
 
 from engine.domain.catalogue import PUBLIC_STREAMS
+from streams import intake_topics
 from streams.envelope import CONTENT_TYPE, schema_uri
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_id_type", "originator_topic", "meta"}
@@ -144,6 +145,10 @@ def document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{category}"},
             "messages": [{"$ref": f"#/channels/{category}/messages/{n}"} for n in refs],
         }
+    intake_channels, intake_operations, intake_messages = intake_topics.channels()
+    channels.update(intake_channels)
+    operations.update(intake_operations)
+    messages.update(intake_messages)
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -154,7 +159,8 @@ def document() -> dict[str, Any]:
                 "(the transactional outbox): one topic per category, keyed by aggregate id, CloudEvents 1.0 "
                 "structured JSON. Delivery is at least once; dedupe by `id`. Per aggregate, "
                 "`aggregateversion` counts 1, 2, 3... without gaps. Topics can be rebuilt from the store "
-                "(`serviceorder republish`). Compatibility policy: docs/events.md."),
+                "(`serviceorder republish`). Compatibility policy: docs/events.md. The `intake.*` channels "
+                "carry commands in (`serviceorder intake`), their results and dead letters."),
         },
         "defaultContentType": CONTENT_TYPE.split(";")[0],
         "servers": {"kafka": {"host": "localhost:9092", "protocol": "kafka",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -31,7 +32,7 @@ from starlette.routing import Match
 
 from commands.api.deps import BATCH_PRINCIPAL, authenticate
 from commands.api.schemas import CommandOut, ResultOut
-from engine.context import Principal
+from engine.application.context import Principal
 
 log = structlog.get_logger(__name__)
 
@@ -90,9 +91,10 @@ class Outcome:
     def ok(self) -> bool:
         return self.status < 400
 
-    def json(self) -> bytes:
+    def json(self, **naming: Any) -> bytes:
+        """The outcome as a JSON object, named by its index unless ``naming`` says otherwise."""
         kind = b"result" if self.ok else b"problem"
-        head = json.dumps({"index": self.index, "path": self.path, "status": self.status,
+        head = json.dumps({**(naming or {"index": self.index}), "path": self.path, "status": self.status,
                            **({"location": self.location} if self.location else {})})
         return head[:-1].encode() + b', "' + kind + b'": ' + (self.body or b"null") + b"}"
 
@@ -133,6 +135,19 @@ class BatchExecutor:
 
         await asyncio.gather(*(run_chain(chain) for chain in chains.values()))
         return [o for o in outcomes if o is not None]
+
+    async def run_alone(self, commands: Sequence[BatchCommandIn], principal: Principal,
+                        request_id: str) -> list[Outcome]:
+        """As ``run``, outside any HTTP request (the Kafka intake): the scope an HTTP request
+        would have brought, the app's problem handlers included."""
+        handlers = {k: v for k, v in self.app.exception_handlers.items() if k not in (500, Exception)}
+        exception_handlers = {k: v for k, v in handlers.items() if not isinstance(k, int)}
+        status_handlers = {k: v for k, v in handlers.items() if isinstance(k, int)}
+        async with AsyncExitStack() as stack:
+            base = {"state": {"request_id": request_id, "correlation_id": request_id}, "client": None,
+                    "server": None, "starlette.exception_handlers": (exception_handlers, status_handlers),
+                    "fastapi_middleware_astack": stack}
+            return await self.run(commands, principal, base)
 
     def _scope(self, command: BatchCommandIn, principal: Principal, base: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(command.body if command.body is not None else {}, separators=(",", ":")).encode()
