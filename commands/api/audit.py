@@ -16,12 +16,13 @@ from kafka.errors import KafkaError
 
 from commands.api.deps import RuntimeDep, requires
 from commands.api.problems import Problem
+from commands.api.routing import OneHopRoute
 from engine.store import anchors
 from engine.store.audit import Audit
 from engine.application.context import Principal
 from projections.audit import linked_events
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(route_class=OneHopRoute, prefix="/audit", tags=["audit"])
 Auditor = Annotated[Principal, Depends(requires("auditor"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
 

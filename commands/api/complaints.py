@@ -11,11 +11,12 @@ from commands.api.deps import (ComplaintsContext, CustomerReader, ExpectedVersio
                                OrdersDep, RuntimeDep, ViewsDep, Viewer, scope)
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import (ClaimPaymentIn, FactIn, FileComplaintIn, FindingsIn, LiabilityIn, OpenClaimIn,
                                   ProposalIn, ReasonIn, ResolutionIn, ResultOut, RevisionIn)
 from engine.application.unit_of_work import CommandResult
 
-router = APIRouter(tags=["complaints and claims"])
+router = APIRouter(route_class=OneHopRoute, tags=["complaints and claims"])
 
 
 def _reply(response: Response, run: Callable[..., CommandResult], *args: Any, expected: int | None,

@@ -12,9 +12,10 @@ from commands.api.deps import (AdminContext, CustomerReader, DeskContext, Expect
 from commands.api.problems import Problem
 from commands.api.results import command_reply
 from commands.api.reads import MAX_POSITION, WaitFor, WaitTimeout, wait_for_view
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import ReasonIn, RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = APIRouter(route_class=OneHopRoute, prefix="/customers", tags=["customers"])
 CustomerId = Annotated[str, Path(min_length=1, max_length=100)]
 
 

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Query
 
 from commands.api.deps import EngineerReader, RuntimeDep, ViewsDep, scope
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+from commands.api.routing import OneHopRoute
 
-router = APIRouter(prefix="/engineers", tags=["engineers"])
+router = APIRouter(route_class=OneHopRoute, prefix="/engineers", tags=["engineers"])
 
 
 @router.get("/{engineer}/agenda")

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Response
 
 from commands.api.deps import ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, Viewer
 from commands.api.results import command_reply
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import AcceptReminderIn, DeclineReminderIn, FollowUpIn, ResultOut
 
-router = APIRouter(tags=["follow-ups and reminders"])
+router = APIRouter(route_class=OneHopRoute, tags=["follow-ups and reminders"])
 
 
 @router.post("/follow-ups/{follow_up_id}/record", response_model=ResultOut)

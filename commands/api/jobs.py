@@ -11,12 +11,13 @@ from commands.api.deps import (DispatchContext, ExpectedVersion, FieldContextDep
                                RuntimeDep, ViewsDep, acting_as, scope)
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import (CheckInIn, CheckOutIn, CompleteIn, DeclineIn, DispatchIn, EngineerIn, OpenJobIn,
                                   OpenRepairIn, PaymentIn, PositionIn, ReasonIn, RescheduleIn, ResultOut, WindowIn)
 from engine.application.context import Principal
 from engine.domain.jobs import FieldJob
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(route_class=OneHopRoute, prefix="/jobs", tags=["jobs"])
 Out: dict[str, Any] = {"response_model": ResultOut}
 
 

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Response
 from commands.api.deps import ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, ServiceLevelContext, ViewsDep, Viewer
 from commands.api.problems import Problem
 from commands.api.results import command_reply
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import CallBackIn, CallIn, ReasonIn, ResultOut, StartSlaIn
 
-router = APIRouter(tags=["service levels and hotline"])
+router = APIRouter(route_class=OneHopRoute, tags=["service levels and hotline"])
 
 
 @router.post("/slas", status_code=201, response_model=ResultOut)

@@ -18,11 +18,12 @@ from commands.api.deps import (CustomerReader, FinanceContext, IdempotencyKey, O
 from commands.api.problems import Problem
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import (CustomerPaymentIn, CustomerRefundIn, DeductionIn, ReasonIn, ResolveChargesIn,
                                   ResultOut, SettlementIn, StatementPaidIn)
 from engine.application.context import CommandContext, Principal
 
-router = APIRouter(tags=["settlement and payments"])
+router = APIRouter(route_class=OneHopRoute, tags=["settlement and payments"])
 Engineer = Annotated[str, Path(min_length=1, max_length=100)]
 PeriodPath = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Out: dict[str, Any] = {"response_model": ResultOut}

@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from commands.api.deps import ContextDep, RuntimeDep, Viewer
 from commands.api.problems import Problem
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import ReasonIn
 from commands.lag import lag_report, prometheus
 from projections import parking
 from projections.registry import PROJECTIONS
 from streams.asyncapi import document
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=OneHopRoute, tags=["operations"])
 ProjectionName = Annotated[str, Path(min_length=1, max_length=100)]
 AggregateId = Annotated[str, Path(min_length=1, max_length=100)]
 

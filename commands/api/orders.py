@@ -10,10 +10,11 @@ from commands.api.deps import (CustomerReader, DispatchContext, ExpectedVersion,
                                ViewsDep, scope)
 from commands.api.problems import Problem
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import CancelIn, CommandOut, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn
 from engine.application.unit_of_work import CommandResult
 
-router = APIRouter(prefix="/orders", tags=["orders"])
+router = APIRouter(route_class=OneHopRoute, prefix="/orders", tags=["orders"])
 
 
 def _reply(response: Response, result: CommandResult) -> CommandOut:

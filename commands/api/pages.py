@@ -11,8 +11,9 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from commands.api.problems import Problem
+from commands.api.routing import OneHopRoute
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=OneHopRoute, include_in_schema=False)
 WEB = FilePath(__file__).resolve().parent.parent / "web"
 ASSETS = {"style.css": "text/css", "common.js": "text/javascript", "track.js": "text/javascript",
           "console.js": "text/javascript"}

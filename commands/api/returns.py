@@ -11,10 +11,11 @@ from commands.api.deps import (CustomerReader, DeskContext, DispatchContext, Exp
                                IdempotencyKey, OrdersDep, RuntimeDep, VoteContext, ViewsDep, Viewer, scope)
 from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import (ExchangeIn, InspectionIn, PartStepIn, PickupIn, RefundIn, RequestReturnIn,
                                   ResultOut, VoteIn)
 
-router = APIRouter(prefix="/returns", tags=["returns"])
+router = APIRouter(route_class=OneHopRoute, prefix="/returns", tags=["returns"])
 Department = Literal["sales", "technical", "finance", "logistics"]
 
 

@@ -10,11 +10,12 @@ from pydantic import Field
 
 from commands.api.deps import RuntimeDep, requires
 from commands.api.problems import Problem
+from commands.api.routing import OneHopRoute
 from commands.api.schemas import Strict
 from commands.auth import ROLES
 from engine.application.context import Principal
 
-router = APIRouter(tags=["tokens"])
+router = APIRouter(route_class=OneHopRoute, tags=["tokens"])
 Admin = Annotated[Principal, Depends(requires("admin"))]
 TokenId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="the token's id (first 12 hex digits of its digest)")]
 
