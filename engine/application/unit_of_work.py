@@ -78,7 +78,14 @@ class UnitOfWork:
             return None
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        aggregate = self.get_any(aggregate_id)
+        if self.store.is_never_snapshotted(cls):
+            # Deadlines, idempotency records...: no snapshot to ask the store for.
+            try:
+                aggregate = self.store.get_never_snapshotted(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+        else:
+            aggregate = self.get_any(aggregate_id)
         return aggregate if isinstance(aggregate, cls) else None
 
     def load(self, cls: type[A], aggregate_id: UUID, expected_version: int | None = None,

@@ -10,14 +10,16 @@ from typing import Any, Mapping
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
-from eventsourcing.persistence import EventStore, Mapper
+from eventsourcing.persistence import EventStore, Mapper, Transcoder
 
 from engine.store import topics
 from engine.store.chain import ChainedEventStore, ChainMapper
 from engine.store.groupcommit import GroupCommit
 from engine.store.personal import KeyStore, PersonalData
+from engine.store.reading import ShortHistoryRepository, with_short_histories
 from engine.store.signing import Signer
 from engine.store.snapshots import EvidenceRepository, SignedSnapshotStore
+from engine.store.transcoding import OrjsonTranscoder
 
 topics.register_moved_topics()
 
@@ -84,12 +86,30 @@ class EventStoreApplication(Application[UUID]):
 
     def construct_repository(self) -> Repository[UUID]:
         repository = super().construct_repository()
-        if self.signer is None:
-            return repository
-        # The library's repository as its environment configured it, loading snapshots as evidence.
-        evidence = object.__new__(EvidenceRepository)
-        evidence.__dict__.update(repository.__dict__)
-        return evidence
+        if self.signer is not None:
+            # The library's repository as its environment configured it, loading snapshots as evidence.
+            evidence = object.__new__(EvidenceRepository)
+            evidence.__dict__.update(repository.__dict__)
+            repository = evidence
+        # No snapshot round trip for short histories (engine/store/reading.py).
+        return with_short_histories(repository, self.snapshotting_intervals or {})
+
+    def construct_transcoder(self) -> Transcoder:
+        """Stored JSON encoded by orjson, in the library's format (engine/store/transcoding.py)."""
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
+    def is_never_snapshotted(self, cls: type[Any]) -> bool:
+        return bool(self.snapshotting_intervals) and not any(
+            issubclass(c, cls) for c in self.snapshotting_intervals)
+
+    def get_never_snapshotted(self, aggregate_id: UUID) -> Any:
+        """An aggregate of a type that is never snapshotted, from its events alone (one round
+        trip); AggregateNotFoundError if there is none."""
+        repository = self.repository
+        assert isinstance(repository, ShortHistoryRepository)
+        return repository.get_unsnapshotted(aggregate_id)
 
     def seal_personal_data(self, keys: KeyStore) -> None:
         """Seal personal fields per customer from now on (engine/store/personal.py)."""
