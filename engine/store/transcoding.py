@@ -15,7 +15,6 @@ decode 11 -> 9 us for a delivery step; 39 -> 17 and 17 -> 11 us for an order's s
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 from uuid import UUID
 
@@ -25,9 +24,11 @@ from eventsourcing.persistence import JSONTranscoder
 # Dates, times and dataclasses go through ``default`` as in the library (which refuses
 # what it has no transcoding for) rather than orjson's own renderings.
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
-# 19 digits or more may be an integer beyond 64 bits (or a long digit run in a string: the
-# library's decoder then runs, which reads both right).
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# 19 digits in a row may be an integer beyond 64 bits (or a digit run in a string: the
+# library's decoder then runs, which reads both right). Every digit is mapped to "0" and the
+# run searched for: a tenth of what a regular expression costs here (measured).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 _LOOK_INSIDE = frozenset({dict, list, tuple, UUID, float})
 
 
@@ -53,7 +54,7 @@ class OrjsonTranscoder(JSONTranscoder):
             return super().encode(obj)  # raises the library's own error, or encodes what orjson cannot
 
     def decode(self, data: bytes) -> Any:
-        if _LONG_NUMBER.search(data):
+        if _LONG_RUN in data.translate(_DIGITS_AS_ZERO):
             return super().decode(data)  # orjson reads integers beyond 64 bits as floats
         try:
             value = orjson.loads(data)
