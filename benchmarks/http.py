@@ -180,16 +180,8 @@ def library_baseline(url: str, schema: str, seconds: float, threads: int) -> flo
         app.close()
 
 
-def application_rate(url: str, schema: str, seconds: float, threads: int, group_commit_max: int) -> tuple[float, str]:
-    """Our application in-process (hash chains, sealed personal data, idempotency, group commit)."""
-    from commands.bootstrap import build_runtime
-    from commands.settings import Settings
-    from engine.application.context import CommandContext
-
-    settings = Settings(database_url=url, database_schema=schema, data_dir=tempfile.mkdtemp(prefix="so-bench-"),
-                        kafka_bootstrap_servers="127.0.0.1:1", admin_token=TOKEN, group_commit_max=group_commit_max)
-    runtime = build_runtime(settings)
-    app, ctx = runtime.app, CommandContext.new()
+def delivery_in_process(app: Any, ctx: Any) -> Callable[[int], int]:
+    """One client's order through the application itself: placed, three steps, six positions."""
 
     def one_order(n: int) -> int:
         order = app.place_order(ctx, customer_id=f"c{n % 100}", items=[{"sku": "WP-500", "quantity": 1}],
@@ -200,8 +192,22 @@ def application_rate(url: str, schema: str, seconds: float, threads: int, group_
             app.record_delivery_step(ctx, order, "in_transit", position={"lat": 30.2 + i / 1000, "lng": 120.1})
         return 10
 
+    return one_order
+
+
+def application_rate(url: str, schema: str, seconds: float, threads: int, group_commit_max: int) -> tuple[float, str]:
+    """Our application in-process (hash chains, sealed personal data, idempotency, group commit)."""
+    from commands.bootstrap import build_runtime
+    from commands.settings import Settings
+    from engine.application.context import CommandContext
+
+    settings = Settings(database_url=url, database_schema=schema, data_dir=tempfile.mkdtemp(prefix="so-bench-"),
+                        kafka_bootstrap_servers="127.0.0.1:1", admin_token=TOKEN, group_commit_max=group_commit_max)
+    runtime = build_runtime(settings)
+    app = runtime.app
+
     try:
-        rate = _threads(threads, seconds, one_order)
+        rate = _threads(threads, seconds, delivery_in_process(app, CommandContext.new()))
         group = app.group_commit
         batching = f"{group.saves / max(group.batches, 1):.1f} saves per transaction" if group else "one save each"
         return rate, batching

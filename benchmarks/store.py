@@ -15,7 +15,6 @@ Prints (PostgreSQL):
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Any, Callable
 from uuid import UUID, uuid4
@@ -24,7 +23,8 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 from eventsourcing.persistence import JSONTranscoder, Transcoder
 
 from benchmarks import postgres_schema
-from benchmarks.http import STEPS, _threads
+from benchmarks.audit import timed
+from benchmarks.http import STEPS, _threads, delivery_in_process
 from engine.application import ServiceOrderApp, event_store_env
 from engine.context import CommandContext
 from engine.store_json import OrjsonTranscoder
@@ -57,12 +57,7 @@ def per_call_us(fn: Callable[[], Any], n: int) -> float:
 
 
 def median_ms(fn: Callable[[], Any], n: int = 200) -> float:
-    times = []
-    for _ in range(n):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+    return timed(fn, n) * 1000
 
 
 def transcoding(app: ServiceOrderApp) -> None:
@@ -111,16 +106,7 @@ def loading(app: ServiceOrderApp, library: ServiceOrderApp) -> None:
 
 
 def commands(app: ServiceOrderApp, seconds: float, threads: int) -> float:
-    def one_order(n: int) -> int:
-        order = app.place_order(CTX, customer_id=f"c{n % 100}", items=[{"sku": "WP-500", "quantity": 1}],
-                                tier="vip", delivery_address="1 Lake Road").aggregate_id
-        for step in STEPS:
-            app.record_delivery_step(CTX, order, step, driver="d-1")
-        for i in range(6):
-            app.record_delivery_step(CTX, order, "in_transit", position={"lat": 30.2 + i / 1000, "lng": 120.1})
-        return 10
-
-    return _threads(threads, seconds, one_order)
+    return _threads(threads, seconds, delivery_in_process(app, CTX))
 
 
 def main() -> None:
