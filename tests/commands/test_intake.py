@@ -17,6 +17,7 @@ import pytest
 from kafka import KafkaProducer
 
 from commands.bootstrap import Runtime
+from commands.api.batch import Outcome
 from commands.intake import BadMessage, Intake, IntakeRefused, parse
 from commands.settings import Settings
 from engine.application.context import CommandContext, Principal
@@ -212,3 +213,28 @@ def test_every_command_is_written_once_when_the_intake_is_killed(runtime: Runtim
     for order_id in orders:
         order = runtime.app.get_order(UUID(order_id))
         assert (order["version"], order["position_updates"]) == (1 + 3 + 10, 10), order_id
+
+
+def test_a_poll_that_met_an_unavailable_store_is_neither_answered_nor_committed(runtime: Runtime) -> None:
+    runtime.tokens.add(CARRIER_TOKEN, "carrier-7", ["dispatcher"])
+    (order_id,) = placed_orders(runtime, 1)
+    worker = Intake(runtime, CARRIER_TOKEN)
+    worker.start()
+    run_alone = worker.executor.run_alone
+    calls: list[int] = []
+
+    async def store_down_once(commands: Any, principal: Any, request_id: str) -> Any:
+        calls.append(len(commands))
+        if len(calls) == 1:
+            return [Outcome(0, commands[0].path, 503, b'{"status": 503}')]
+        return await run_alone(commands, principal, request_id)
+
+    worker.executor.run_alone = store_down_once  # type: ignore[method-assign]
+    try:
+        send(runtime, [(order_id, command("d-1", f"/orders/{order_id}/delivery-steps", {"step": "stock_prepared"}))])
+        eventually(lambda: worker.cycle() == 1)
+    finally:
+        worker.close()
+    assert calls == [1, 1]  # the same message again, after the pause
+    (answer,) = results(runtime, expect=1).values()
+    assert answer["status"] == 200 and runtime.app.get_order(UUID(order_id))["version"] == 2
