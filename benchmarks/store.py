@@ -4,9 +4,9 @@
 
 Prints (PostgreSQL):
 1. transcoding one stored event and one order snapshot: the library's ``JSONTranscoder``
-   against ours (engine/store_json.py), encode and decode, microseconds and ratio;
+   against ours (engine/store/transcoding.py), encode and decode, microseconds and ratio;
 2. loading a 10-event order and looking up an idempotency key that does not exist: the
-   library's repository (snapshot first, then events) against ours (engine/store_reading.py);
+   library's repository (snapshot first, then events) against ours (engine/store/reading.py);
 3. single commands in-process, group commit on, ``--threads`` threads (an order placed,
    three steps, six positions): the application with the library's transcoder and
    repository against the application as it is; commands/s and ratio.
@@ -25,9 +25,12 @@ from eventsourcing.persistence import JSONTranscoder, Transcoder
 from benchmarks import postgres_schema
 from benchmarks.audit import timed
 from benchmarks.http import STEPS, _threads, delivery_in_process
-from engine.application import ServiceOrderApp, event_store_env
-from engine.context import CommandContext
-from engine.store_json import OrjsonTranscoder
+from engine.application.app import ServiceOrderApp
+from engine.application.config import EngineConfig
+from engine.application.context import CommandContext
+from engine.application.idempotency import IdempotencyRecord
+from engine.store.eventstore import event_store_env
+from engine.store.transcoding import OrjsonTranscoder
 from streams.sqldb import PostgresURL
 
 CTX = CommandContext.new()
@@ -44,9 +47,8 @@ class LibraryStoreApp(ServiceOrderApp):
     def construct_repository(self) -> Repository[UUID]:
         return Application.construct_repository(self)
 
-    def _find(self, cls: Any, aggregate_id: UUID) -> Any:
-        aggregate = self._get_any(aggregate_id)
-        return aggregate if isinstance(aggregate, cls) else None
+    def is_never_snapshotted(self, cls: type[Any]) -> bool:
+        return False  # the library asks the snapshot store for every type
 
 
 def per_call_us(fn: Callable[[], Any], n: int) -> float:
@@ -90,9 +92,7 @@ def loading(app: ServiceOrderApp, library: ServiceOrderApp) -> None:
     ours = median_ms(lambda: app.repository.get(order.aggregate_id))
     theirs = median_ms(lambda: library.repository.get(order.aggregate_id))
     print(f"load a 10-event order: library {theirs:.2f} ms, ours {ours:.2f} ms ({theirs / ours:.2f}x)")
-    from engine.idempotency import IdempotencyRecord
-
-    missing = median_ms(lambda: app._find(IdempotencyRecord, uuid4()))
+    missing = median_ms(lambda: app.uow.find(IdempotencyRecord, uuid4()))
 
     def library_missing() -> None:
         try:
@@ -119,7 +119,7 @@ def main() -> None:
     logs.configure("console", "WARNING")
     with postgres_schema() as (url, schema):
         env = event_store_env(postgres=PostgresURL.parse(url).eventsourcing_env(schema))
-        app, library = ServiceOrderApp(env=env), LibraryStoreApp(env=env)
+        app, library = ServiceOrderApp(EngineConfig(env=env)), LibraryStoreApp(EngineConfig(env=env))
         try:
             transcoding(app)
             loading(app, library)

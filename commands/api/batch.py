@@ -23,7 +23,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, MutableMapping, Sequence
 
 import orjson
 import structlog
@@ -134,7 +134,8 @@ class BatchExecutor:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
 
-    async def run(self, commands: Sequence[BatchCommandIn], principal: Principal, base: dict[str, Any]) -> list[Outcome]:
+    async def run(self, commands: Sequence[BatchCommandIn], principal: Principal,
+                  base: Mapping[str, Any]) -> list[Outcome]:
         """Every command's outcome, in order. ``base`` is the scope they inherit (state, client...)."""
         chains: dict[Any, list[tuple[int, BatchCommandIn, APIRoute | None, dict[str, Any]]]] = {}
         for index, command in enumerate(commands):
@@ -168,7 +169,7 @@ class BatchExecutor:
                 "server": None, "starlette.exception_handlers": (exception_handlers, status_handlers)}
         return await self.run(commands, principal, base)
 
-    def _scope(self, command: BatchCommandIn, principal: Principal, base: dict[str, Any]) -> dict[str, Any]:
+    def _scope(self, command: BatchCommandIn, principal: Principal, base: Mapping[str, Any]) -> dict[str, Any]:
         body = orjson.dumps(command.body if command.body is not None else {})
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if command.expected_version is not None:
@@ -188,7 +189,7 @@ class BatchExecutor:
             BATCH_PRINCIPAL: principal, "serviceorder.body": body,
         }
 
-    def _route(self, scope: dict[str, Any]) -> tuple[APIRoute | None, dict[str, Any]]:
+    def _route(self, scope: dict[str, Any]) -> tuple[APIRoute | None, Mapping[str, Any]]:
         for route in self.routes:
             match, child = route.matches(scope)
             if match is Match.FULL:
@@ -213,7 +214,7 @@ class BatchExecutor:
 
         status, location, chunks = 500, None, []
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             nonlocal status, location
             if message["type"] == "http.response.start":
                 status = message["status"]
