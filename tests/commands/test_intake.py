@@ -14,7 +14,7 @@ from uuid import UUID
 
 import jsonschema
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from commands.bootstrap import Runtime
 from commands.api.batch import Outcome
@@ -165,7 +165,7 @@ def test_the_intake_topics_are_in_the_asyncapi_document() -> None:
 def test_every_command_is_written_once_when_the_intake_is_killed(runtime: Runtime, settings: Settings,
                                                                  tmp_path: Path) -> None:
     runtime.tokens.add(CARRIER_TOKEN, "carrier-7", ["dispatcher"])
-    orders = placed_orders(runtime, 40)
+    orders = placed_orders(runtime, 60)
     kafka = runtime.start_kafka()
     kafka.ensure_topics([topics.COMMANDS])
     steps = [{"step": "stock_prepared"}, {"step": "left_warehouse"}, {"step": "driver_assigned", "driver": "Wang"}]
@@ -185,17 +185,26 @@ def test_every_command_is_written_once_when_the_intake_is_killed(runtime: Runtim
         return subprocess.Popen([sys.executable, "-m", "commands.cli", "intake"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=open(tmp_path / "intake.log", "ab"))  # noqa: SIM115
 
-    def answered() -> int:
-        return len(consume_all(kafka.bootstrap_servers, kafka.topic(topics.RESULTS), idle=0.3))
+    results_read = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False,
+                                 auto_offset_reset="earliest")
+    results_read.assign([TopicPartition(kafka.topic(topics.RESULTS), p) for p in range(kafka.partitions)])
+    answered = [0]
+
+    def more_than(n: int) -> bool:
+        answered[0] += sum(len(part) for part in results_read.poll(timeout_ms=50).values())
+        return answered[0] > n
 
     first = start()
     try:
-        eventually(lambda: answered() >= 60, timeout=60)
+        # Killed as soon as a few polls are answered, mid-run (the run is 13 polls of 20 at least).
+        eventually(lambda: more_than(40), timeout=60)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
-        assert answered() < total, "the intake finished before it was killed: nothing was tested"
+        done_before_kill = len(consume_all(kafka.bootstrap_servers, kafka.topic(topics.RESULTS), idle=0.5))
+        assert done_before_kill < total, "the intake finished before it was killed: nothing was tested"
     finally:
         first.kill()
+        results_read.close()
     second = start()
     try:
         eventually(lambda: len({json.loads(r.value)["id"] for r in consume_all(
