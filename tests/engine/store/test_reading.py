@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -9,20 +10,24 @@ from engine.application.app import ServiceOrderApp
 from engine.application.config import EngineConfig
 from engine.application.context import CommandContext
 from engine.application.idempotency import IdempotencyRecord
+from engine.store.eventstore import event_store_env
+from engine.store.signing import Signer
+from engine.store.snapshots import EvidenceRepository
 
 CTX = CommandContext.new()
 
 
 def snapshot_reads(app: ServiceOrderApp) -> list[Any]:
-    """Counts every read of the snapshot store from now on."""
+    """Counts every read of the snapshot store from now on (a signed store's ``trusted`` too)."""
     calls: list[Any] = []
-    read = app.snapshots.get
+    for name in ("get", "trusted"):
+        read = getattr(app.snapshots, name, None)
+        if read is not None:
+            def counted(*args: Any, _read: Any = read, **kwargs: Any) -> Any:
+                calls.append(args or kwargs)
+                return _read(*args, **kwargs)
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args or kwargs)
-        return read(*args, **kwargs)
-
-    app.snapshots.get = counted  # type: ignore[method-assign]
+            setattr(app.snapshots, name, counted)
     return calls
 
 
@@ -78,3 +83,19 @@ def test_types_never_snapshotted_are_never_asked_for(app: ServiceOrderApp) -> No
                             idempotency_key="k-1")
     assert again.replayed and again.aggregate_id == first.aggregate_id
     assert reads == []
+
+
+def test_with_signing_short_histories_skip_snapshots_and_long_ones_start_from_evidence(tmp_path: Path) -> None:
+    signed = ServiceOrderApp(EngineConfig(env=event_store_env(sqlite_path=str(tmp_path / "signed.sqlite")),
+                                          signer=Signer.generate()))
+    try:
+        assert isinstance(signed.repository, EvidenceRepository)
+        short, long = order_with_steps(signed, 3), order_with_steps(signed, 60)
+        assert signed.get_order(long)["version"] == 64  # learns it is long
+        reads = snapshot_reads(signed)
+        assert signed.get_order(short)["version"] == 7
+        assert reads == []
+        assert signed.get_order(long)["position_updates"] == 60
+        assert len(reads) == 1
+    finally:
+        signed.close()
