@@ -89,11 +89,12 @@ class Runtime:
     def projections(self, names: list[str] | None = None) -> list[Projection]:
         return build_projections(names)
 
-    def worker(self, projection: Projection) -> ProjectionWorker:
+    def worker(self, projection: Projection, db: Database | None = None) -> ProjectionWorker:
+        """A worker writing ``projection`` to the views database (or to ``db``: a rebuild's shadow)."""
         s = self.settings
         return ProjectionWorker(
             projection,
-            self.views_db,
+            self.views_db if db is None else db,
             self.start_kafka(),
             mode=s.projection_mode,
             max_poll_interval_ms=s.projection_max_poll_interval_ms,

@@ -94,12 +94,6 @@ def _serve_replicas(settings: Settings, args: argparse.Namespace, runtime: Any, 
     return 0
 
 
-def cmd_api_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from commands.replicas import run_api_worker
-
-    return run_api_worker(settings, args.fd)
-
-
 def _exit_cleanly(*_: object) -> None:
     raise SystemExit(0)
 
@@ -149,14 +143,33 @@ def _bar(desc: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild views from offset zero into a shadow and swap each in whole (projections.rebuilding)."""
+    from projections import rebuilding
+
     runtime = _runtime(settings)
     try:
-        for projection in runtime.projections(args.names or None):
+        projections = runtime.projections(args.names or None)
+        runtime.start_kafka()
+        if runtime.broker is not None:
+            # The bundled broker keeps nothing once serve stops: fill it from the event store
+            # first (the relay republishes every topic that is behind the store).
+            relay = runtime.relay()
+            try:
+                relay.catch_up()
+            finally:
+                relay.close()
+            print("bundled broker filled from the event store", file=sys.stderr)
+        for projection in projections:
             update, done = _bar(f"rebuild {projection.name}")
             try:
-                count = runtime.worker(projection).rebuild(progress=update)
-            finally:
+                count = rebuilding.rebuild(runtime.views_db, projection,
+                                           lambda db, p=projection: runtime.worker(p, db), progress=update)
+            except Exception as exc:
                 done()
+                log.exception("rebuild_failed", projection=projection.name)
+                print(f"{projection.name}: rebuild failed ({exc}); the view was left as it was", file=sys.stderr)
+                return 1
+            done()
             print(f"{projection.name}: rebuilt from offset zero, {count} records", file=sys.stderr)
     finally:
         runtime.close()
@@ -285,6 +298,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="serviceorder", description="Event-sourced service-order engine.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="API + relay + projections in one process (the embedded default)")
+    s.add_argument("--host", help="address to listen on (0.0.0.0 for every interface); "
+                                 "default SERVICEORDER_HOST or 127.0.0.1")
     s.add_argument("--port", type=int, help="HTTP port (0 picks a free one); default SERVICEORDER_PORT or 8000")
     s.add_argument("--no-relay", action="store_true", help="do not run the relay in this process")
     s.add_argument("--no-projections", action="store_true", help="do not run projections in this process")
@@ -292,9 +307,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1,
                    help="API processes sharing the port (default 1: the API runs in this process)")
     s.set_defaults(func=cmd_serve)
-    aw = sub.add_parser("api-worker", help=argparse.SUPPRESS)
-    aw.add_argument("--fd", type=int, required=True)
-    aw.set_defaults(func=cmd_api_worker)
     sub.add_parser("relay", help="publish the event store's new events to Kafka").set_defaults(func=cmd_relay)
     sub.add_parser("scheduler", help="fire due deadlines (safe to run more than one)").set_defaults(
         func=cmd_scheduler)
@@ -358,8 +370,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    if getattr(args, "port", None) is not None and args.command == "serve":
-        settings = settings.model_copy(update={"port": args.port})
+    if args.command == "serve":
+        chosen = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None) is not None}
+        try:
+            settings = Settings.model_validate({**settings.model_dump(), **chosen})
+        except ValidationError as exc:
+            print(f"configuration error:\n{exc}", file=sys.stderr)
+            return 2
     logs.configure(settings.log_format, settings.log_level)
     from engine.store.signing import SigningKeyError
 

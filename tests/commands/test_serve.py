@@ -113,7 +113,7 @@ def api_processes(parent: int) -> set[int]:
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if f"PPid:\t{parent}\n" in status and b"api-worker" in cmdline:
+            if f"PPid:\t{parent}\n" in status and b"commands.replicas" in cmdline:
                 children.add(int(entry))
     return children
 
