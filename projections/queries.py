@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.domain.calendar import BusinessCalendar
 from projections.finance import FinanceViews
+from projections.messages import DEFAULT as DEFAULT_LANGUAGE, render
 from projections.worker import wait_until
 from streams.sqldb import Database, load_json
 
@@ -24,19 +25,21 @@ class Views(FinanceViews):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def timeline(self, customer_id: str, *, limit: int = 100, after: int = 0) -> list[dict[str, Any]]:
+    def timeline(self, customer_id: str, *, limit: int = 100, after: int = 0,
+                 language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
         with self.db.transaction() as cur:
             rows = cur.execute(
                 "SELECT event_id, position, occurred_at, subject_id, category, event_type, version, actor, "
-                "summary, data FROM timeline_entries WHERE customer_id = %s AND position > %s "
+                "message, data FROM timeline_entries WHERE customer_id = %s AND position > %s "
                 "ORDER BY position LIMIT %s",
                 (customer_id, after, limit),
             ).fetchall()
         keys = ("event_id", "position", "occurred_at", "subject_id", "category", "event_type", "version",
                 "actor", "summary", "data")
-        return [{**dict(zip(keys, r)), "data": load_json(r[9])} for r in rows]
+        return [{**dict(zip(keys, r)), "summary": render(load_json(r[8]), language), "data": load_json(r[9])}
+                for r in rows]
 
-    def tracking(self, order_id: str) -> dict[str, Any] | None:
+    def tracking(self, order_id: str, language: str = DEFAULT_LANGUAGE) -> dict[str, Any] | None:
         with self.db.transaction() as cur:
             row = cur.execute(
                 "SELECT order_id, customer_id, tier, status, current_step, driver, latitude, longitude, "
@@ -47,7 +50,7 @@ class Views(FinanceViews):
             if row is None:
                 return None
             history = cur.execute(
-                "SELECT version, event_type, step, occurred_at, actor, summary FROM tracking_history "
+                "SELECT version, event_type, step, occurred_at, actor, message FROM tracking_history "
                 "WHERE order_id = %s ORDER BY version",
                 (order_id,),
             ).fetchall()
@@ -68,7 +71,8 @@ class Views(FinanceViews):
             "placed_at": placed,
             "updated_at": updated,
             "history": [
-                dict(zip(("version", "event_type", "step", "occurred_at", "actor", "summary"), h)) for h in history
+                {**dict(zip(("version", "event_type", "step", "occurred_at", "actor"), h)),
+                 "summary": render(load_json(h[5]), language)} for h in history
             ],
         }
 

@@ -14,14 +14,12 @@ from typing import Callable
 
 import structlog
 
-from projections.base import Projection
+from projections.base import BOOKKEEPING_TABLES, Projection
 from projections.worker import ProjectionWorker
 from streams.sqldb import Database
 
 log = structlog.get_logger(__name__)
 
-# The rows a projection owns in the shared bookkeeping tables (projections/base.py).
-BOOKKEEPING = ("projection_offsets", "projection_versions", "projection_parked", "projection_erasures")
 SHADOW = "shadow"
 
 
@@ -60,7 +58,7 @@ def swap_in(live: Database, shadow: Database, projection: Projection) -> None:
             cur.execute(stmt)
         for table in projection.tables:
             cur.execute(f"INSERT INTO {table} SELECT * FROM {prefix}{table}")
-        for table in BOOKKEEPING:
+        for table in BOOKKEEPING_TABLES:
             cur.execute(f"DELETE FROM {table} WHERE projection = %s", (projection.name,))
             cur.execute(f"INSERT INTO {table} SELECT * FROM {prefix}{table} WHERE projection = %s",
                         (projection.name,))

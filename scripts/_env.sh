@@ -3,9 +3,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-    echo "serviceorder needs Python 3.11; found $("$PYTHON" --version 2>&1). Set PYTHON=/path/to/python3.11." >&2
+PYTHON="${PYTHON:-$(command -v python3 || command -v python3.11)}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))'; then
+    echo "serviceorder needs Python 3.11 or later; found $("$PYTHON" --version 2>&1). Set PYTHON=/path/to/python3." >&2
     exit 2
 fi
 extras="$1"

@@ -11,7 +11,7 @@ from commands.api.deps import (AdminContext, CustomerReader, DeskContext, Expect
                                ViewsDep, Viewer, scope)
 from commands.api.problems import Problem
 from commands.api.results import command_reply
-from commands.api.reads import MAX_POSITION, WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import MAX_POSITION, Language, WaitFor, WaitTimeout, wait_for_view
 from commands.api.schemas import ReasonIn, RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -51,7 +51,7 @@ def search(_: Viewer, views: ViewsDep, q: Annotated[str, Query(max_length=200, d
 
 @router.get("/{customer_id}/file")
 def customer_file(customer_id: CustomerId, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep,
-                  wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+                  language: Language, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """Contact details, products bought, installers and consumables, with the service history."""
     scope(reader, customer_id=customer_id)
     wait_for_view(runtime, "customer_file", wait_for_position, wait_timeout,
@@ -59,7 +59,7 @@ def customer_file(customer_id: CustomerId, reader: CustomerReader, views: ViewsD
     found = views.customer_file(customer_id)
     if found is None:
         raise Problem(404, "Not found", f"no file for customer {customer_id}", "not-found")
-    return {**found, "history": views.timeline(customer_id, limit=1000)}
+    return {**found, "history": views.timeline(customer_id, limit=1000, language=language)}
 
 
 @router.get("/{customer_id}/timeline", response_model=TimelineOut)
@@ -68,6 +68,7 @@ def timeline(
     reader: CustomerReader,
     views: ViewsDep,
     runtime: RuntimeDep,
+    language: Language,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="only entries after this position (paging)")] = 0,
     wait_for_position: WaitFor = None,
@@ -76,7 +77,7 @@ def timeline(
     scope(reader, customer_id=customer_id)
     wait_for_view(runtime, "customer_timeline", wait_for_position, wait_timeout,
                   lambda writer: runtime.app.customer_of(writer) == customer_id, f"customer {customer_id}")
-    entries = views.timeline(customer_id, limit=limit, after=after)
+    entries = views.timeline(customer_id, limit=limit, after=after, language=language)
     return TimelineOut(
         customer_id=customer_id,
         entries=entries,
