@@ -5,10 +5,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import structlog
 
+from commands import democlock
 from commands.auth import TokenRegistry, admin_token_for
+from commands.democlock import DemoClock
 from commands.scheduler import Scheduler
 from commands.settings import Settings
 from streams.keystore import SqlKeyStore
@@ -45,7 +48,10 @@ class Runtime:
     kafka: KafkaConfig | None = None
     broker: BrokerProcess | None = None
     keys_db: Database | None = None
+    # Only on a demo store (commands/democlock.py): the clock an operator may move.
+    demo_clock: DemoClock | None = None
     threads: list[threading.Thread] = field(default_factory=list)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -147,6 +153,8 @@ class Runtime:
             self.keys_db.close()
         if self.broker is not None:
             self.broker.stop()
+        for undo in self.on_close:
+            undo()
 
 
 def signer_for(settings: Settings) -> Signer:
@@ -190,6 +198,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         state_db = Database(str(data_dir / "relay.sqlite"))
         views_db = Database(str(data_dir / "views.sqlite"))
         store = str(data_dir.resolve())
+    demo_clock, on_close = None, []
+    if clock is None and democlock.is_demo_store(state_db):
+        clock = demo_clock = DemoClock(state_db)
+        on_close.append(democlock.stamp_events(demo_clock))
     # The key store has its own connections: keys are read while decoding events, which
     # other code may do while it holds a connection of the state or views database.
     keys_db = Database(settings.database_url, settings.database_schema, max_connections=5, max_idle=2) \
@@ -203,5 +215,6 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     if settings.tokens_file:
         tokens.load_file(settings.tokens_file)
     log.info("runtime_built", store=store, embedded_store=settings.embedded_store,
-             embedded_broker=settings.embedded_broker)
-    return Runtime(settings, app, state_db, views_db, tokens, admin_token, generated, keys_db=keys_db)
+             embedded_broker=settings.embedded_broker, demo=demo_clock is not None)
+    return Runtime(settings, app, state_db, views_db, tokens, admin_token, generated, keys_db=keys_db,
+                   demo_clock=demo_clock, on_close=on_close)

@@ -40,6 +40,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     runtime = _runtime(settings)
     try:
+        made = None
+        if args.demo:
+            from commands.demo.run import StoreNotFresh, fill
+
+            try:
+                made = fill(runtime)
+            except StoreNotFresh as exc:
+                print(f"demo: {exc}", file=sys.stderr)
+                return 2
+            if args.fill_only:
+                print(f"demo store ready in {settings.data_dir.resolve()}"
+                      + (f" ({made['store_position']} events)" if made else " (it was one already)"), file=sys.stderr)
+                return 0
         kafka = runtime.start_kafka()
         runtime.start_background(relay=not args.no_relay, projections=None if not args.no_projections else [],
                                  scheduler=not args.no_scheduler)
@@ -54,6 +67,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             f"  Kafka       {kafka.bootstrap_servers}{' (bundled broker, memory only)' if runtime.broker else ''}\n"
             f"  event store {'PostgreSQL' if settings.database_url else settings.data_dir.resolve()}\n"
             + (f"  admin token {runtime.admin_token}\n" if runtime.admin_token_generated else "")
+            + (_demo_banner(made, base, runtime) if runtime.demo_clock else "")
             + "  stop with Ctrl-C\n",
             file=sys.stderr, flush=True,
         )
@@ -72,6 +86,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         runtime.close()
         log.info("serve_stopped")
     return 0
+
+
+def _demo_banner(made: Any, base: str, runtime: Any) -> str:
+    from commands.demo.run import banner
+
+    return banner(made, base, runtime)
 
 
 def _serve_replicas(settings: Settings, args: argparse.Namespace, runtime: Any, bootstrap: str) -> int:
@@ -267,6 +287,28 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
         runtime.close()
 
 
+def cmd_clock(settings: Settings, args: argparse.Namespace) -> int:
+    """Read or move the demo clock of a demo store (refused on any other store)."""
+    from commands.democlock import NotADemoStore, parse_duration
+
+    runtime = _runtime(settings)
+    try:
+        clock = runtime.demo_clock
+        if clock is None:
+            print(f"clock: {NotADemoStore()}", file=sys.stderr)
+            return 2
+        if args.action == "advance":
+            try:
+                clock.advance(parse_duration(args.duration))
+            except ValueError as exc:
+                print(f"clock: {exc}", file=sys.stderr)
+                return 2
+        print(f"{clock.now().isoformat(timespec='seconds')} (real time + {clock.offset})")
+        return 0
+    finally:
+        runtime.close()
+
+
 def cmd_asyncapi(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -297,16 +339,30 @@ def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="serviceorder", description="Event-sourced service-order engine.")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="API + relay + projections in one process (the embedded default)")
-    s.add_argument("--host", help="address to listen on (0.0.0.0 for every interface); "
+    serving = argparse.ArgumentParser(add_help=False)
+    serving.add_argument("--host", help="address to listen on (0.0.0.0 for every interface); "
                                  "default SERVICEORDER_HOST or 127.0.0.1")
-    s.add_argument("--port", type=int, help="HTTP port (0 picks a free one); default SERVICEORDER_PORT or 8000")
-    s.add_argument("--no-relay", action="store_true", help="do not run the relay in this process")
-    s.add_argument("--no-projections", action="store_true", help="do not run projections in this process")
-    s.add_argument("--no-scheduler", action="store_true", help="do not fire deadlines in this process")
-    s.add_argument("--workers", type=int, default=1,
+    serving.add_argument("--port", type=int, help="HTTP port (0 picks a free one); default SERVICEORDER_PORT or 8000")
+    serving.add_argument("--no-relay", action="store_true", help="do not run the relay in this process")
+    serving.add_argument("--no-projections", action="store_true", help="do not run projections in this process")
+    serving.add_argument("--no-scheduler", action="store_true", help="do not fire deadlines in this process")
+    serving.add_argument("--workers", type=int, default=1,
                    help="API processes sharing the port (default 1: the API runs in this process)")
-    s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("serve", parents=[serving],
+                       help="API + relay + projections in one process (the embedded default)")
+    s.add_argument("--demo", action="store_true",
+                   help="demo mode: fill a fresh store with a demo company first (as `serviceorder demo`)")
+    s.set_defaults(func=cmd_serve, fill_only=False)
+    dm = sub.add_parser("demo", parents=[serving],
+                        help="fill a fresh store with a believable water-purifier company, then serve it "
+                             "with a demo clock you can move forward")
+    dm.add_argument("--fill-only", action="store_true", help="fill the store and exit without serving")
+    dm.set_defaults(func=cmd_serve, demo=True)
+    ck = sub.add_parser("clock", help="the demo clock of a demo store: show it, or move it forward")
+    cka = ck.add_subparsers(dest="action")
+    ckv = cka.add_parser("advance", help="move the clock forward (never back); a running serve follows within 1 s")
+    ckv.add_argument("duration", help="2h, 1d12h, 90m or an ISO 8601 duration such as PT2H")
+    ck.set_defaults(func=cmd_clock)
     sub.add_parser("relay", help="publish the event store's new events to Kafka").set_defaults(func=cmd_relay)
     sub.add_parser("scheduler", help="fire due deadlines (safe to run more than one)").set_defaults(
         func=cmd_scheduler)
@@ -370,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    if args.command == "serve":
+    if args.command in ("serve", "demo"):
         chosen = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None) is not None}
         try:
             settings = Settings.model_validate({**settings.model_dump(), **chosen})
