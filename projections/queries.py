@@ -98,8 +98,8 @@ class Views(FinanceViews):
 
     def customer_file(self, customer_id: str) -> dict[str, Any] | None:
         with self.db.transaction() as cur:
-            row = cur.execute("SELECT customer_id, name, phone, address FROM customer_files WHERE customer_id = %s",
-                              (customer_id,)).fetchone()
+            row = cur.execute("SELECT customer_id, name, phone, address, language FROM customer_files "
+                              "WHERE customer_id = %s", (customer_id,)).fetchone()
             if row is None:
                 return None
             products = cur.execute(
@@ -109,9 +109,17 @@ class Views(FinanceViews):
         keys = ("order_id", "sku", "description", "purchased_at", "installation_job_id", "installed_by",
                 "installed_at", "consumables")
         return {
-            **dict(zip(("customer_id", "name", "phone", "address"), row)),
+            **dict(zip(("customer_id", "name", "phone", "address", "language"), row)),
             "products": [{**dict(zip(keys, p)), "consumables": load_json(p[7])} for p in products],
         }
+
+    def customer_language(self, customer_id: str | None) -> str | None:
+        """The language recorded for the customer (LanguagePreferred), if any."""
+        if customer_id is None:
+            return None
+        with self.db.read() as cur:
+            row = cur.execute("SELECT language FROM customer_files WHERE customer_id = %s", (customer_id,)).fetchone()
+        return row[0] if row else None
 
     def search_customers(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
         """Customers whose id, name, phone or address contains every word of ``query``."""

@@ -51,6 +51,7 @@ LABELS: dict[str, dict[str, str]] = {
     "category": {"delivery": N_("delivery"), "shipping": N_("shipping"), "service": N_("service"),
                  "product": N_("product"), "product_quality": N_("product quality"),
                  "engineer_conduct": N_("engineer conduct"), "hotline": N_("hotline")},
+    "language": {"en": N_("English"), "zh": N_("Chinese")},
     "party": {"manufacturer": N_("manufacturer"), "installer": N_("installer"), "customer": N_("customer"),
               "shared": N_("shared")},
 }
@@ -238,6 +239,7 @@ SUMMARIES: dict[str, Render] = {
     "CalledBack": lambda d, e: one(N_("Called back") if d["reached"] else N_("Called back (no answer)")),
     "CustomerRegistered": lambda d, e: one(N_("Customer file opened for {name}"), name=d["name"]),
     "ContactDetailsUpdated": lambda d, e: one(N_("Contact details updated")),
+    "LanguagePreferred": lambda d, e: one(N_("We will write to you in {language}"), language=d["language"]),
     "PersonalDataErased": lambda d, e: one(N_("Personal data erased at the customer's request")) + _reason(e),
     "PersonalDataErasedAgain": lambda d, e: one(N_("Personal data erased again")) + _reason(e),
 }

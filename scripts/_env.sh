@@ -1,5 +1,5 @@
 # Shared by scripts/serve and scripts/test: make .venv hold this project and its dependencies.
-# Re-installs only when pyproject.toml changed since the last install.
+# Re-installs only when pyproject.toml, setup.py or a message catalogue changed since the last install.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -9,7 +9,8 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))'; then
     exit 2
 fi
 extras="$1"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extras:-base}"
+# The message catalogues are compiled at install (setup.py): a changed .po reinstalls too.
+stamp=".venv/.installed-$(cat pyproject.toml setup.py projections/locale/*/LC_MESSAGES/*.po | sha256sum | cut -c1-16)-${extras:-base}"
 if [ ! -f "$stamp" ]; then
     [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip

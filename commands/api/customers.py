@@ -12,7 +12,7 @@ from commands.api.deps import (AdminContext, CustomerReader, DeskContext, Expect
 from commands.api.problems import Problem
 from commands.api.results import command_reply
 from commands.api.reads import MAX_POSITION, Language, WaitFor, WaitTimeout, wait_for_view
-from commands.api.schemas import ReasonIn, RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
+from commands.api.schemas import LanguageIn, ReasonIn, RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 CustomerId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -33,6 +33,16 @@ def update(customer_id: CustomerId, body: UpdateCustomerIn, ctx: DeskContext, ap
     return command_reply(response, app.update_customer(ctx, customer_id, name=body.name, phone=body.phone,
                                                        address=body.address, expected_version=expected,
                                                        idempotency_key=idempotency_key))
+
+
+@router.put("/{customer_id}/language", response_model=ResultOut)
+def prefer_language(customer_id: CustomerId, body: LanguageIn, ctx: DeskContext, app: OrdersDep, response: Response,
+                    expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    """Record the language the customer reads: summaries are written in it for readers whose
+    Accept-Language names none we have (docs/api.md, Languages)."""
+    return command_reply(response, app.prefer_customer_language(ctx, customer_id, body.language,
+                                                                expected_version=expected,
+                                                                idempotency_key=idempotency_key))
 
 
 @router.post("/{customer_id}/erasure", response_model=ResultOut)
@@ -59,7 +69,8 @@ def customer_file(customer_id: CustomerId, reader: CustomerReader, views: ViewsD
     found = views.customer_file(customer_id)
     if found is None:
         raise Problem(404, "Not found", f"no file for customer {customer_id}", "not-found")
-    return {**found, "history": views.timeline(customer_id, limit=1000, language=language)}
+    return {**found, "history": views.timeline(
+        customer_id, limit=1000, language=language.language(found.get("language")))}
 
 
 @router.get("/{customer_id}/timeline", response_model=TimelineOut)
@@ -77,7 +88,8 @@ def timeline(
     scope(reader, customer_id=customer_id)
     wait_for_view(runtime, "customer_timeline", wait_for_position, wait_timeout,
                   lambda writer: runtime.app.customer_of(writer) == customer_id, f"customer {customer_id}")
-    entries = views.timeline(customer_id, limit=limit, after=after, language=language)
+    entries = views.timeline(customer_id, limit=limit, after=after,
+                             language=language.language(views.customer_language(customer_id)))
     return TimelineOut(
         customer_id=customer_id,
         entries=entries,

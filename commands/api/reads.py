@@ -19,16 +19,27 @@ WaitFor = Annotated[int | None, Query(ge=1, le=MAX_POSITION,
 WaitTimeout = Annotated[float, Query(gt=0, le=60, description="seconds to wait for wait_for_position")]
 
 
-def reader_language(request: Request, response: Response) -> str:
-    """The language summaries are rendered in, from Accept-Language (English otherwise);
-    the answer says which (Content-Language) and that it depends on the header (Vary)."""
-    language = negotiate(request.headers.get("accept-language"))
+def answer_language(request: Request, response: Response, recorded: str | None = None) -> str:
+    """The language summaries are rendered in: Accept-Language's, else the customer's recorded
+    one, else English; the answer says which (Content-Language) and that it depends on the
+    header (Vary)."""
+    language = negotiate(request.headers.get("accept-language"), recorded)
     response.headers["Content-Language"] = language
     response.headers["Vary"] = "Accept-Language"
     return language
 
 
-Language = Annotated[str, Depends(reader_language)]
+class Reading:
+    """What a view read needs besides the view: the request and response, for the language."""
+
+    def __init__(self, request: Request, response: Response) -> None:
+        self.request, self.response = request, response
+
+    def language(self, recorded: str | None) -> str:
+        return answer_language(self.request, self.response, recorded)
+
+
+Language = Annotated[Reading, Depends(Reading)]
 
 
 def wait_for_view(runtime: Runtime, projection: str, position: int | None, timeout: float,

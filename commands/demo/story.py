@@ -120,6 +120,7 @@ def play(app: ServiceOrderApp, clock: DemoClock, now: datetime) -> dict[str, Any
         story.later(minutes=5)
         app.register_customer(story.by(DESK), customer_id=who.customer_id, name=who.name, phone=who.phone,
                               address=who.address)
+        app.prefer_customer_language(story.by(DESK), who.customer_id, who.language)
 
     # Last month: twelve installations, one every other day, by four engineers (chen.gang
     # only one: nothing may be held back from him), one paid on site by WeChat Pay.

@@ -122,7 +122,8 @@ def test_moving_the_demo_clock_fires_deadlines(demo: tuple[Runtime, dict[str, An
     sla = eventually(lambda: (s := ok(demo_client.get("/slas"))["items"]) and s[0]["breached"] and s)
     assert sla[0]["warned"] and sla[0]["time_left_seconds"] < 0
     summaries = eventually(lambda: "Promised resolution time exceeded" in (
-        t := [e["summary"] for e in ok(demo_client.get("/customers/C10018/timeline"))["entries"]]) and t)
+        t := [e["summary"] for e in ok(demo_client.get("/customers/C10018/timeline",
+                                                       headers={"Accept-Language": "en"}))["entries"]]) and t)
     assert "75% of the promised resolution time used" in summaries
 
     # A day and a half later the claim's 48-hour proposal clock has run out, tomorrow's
