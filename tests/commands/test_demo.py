@@ -4,10 +4,13 @@ living business, and the demo clock that fires deadlines (refused outside demo m
 from __future__ import annotations
 
 from datetime import timedelta
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,6 +24,7 @@ from engine.context import CommandContext
 from streams.broker import BrokerProcess
 from tests.commands.conftest import AUTH
 from tests.commands.test_field_story import eventually, ok
+from tests.commands.test_serve import Served
 from tests.conftest import make_settings
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -178,6 +182,27 @@ def test_the_clock_command_moves_a_demo_store_forward(demo: tuple[Runtime, dict[
     runtime.demo_clock._read_at = 0.0  # the running process re-reads the offset (within a second)
     assert runtime.demo_clock.offset - before == timedelta(hours=3)
     assert cli.main(["clock", "advance", "0m"]) == 2  # never back, never standing still
+
+
+def test_serviceorder_demo_on_a_chosen_host_serves_the_company_and_follows_the_clock_command(
+        tmp_path: Path) -> None:
+    """The README's first command, as a user runs it: a fresh directory, the embedded default."""
+    served = Served(tmp_path, "--host", "127.0.0.2", host="127.0.0.2", command="demo")
+    try:
+        assert f"API         http://127.0.0.2:{served.port}" in served.banner
+        assert "/track#t=so_" in served.banner and "dispatcher  " in served.banner
+        with pytest.raises(httpx.TransportError):  # listening where it was told, nowhere else
+            httpx.get(f"http://127.0.0.1:{served.port}/health", timeout=2)
+        before = served.http.get("/demo/clock").json()["offset_seconds"]
+        moved = subprocess.run([sys.executable, "-m", "commands.cli", "clock", "advance", "1d"], cwd=tmp_path,
+                               env=served.env, capture_output=True, text=True, timeout=60)
+        assert moved.returncode == 0, moved.stderr
+        eventually(lambda: served.http.get("/demo/clock").json()["offset_seconds"] - before >= 86_000)
+        # A day later the follow-up call of this morning's installation is overdue.
+        eventually(lambda: "Follow-up call overdue" in [e["summary"] for e in served.http.get(
+            "/customers/C10017/timeline", headers={"Accept-Language": "en"}).json()["entries"]], timeout=60)
+    finally:
+        served.stop()
 
 
 def test_durations() -> None:
