@@ -341,13 +341,13 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     serving = argparse.ArgumentParser(add_help=False)
     serving.add_argument("--host", help="address to listen on (0.0.0.0 for every interface); "
-                                 "default SERVICEORDER_HOST or 127.0.0.1")
+                                        "default SERVICEORDER_HOST or 127.0.0.1")
     serving.add_argument("--port", type=int, help="HTTP port (0 picks a free one); default SERVICEORDER_PORT or 8000")
     serving.add_argument("--no-relay", action="store_true", help="do not run the relay in this process")
     serving.add_argument("--no-projections", action="store_true", help="do not run projections in this process")
     serving.add_argument("--no-scheduler", action="store_true", help="do not fire deadlines in this process")
     serving.add_argument("--workers", type=int, default=1,
-                   help="API processes sharing the port (default 1: the API runs in this process)")
+                         help="API processes sharing the port (default 1: the API runs in this process)")
     s = sub.add_parser("serve", parents=[serving],
                        help="API + relay + projections in one process (the embedded default)")
     s.add_argument("--demo", action="store_true",
