@@ -99,8 +99,9 @@ class Projection(ABC):
                 # No record: tables of a release before layouts were recorded, i.e. layout 1.
                 if (1 if row is None else int(row[0])) != self.layout:
                     self._drop_rows(cur)
-                cur.execute("DELETE FROM projection_layouts WHERE projection = %s", (self.name,))
-                cur.execute("INSERT INTO projection_layouts (projection, layout) VALUES (%s, %s)",
+                # An upsert: processes starting together (serve --workers) may both get here.
+                cur.execute("INSERT INTO projection_layouts (projection, layout) VALUES (%s, %s) "
+                            "ON CONFLICT (projection) DO UPDATE SET layout = EXCLUDED.layout",
                             (self.name, self.layout))
             for stmt in self.ddl(db):
                 cur.execute(stmt)

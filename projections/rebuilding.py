@@ -68,12 +68,16 @@ def rebuild(live: Database, projection: Projection, worker: Callable[[Database],
             progress: Callable[[int, int], None] | None = None) -> int:
     """Replay ``projection`` from offset zero into a shadow, then swap it in; returns the records read."""
     shadow = shadow_of(live, projection)
+    builder = None
     try:
-        count = worker(shadow).rebuild(progress=progress)
+        builder = worker(shadow)
+        count = builder.rebuild(progress=progress)
         swap_in(live, shadow, projection)
         log.info("view_swapped_in", projection=projection.name, records=count)
         return count
     finally:
+        if builder is not None:
+            builder.close()  # a rebuild cut short leaves its consumer open otherwise
         shadow.close()
         discard(live, projection)
 

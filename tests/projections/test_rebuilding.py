@@ -18,6 +18,14 @@ from tests.conftest import ADMIN_TOKEN
 from tests.projections.test_worker import deliver_some, drain, publish, rows, view_dump
 
 
+def drained(runtime: Runtime, projection: CustomerTimeline | OrderTracking, events: int) -> None:
+    worker = runtime.worker(projection)
+    try:
+        drain(worker, events)
+    finally:
+        worker.close()
+
+
 def shadow_exists(db: Database, projection: CustomerTimeline) -> bool:
     if db.dialect == "sqlite":
         return rebuilding._shadow_file(db, projection).exists()
@@ -30,7 +38,7 @@ def test_a_rebuild_swaps_in_the_same_rows_and_removes_its_shadow(runtime: Runtim
     deliver_some(runtime, 3)
     publish(runtime)
     for projection in (CustomerTimeline(), OrderTracking()):
-        drain(runtime.worker(projection), 9)
+        drained(runtime, projection, 9)
     incremental = view_dump(runtime.views_db)
     offsets = rows(runtime.views_db, "projection_offsets")
     seen: list[tuple[int, int]] = []
@@ -47,7 +55,7 @@ def test_a_rebuild_swaps_in_the_same_rows_and_removes_its_shadow(runtime: Runtim
 def test_a_failed_rebuild_leaves_the_live_view_as_it_was(runtime: Runtime) -> None:
     deliver_some(runtime, 3)
     publish(runtime)
-    drain(runtime.worker(CustomerTimeline()), 9)
+    drained(runtime, CustomerTimeline(), 9)
     before = rows(runtime.views_db, "timeline_entries")
     assert len(before) == 9
 
@@ -87,3 +95,26 @@ def test_rebuild_on_the_embedded_default_with_serve_stopped(tmp_path: Path, monk
         assert len(rows(views, "tracking_orders")) == 2
     finally:
         views.close()
+
+
+def test_a_view_of_an_older_layout_is_dropped_to_be_rebuilt_from_offset_zero(runtime: Runtime) -> None:
+    """The timeline's layout 1 stored English text in ``summary``: found at start-up, it is
+    dropped with its offsets, so its worker reads the topics again into layout 2."""
+    db = runtime.views_db
+    with db.transaction() as cur:
+        cur.execute("DROP TABLE timeline_entries")
+        cur.execute("CREATE TABLE timeline_entries (event_id TEXT PRIMARY KEY, summary TEXT NOT NULL)")
+        cur.execute("INSERT INTO timeline_entries VALUES ('e1', 'Order placed')")
+        cur.execute("UPDATE projection_layouts SET layout = 1 WHERE projection = 'customer_timeline'")
+        cur.execute("INSERT INTO projection_offsets VALUES ('customer_timeline', 't', 0, 5, 'e1')")
+    CustomerTimeline().create(db)
+    assert rows(db, "timeline_entries") == []
+    assert [r for r in rows(db, "projection_offsets") if r[0] == "customer_timeline"] == []
+    with db.transaction() as cur:
+        assert cur.execute("SELECT layout FROM projection_layouts WHERE projection = 'customer_timeline'"
+                           ).fetchone()[0] == 2
+        cur.execute("SELECT message FROM timeline_entries")  # the new layout's column
+    deliver_some(runtime, 1)
+    publish(runtime)
+    drained(runtime, CustomerTimeline(), 3)
+    assert len(rows(db, "timeline_entries")) == 3
