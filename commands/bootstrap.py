@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -56,7 +57,7 @@ class Runtime:
 
     @property
     def views(self) -> Views:
-        return Views(self.views_db)
+        return Views(self.views_db, ZoneInfo(self.settings.display_time_zone))
 
     def start_kafka(self) -> KafkaConfig:
         """Connect to the configured cluster, or spawn the bundled broker."""

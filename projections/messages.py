@@ -10,6 +10,7 @@ them; anything else reads English.
 from __future__ import annotations
 
 import gettext
+from datetime import datetime, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -22,6 +23,9 @@ DEFAULT = "en"
 # Language tag (lower case, as Accept-Language sends it) -> catalogue.
 LANGUAGES = {"en": "en", "zh": "zh_CN"}
 LIST_SEPARATOR = N_(", ")
+# Parameters that are times, by name, and how each shows (in the service's time zone).
+TIME_PARAMETERS = {"at": "%Y-%m-%d %H:%M %Z", "start": "%Y-%m-%d %H:%M %Z", "due": "%Y-%m-%d %H:%M %Z",
+                   "end": "%H:%M", "day": "%Y-%m-%d"}
 
 
 @lru_cache(maxsize=None)
@@ -58,16 +62,27 @@ def negotiate(accept_language: str | None, recorded: str | None = None) -> str:
     return DEFAULT
 
 
-def render(parts: Iterable[Sequence[Any]], language: str = DEFAULT) -> str:
-    """The text of stored message parts [(message id, parameters), ...] in ``language``."""
+def render(parts: Iterable[Sequence[Any]], language: str = DEFAULT, zone: tzinfo = timezone.utc) -> str:
+    """The text of stored message parts [(message id, parameters), ...] in ``language``, times
+    in ``zone``."""
     catalogue = translations(language)
-    return "".join(catalogue.gettext(message).format(**_localised(params, catalogue))
+    return "".join(catalogue.gettext(message).format(**_localised(params, catalogue, zone))
                    for message, params in parts)
 
 
-def _localised(params: dict[str, Any], catalogue: gettext.NullTranslations) -> dict[str, Any]:
-    out = {}
+def _time(value: Any, shape: str, zone: tzinfo) -> str:
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(zone).strftime(shape)
+    except ValueError:
+        return str(value) or "?"
+
+
+def _localised(params: dict[str, Any], catalogue: gettext.NullTranslations, zone: tzinfo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for name, value in params.items():
+        if name in TIME_PARAMETERS:
+            out[name] = _time(value, TIME_PARAMETERS[name], zone)
+            continue
         labels = LABELS.get(name, {})
 
         def word(code: Any, labels: dict[str, str] = labels) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from engine.domain.calendar import BusinessCalendar
@@ -22,8 +22,9 @@ class ViewNotCaughtUp(Exception):
 class Views(FinanceViews):
     """Queries over the read models (their tables are created before the API starts)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, zone: tzinfo = timezone.utc) -> None:
         self.db = db
+        self.zone = zone  # of the times in summaries
 
     def timeline(self, customer_id: str, *, limit: int = 100, after: int = 0,
                  language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
@@ -36,8 +37,8 @@ class Views(FinanceViews):
             ).fetchall()
         keys = ("event_id", "position", "occurred_at", "subject_id", "category", "event_type", "version",
                 "actor", "summary", "data")
-        return [{**dict(zip(keys, r)), "summary": render(load_json(r[8]), language), "data": load_json(r[9])}
-                for r in rows]
+        return [{**dict(zip(keys, r)), "summary": render(load_json(r[8]), language, self.zone),
+                 "data": load_json(r[9])} for r in rows]
 
     def tracking(self, order_id: str, language: str = DEFAULT_LANGUAGE) -> dict[str, Any] | None:
         with self.db.transaction() as cur:
@@ -72,7 +73,7 @@ class Views(FinanceViews):
             "updated_at": updated,
             "history": [
                 {**dict(zip(("version", "event_type", "step", "occurred_at", "actor"), h)),
-                 "summary": render(load_json(h[5]), language)} for h in history
+                 "summary": render(load_json(h[5]), language, self.zone)} for h in history
             ],
         }
 

@@ -7,7 +7,8 @@ message catalogues in ``projections/locale``. The stored rows therefore never de
 language or on a translation: a view rebuilds to the same rows whatever the catalogues say.
 
 Parameters that are enumerations (a delivery step, a tier, a department...) are stored as
-their codes and named in ``LABELS``, so that they are translated when rendered too.
+their codes and named in ``LABELS``, so that they are translated when rendered too; times are
+stored as recorded (UTC) and shown in the service's time zone when rendered.
 """
 
 from __future__ import annotations
@@ -58,16 +59,9 @@ LABELS: dict[str, dict[str, str]] = {
 
 
 def _t(value: Any) -> str:
-    """An ISO time as the customer reads it: 2026-01-05 09:00 UTC (the same in every language)."""
-    return str(value)[:16].replace("T", " ") + " UTC" if value else "?"
-
-
-def _day(value: Any) -> str:
-    return _t(value)[:10]
-
-
-def _until(value: Any) -> str:
-    return _t(value)[11:]
+    """A time as the event recorded it (ISO 8601, UTC); projections.messages shows it in the
+    service's time zone, by the parameter's name (TIME_PARAMETERS)."""
+    return str(value) if value else ""
 
 
 def one(message: str, **params: Any) -> list[Part]:
@@ -155,12 +149,12 @@ SUMMARIES: dict[str, Render] = {
     "JobDeclined": lambda d, e: one(N_("Engineer {engineer} declined the job"), engineer=d["engineer"]) + _reason(e)
     + one(N_("; it will be re-dispatched")),
     "AppointmentAgreed": lambda d, e: one(N_("Appointment agreed: {start} to {end}"), start=_t(d["window_start"]),
-                                          end=_until(d["window_end"])),
+                                          end=_t(d["window_end"])),
     "AppointmentRescheduled": lambda d, e: one(
         N_("Appointment moved to {start} ({hours:g} h notice, asked by {initiator})"), start=_t(d["window_start"]),
         hours=d["notice_hours"], initiator=d["initiator"]) + _reason(e),
     "AppointmentMissed": lambda d, e: one(N_("Missed appointment: nobody came between {start} and {end}"),
-                                          start=_t(d["window_start"]), end=_until(d["window_end"])),
+                                          start=_t(d["window_start"]), end=_t(d["window_end"])),
     "SiteLocated": lambda d, e: one(N_("Site location recorded")),
     "EngineerCheckedIn": _checked_in,
     "EngineerCheckedOut": lambda d, e: one(N_("Engineer {engineer} left after {minutes:g} minutes"),
@@ -182,12 +176,12 @@ SUMMARIES: dict[str, Render] = {
     "FollowUpRecorded": _follow_up,
     "FollowUpOverdue": lambda d, e: one(N_("Follow-up call overdue")),
     "ReminderScheduled": lambda d, e: one(N_("Replacement of {consumables} due around {day}"),
-                                          consumables=d["consumables"], day=_day(d["due_at"])),
+                                          consumables=d["consumables"], day=_t(d["due_at"])),
     "ReminderDue": lambda d, e: one(N_("Your consumables are due for replacement")),
     "ReminderDeclined": lambda d, e: one(N_("Replacement declined; we will remind you around {day}"),
-                                         day=_day(d["next_due_at"])),
+                                         day=_t(d["next_due_at"])),
     "ReminderAccepted": lambda d, e: one(N_("Replacement accepted; an engineer visit will be arranged")),
-    "ReminderRenewed": lambda d, e: one(N_("Next replacement due around {day}"), day=_day(d["due_at"])),
+    "ReminderRenewed": lambda d, e: one(N_("Next replacement due around {day}"), day=_t(d["due_at"])),
     "ReturnRequested": lambda d, e: one(N_("{request} requested for {skus}: waiting for {departments}"),
                                         request=d["resolution"], skus=[i["sku"] for i in d["items"]],
                                         departments=d["required"]),

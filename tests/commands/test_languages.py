@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.commands.test_field_story import eventually, ok
+from tests.commands.test_field_story import ok
 
 CUSTOMER = {"customer_id": "cust-lang", "name": "周丽", "phone": "13661987045", "address": "苏州市星湖街 328 号"}
 ORDER = {"customer_id": "cust-lang", "tier": "svip", "delivery_address": "苏州市星湖街 328 号",
@@ -20,14 +20,15 @@ def summaries(client: TestClient, path: str, key: str, **headers: str) -> tuple[
 def test_the_recorded_language_speaks_when_the_reader_names_none_of_ours(client: TestClient) -> None:
     ok(client.post("/customers", json=CUSTOMER), 201)
     order = ok(client.post("/orders", json=ORDER), 201)
-    eventually(lambda: client.get(f"/orders/{order['order_id']}/tracking").status_code == 200)
+    ok(client.get(f"/orders/{order['order_id']}/tracking", params={"wait_for_position": order["position"],
+                                                                     "wait_timeout": 30}))
     timeline = "/customers/cust-lang/timeline"
     assert summaries(client, timeline, "entries", **{"Accept-Language": "fr"})[1] == "en"
 
     preferred = ok(client.put("/customers/cust-lang/language", json={"language": "zh"}))
-    eventually(lambda: ok(client.get("/customers/cust-lang/file"))["language"] == "zh")
-    entries = ok(client.get(timeline, params={"wait_for_position": preferred["position"]}))["entries"]
-    assert len(entries) == 3
+    written = {"wait_for_position": preferred["position"], "wait_timeout": 30}
+    assert ok(client.get("/customers/cust-lang/file", params=written))["language"] == "zh"
+    assert len(ok(client.get(timeline, params=written))["entries"]) == 3
 
     texts, language = summaries(client, timeline, "entries", **{"Accept-Language": "fr"})
     assert language == "zh" and texts[-1] == "今后我们将用中文与您沟通"

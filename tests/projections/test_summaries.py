@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
@@ -44,6 +45,16 @@ def test_a_summary_is_a_message_and_renders_in_each_language() -> None:
     assert render(step, "zh") == "运输中，位置（31.2000, 121.5000）：堵车"
     declined = summarize(env("JobDeclined", {"engineer": "wang"}, reason="cannot install that model"))
     assert render(declined, "zh") == "工程师 wang 拒绝了工单：cannot install that model；将重新派单"
+
+
+def test_times_show_in_the_service_time_zone_and_are_stored_as_recorded() -> None:
+    agreed = summarize(env("AppointmentAgreed", {"window_start": "2026-10-14T08:20:00+00:00",
+                                                 "window_end": "2026-10-14T10:20:00+00:00"}))
+    assert agreed[0][1] == {"start": "2026-10-14T08:20:00+00:00", "end": "2026-10-14T10:20:00+00:00"}
+    assert render(agreed, "en") == "Appointment agreed: 2026-10-14 08:20 UTC to 10:20"
+    assert render(agreed, "zh", ZoneInfo("Asia/Shanghai")) == "已预约：2026-10-14 16:20 CST 至 18:20"
+    due = summarize(env("ReminderScheduled", {"consumables": ["PP 棉滤芯"], "due_at": "2027-01-11T20:00:00+00:00"}))
+    assert render(due, "zh", ZoneInfo("Asia/Shanghai")) == "PP 棉滤芯 约在 2027-01-12 需要更换"
 
 
 def test_an_unknown_code_or_event_still_reads() -> None:
