@@ -38,21 +38,26 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from commands.api.app import create_app
     from streams.broker import free_port
 
+    fresh = False
+    if args.demo:
+        from commands.demo.run import StoreNotFresh, prepare
+
+        try:
+            fresh = prepare(settings)
+        except StoreNotFresh as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
     runtime = _runtime(settings)
     try:
         made = None
-        if args.demo:
-            from commands.demo.run import StoreNotFresh, fill
+        if fresh:
+            from commands.demo.run import fill
 
-            try:
-                made = fill(runtime)
-            except StoreNotFresh as exc:
-                print(f"demo: {exc}", file=sys.stderr)
-                return 2
-            if args.fill_only:
-                print(f"demo store ready in {settings.data_dir.resolve()}"
-                      + (f" ({made['store_position']} events)" if made else " (it was one already)"), file=sys.stderr)
-                return 0
+            made = fill(runtime)
+        if args.fill_only:
+            print(f"demo store ready in {settings.data_dir.resolve()}"
+                  + (f" ({made['store_position']} events)" if made else " (it was one already)"), file=sys.stderr)
+            return 0
         kafka = runtime.start_kafka()
         runtime.start_background(relay=not args.no_relay, projections=None if not args.no_projections else [],
                                  scheduler=not args.no_scheduler)

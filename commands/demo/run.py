@@ -10,9 +10,10 @@ from typing import Any
 import structlog
 
 from commands import democlock
-from commands.bootstrap import Runtime
+from commands.bootstrap import Runtime, build_runtime
 from commands.demo.cast import CUSTOMERS, ENGINEERS, STAFF
 from commands.demo.story import play, story_start
+from commands.settings import Settings
 
 log = structlog.get_logger(__name__)
 TOKENS_FILE = "demo-tokens.json"
@@ -25,22 +26,30 @@ class StoreNotFresh(Exception):
                          "a fresh store (point SERVICEORDER_DATA_DIR or DATABASE_URL's schema elsewhere)")
 
 
-def fill(runtime: Runtime) -> dict[str, Any] | None:
-    """Fill a fresh store with the demo company and put the runtime on its demo clock.
+def prepare(settings: Settings) -> bool:
+    """Make the configured store a demo store, so that runtimes built on it run on its demo
+    clock; True if it was fresh (then ``fill`` it), False if it was a demo store already.
+    Refuses a store holding anything else (StoreNotFresh)."""
+    runtime = build_runtime(settings)
+    try:
+        if runtime.demo_clock is not None:
+            return False
+        events = runtime.app.current_position()
+        if events:
+            raise StoreNotFresh(events)
+        democlock.start(runtime.state_db, story_start(datetime.now(timezone.utc)))
+        return True
+    finally:
+        runtime.close()
 
-    Returns what was made (None if the store is a demo store already, which is served as it
-    is); refuses a store holding anything else (StoreNotFresh)."""
-    if runtime.demo_clock is not None:
-        return None
-    events = runtime.app.current_position()
-    if events:
-        raise StoreNotFresh(events)
-    now = datetime.now(timezone.utc)
-    clock = democlock.start(runtime.state_db, story_start(now))
-    runtime.app.clock = runtime.tokens.clock = runtime.demo_clock = clock
-    runtime.on_close.append(democlock.stamp_events(clock))
+
+def fill(runtime: Runtime) -> dict[str, Any]:
+    """Play the demo company's story into a prepared, still empty demo store; returns what was made."""
+    clock = runtime.demo_clock
+    if clock is None or runtime.app.current_position():
+        raise StoreNotFresh(runtime.app.current_position())
     log.info("demo_filling", story_starts=clock.now().isoformat())
-    made = play(runtime.app, clock, now)
+    made = play(runtime.app, clock, datetime.now(timezone.utc))
     made["tokens"] = _issue_tokens(runtime)
     path = runtime.settings.data_dir / TOKENS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from commands.democlock import DemoClock
 from commands.demo.cast import (BIG_PURIFIER, CUSTOMERS, DRIVERS, ENGINEERS, PREFILTER, PURIFIER, SOFTENER, STAFF,
                                 WAREHOUSE, Customer)
-from engine.application import ServiceOrderApp
-from engine.context import CommandContext, Principal
+from engine.application.app import ServiceOrderApp
+from engine.application.context import CommandContext, Principal
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DESK, DISPATCH = STAFF["operator"][0], STAFF["dispatcher"][0]

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from commands import cli
 from commands.api.app import create_app
 from commands.bootstrap import Runtime, build_runtime
-from commands.demo.run import TOKENS_FILE, StoreNotFresh, fill
+from commands.demo.run import TOKENS_FILE, StoreNotFresh, fill, prepare
 from commands.democlock import parse_duration
 from commands.settings import Settings
-from engine.context import CommandContext
+from engine.application.context import CommandContext
 from streams.broker import BrokerProcess
 from tests.commands.conftest import AUTH
 from tests.commands.test_field_story import eventually, ok
@@ -37,11 +37,11 @@ def demo_settings(tmp_path: Path, broker: BrokerProcess, topic_prefix: str) -> S
 
 @pytest.fixture
 def demo(demo_settings: Settings) -> Iterator[tuple[Runtime, dict[str, Any]]]:
+    assert prepare(demo_settings) is True
     runtime = build_runtime(demo_settings)
     try:
-        made = fill(runtime)
-        assert made is not None
-        yield runtime, made
+        assert runtime.demo_clock is not None and runtime.app.uow.clock is runtime.demo_clock
+        yield runtime, fill(runtime)
     finally:
         runtime.close()
 
@@ -150,8 +150,12 @@ def test_the_demo_refuses_a_store_that_holds_real_data(runtime: Runtime, setting
     runtime.app.place_order(CommandContext.new(), customer_id="c", items=[{"sku": "A", "quantity": 1}],
                             tier="basic", delivery_address="a")
     with pytest.raises(StoreNotFresh, match="1 events and is not a demo store"):
-        fill(runtime)
-    assert runtime.demo_clock is None
+        prepare(settings)
+    again = build_runtime(settings)
+    try:
+        assert again.demo_clock is None
+    finally:
+        again.close()
     monkeypatch.setenv("SERVICEORDER_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers or "")
     assert cli.main(["demo", "--fill-only"]) == 2
