@@ -170,6 +170,9 @@ def _bar(desc: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     """Rebuild views from offset zero into a shadow and swap each in whole (projections.rebuilding)."""
     from projections import rebuilding
+    from projections.base import Projection
+    from projections.worker import ProjectionWorker
+    from streams.sqldb import Database
 
     runtime = _runtime(settings)
     try:
@@ -186,9 +189,12 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
             print("bundled broker filled from the event store", file=sys.stderr)
         for projection in projections:
             update, done = _bar(f"rebuild {projection.name}")
+
+            def builder(db: Database, projection: Projection = projection) -> ProjectionWorker:
+                return runtime.worker(projection, db)
+
             try:
-                count = rebuilding.rebuild(runtime.views_db, projection,
-                                           lambda db, p=projection: runtime.worker(p, db), progress=update)
+                count = rebuilding.rebuild(runtime.views_db, projection, builder, progress=update)
             except Exception as exc:
                 done()
                 log.exception("rebuild_failed", projection=projection.name)

@@ -12,7 +12,7 @@ hand: each step is a command, checked by the same rules as an operator's.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, Mapping
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -50,7 +50,7 @@ class Story:
         """Move the story on by ``delta`` (hours=, minutes=, days=)."""
         return self.clock.advance(timedelta(**delta))
 
-    def order(self, who: Customer, items: list[dict[str, Any]], tier: str = "vip", until: str = "delivered",
+    def order(self, who: Customer, items: list[Mapping[str, Any]], tier: str = "vip", until: str = "delivered",
               driver: str = DRIVERS[0]) -> tuple[UUID, list[UUID]]:
         """Place an order now and take its delivery up to ``until``; the installation jobs if delivered."""
         order = self.app.place_order(self.by(DESK), customer_id=who.customer_id, items=items, tier=tier,
