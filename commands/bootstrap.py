@@ -5,10 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo
 
 import structlog
 
+from commands import democlock
 from commands.auth import TokenRegistry, admin_token_for
+from commands.democlock import DemoClock
 from commands.scheduler import Scheduler
 from commands.settings import Settings
 from streams.keystore import SqlKeyStore
@@ -45,12 +49,15 @@ class Runtime:
     kafka: KafkaConfig | None = None
     broker: BrokerProcess | None = None
     keys_db: Database | None = None
+    # Only on a demo store (commands/democlock.py): the clock an operator may move.
+    demo_clock: DemoClock | None = None
     threads: list[threading.Thread] = field(default_factory=list)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def views(self) -> Views:
-        return Views(self.views_db)
+        return Views(self.views_db, ZoneInfo(self.settings.display_time_zone))
 
     def start_kafka(self) -> KafkaConfig:
         """Connect to the configured cluster, or spawn the bundled broker."""
@@ -89,11 +96,12 @@ class Runtime:
     def projections(self, names: list[str] | None = None) -> list[Projection]:
         return build_projections(names)
 
-    def worker(self, projection: Projection) -> ProjectionWorker:
+    def worker(self, projection: Projection, db: Database | None = None) -> ProjectionWorker:
+        """A worker writing ``projection`` to the views database (or to ``db``: a rebuild's shadow)."""
         s = self.settings
         return ProjectionWorker(
             projection,
-            self.views_db,
+            self.views_db if db is None else db,
             self.start_kafka(),
             mode=s.projection_mode,
             max_poll_interval_ms=s.projection_max_poll_interval_ms,
@@ -146,6 +154,8 @@ class Runtime:
             self.keys_db.close()
         if self.broker is not None:
             self.broker.stop()
+        for undo in self.on_close:
+            undo()
 
 
 def signer_for(settings: Settings) -> Signer:
@@ -189,6 +199,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         state_db = Database(str(data_dir / "relay.sqlite"))
         views_db = Database(str(data_dir / "views.sqlite"))
         store = str(data_dir.resolve())
+    demo_clock, on_close = None, []
+    if clock is None and democlock.is_demo_store(state_db):
+        clock = demo_clock = DemoClock(state_db)
+        on_close.append(democlock.stamp_events(demo_clock))
     # The key store has its own connections: keys are read while decoding events, which
     # other code may do while it holds a connection of the state or views database.
     keys_db = Database(settings.database_url, settings.database_schema, max_connections=5, max_idle=2) \
@@ -202,5 +216,6 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     if settings.tokens_file:
         tokens.load_file(settings.tokens_file)
     log.info("runtime_built", store=store, embedded_store=settings.embedded_store,
-             embedded_broker=settings.embedded_broker)
-    return Runtime(settings, app, state_db, views_db, tokens, admin_token, generated, keys_db=keys_db)
+             embedded_broker=settings.embedded_broker, demo=demo_clock is not None)
+    return Runtime(settings, app, state_db, views_db, tokens, admin_token, generated, keys_db=keys_db,
+                   demo_clock=demo_clock, on_close=on_close)

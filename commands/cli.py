@@ -38,8 +38,26 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from commands.api.app import create_app
     from streams.broker import free_port
 
+    fresh = False
+    if args.demo:
+        from commands.demo.run import StoreNotFresh, prepare
+
+        try:
+            fresh = prepare(settings)
+        except StoreNotFresh as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
     runtime = _runtime(settings)
     try:
+        made = None
+        if fresh:
+            from commands.demo.run import fill
+
+            made = fill(runtime)
+        if args.fill_only:
+            print(f"demo store ready in {settings.data_dir.resolve()}"
+                  + (f" ({made['store_position']} events)" if made else " (it was one already)"), file=sys.stderr)
+            return 0
         kafka = runtime.start_kafka()
         runtime.start_background(relay=not args.no_relay, projections=None if not args.no_projections else [],
                                  scheduler=not args.no_scheduler)
@@ -54,6 +72,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             f"  Kafka       {kafka.bootstrap_servers}{' (bundled broker, memory only)' if runtime.broker else ''}\n"
             f"  event store {'PostgreSQL' if settings.database_url else settings.data_dir.resolve()}\n"
             + (f"  admin token {runtime.admin_token}\n" if runtime.admin_token_generated else "")
+            + (_demo_banner(made, base, runtime) if runtime.demo_clock else "")
             + "  stop with Ctrl-C\n",
             file=sys.stderr, flush=True,
         )
@@ -74,6 +93,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_banner(made: Any, base: str, runtime: Any) -> str:
+    from commands.demo.run import banner
+
+    return banner(made, base, runtime)
+
+
 def _serve_replicas(settings: Settings, args: argparse.Namespace, runtime: Any, bootstrap: str) -> int:
     from commands import replicas
 
@@ -92,12 +117,6 @@ def _serve_replicas(settings: Settings, args: argparse.Namespace, runtime: Any, 
         replicas.stop_all(processes)
         sock.close()
     return 0
-
-
-def cmd_api_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from commands.replicas import run_api_worker
-
-    return run_api_worker(settings, args.fd)
 
 
 def _exit_cleanly(*_: object) -> None:
@@ -169,14 +188,39 @@ def _bar(desc: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild views from offset zero into a shadow and swap each in whole (projections.rebuilding)."""
+    from projections import rebuilding
+    from projections.base import Projection
+    from projections.worker import ProjectionWorker
+    from streams.sqldb import Database
+
     runtime = _runtime(settings)
     try:
-        for projection in runtime.projections(args.names or None):
-            update, done = _bar(f"rebuild {projection.name}")
+        projections = runtime.projections(args.names or None)
+        runtime.start_kafka()
+        if runtime.broker is not None:
+            # The bundled broker keeps nothing once serve stops: fill it from the event store
+            # first (the relay republishes every topic that is behind the store).
+            relay = runtime.relay()
             try:
-                count = runtime.worker(projection).rebuild(progress=update)
+                relay.catch_up()
             finally:
+                relay.close()
+            print("bundled broker filled from the event store", file=sys.stderr)
+        for projection in projections:
+            update, done = _bar(f"rebuild {projection.name}")
+
+            def builder(db: Database, projection: Projection = projection) -> ProjectionWorker:
+                return runtime.worker(projection, db)
+
+            try:
+                count = rebuilding.rebuild(runtime.views_db, projection, builder, progress=update)
+            except Exception as exc:
                 done()
+                log.exception("rebuild_failed", projection=projection.name)
+                print(f"{projection.name}: rebuild failed ({exc}); the view was left as it was", file=sys.stderr)
+                return 1
+            done()
             print(f"{projection.name}: rebuilt from offset zero, {count} records", file=sys.stderr)
     finally:
         runtime.close()
@@ -274,6 +318,28 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
         runtime.close()
 
 
+def cmd_clock(settings: Settings, args: argparse.Namespace) -> int:
+    """Read or move the demo clock of a demo store (refused on any other store)."""
+    from commands.democlock import NotADemoStore, parse_duration
+
+    runtime = _runtime(settings)
+    try:
+        clock = runtime.demo_clock
+        if clock is None:
+            print(f"clock: {NotADemoStore()}", file=sys.stderr)
+            return 2
+        if args.action == "advance":
+            try:
+                clock.advance(parse_duration(args.duration))
+            except ValueError as exc:
+                print(f"clock: {exc}", file=sys.stderr)
+                return 2
+        print(f"{clock.now().isoformat(timespec='seconds')} (real time + {clock.offset})")
+        return 0
+    finally:
+        runtime.close()
+
+
 def cmd_asyncapi(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -304,17 +370,30 @@ def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="serviceorder", description="Event-sourced service-order engine.")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="API + relay + projections in one process (the embedded default)")
-    s.add_argument("--port", type=int, help="HTTP port (0 picks a free one); default SERVICEORDER_PORT or 8000")
-    s.add_argument("--no-relay", action="store_true", help="do not run the relay in this process")
-    s.add_argument("--no-projections", action="store_true", help="do not run projections in this process")
-    s.add_argument("--no-scheduler", action="store_true", help="do not fire deadlines in this process")
-    s.add_argument("--workers", type=int, default=1,
-                   help="API processes sharing the port (default 1: the API runs in this process)")
-    s.set_defaults(func=cmd_serve)
-    aw = sub.add_parser("api-worker", help=argparse.SUPPRESS)
-    aw.add_argument("--fd", type=int, required=True)
-    aw.set_defaults(func=cmd_api_worker)
+    serving = argparse.ArgumentParser(add_help=False)
+    serving.add_argument("--host", help="address to listen on (0.0.0.0 for every interface); "
+                                        "default SERVICEORDER_HOST or 127.0.0.1")
+    serving.add_argument("--port", type=int, help="HTTP port (0 picks a free one); default SERVICEORDER_PORT or 8000")
+    serving.add_argument("--no-relay", action="store_true", help="do not run the relay in this process")
+    serving.add_argument("--no-projections", action="store_true", help="do not run projections in this process")
+    serving.add_argument("--no-scheduler", action="store_true", help="do not fire deadlines in this process")
+    serving.add_argument("--workers", type=int, default=1,
+                         help="API processes sharing the port (default 1: the API runs in this process)")
+    s = sub.add_parser("serve", parents=[serving],
+                       help="API + relay + projections in one process (the embedded default)")
+    s.add_argument("--demo", action="store_true",
+                   help="demo mode: fill a fresh store with a demo company first (as `serviceorder demo`)")
+    s.set_defaults(func=cmd_serve, fill_only=False)
+    dm = sub.add_parser("demo", parents=[serving],
+                        help="fill a fresh store with a believable water-purifier company, then serve it "
+                             "with a demo clock you can move forward")
+    dm.add_argument("--fill-only", action="store_true", help="fill the store and exit without serving")
+    dm.set_defaults(func=cmd_serve, demo=True)
+    ck = sub.add_parser("clock", help="the demo clock of a demo store: show it, or move it forward")
+    cka = ck.add_subparsers(dest="action")
+    ckv = cka.add_parser("advance", help="move the clock forward (never back); a running serve follows within 1 s")
+    ckv.add_argument("duration", help="2h, 1d12h, 90m or an ISO 8601 duration such as PT2H")
+    ck.set_defaults(func=cmd_clock)
     sub.add_parser("relay", help="publish the event store's new events to Kafka").set_defaults(func=cmd_relay)
     sub.add_parser("intake", help="run the commands that arrive on Kafka (<prefix>.commands), each exactly once "
                                   "(several share the partitions)").set_defaults(func=cmd_intake)
@@ -380,8 +459,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    if getattr(args, "port", None) is not None and args.command == "serve":
-        settings = settings.model_copy(update={"port": args.port})
+    if args.command in ("serve", "demo"):
+        chosen = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None) is not None}
+        try:
+            settings = Settings.model_validate({**settings.model_dump(), **chosen})
+        except ValidationError as exc:
+            print(f"configuration error:\n{exc}", file=sys.stderr)
+            return 2
     logs.configure(settings.log_format, settings.log_level)
     from engine.store.signing import SigningKeyError
 

@@ -37,7 +37,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def start_api_processes(sock: socket.socket, workers: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-m", "commands.cli", "api-worker", "--fd", str(sock.fileno())],
+    return [subprocess.Popen([sys.executable, "-m", "commands.replicas", "--fd", str(sock.fileno())],
                              pass_fds=(sock.fileno(),), env=env)
             for _ in range(workers)]
 
@@ -93,3 +93,29 @@ def run_api_worker(settings: Settings, fd: int) -> int:
         runtime.close()
     log.info("api_worker_stopped", pid=os.getpid())
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The API process's entry point (``python -m commands.replicas --fd N``): started by
+    ``serve --workers``, never by hand, so it is not a subcommand of the public CLI."""
+    import argparse
+
+    from pydantic import ValidationError
+
+    from commands import logs
+
+    parser = argparse.ArgumentParser(prog="python -m commands.replicas",
+                                     description="one API process of serve --workers (internal)")
+    parser.add_argument("--fd", type=int, required=True, help="the inherited listening socket")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_format, settings.log_level)
+    return run_api_worker(settings, args.fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

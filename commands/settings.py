@@ -86,6 +86,8 @@ class Settings(BaseSettings):
 
     # The hotline's time zone: which day a call counts on.
     hotline_time_zone: str = "Asia/Shanghai"
+    # The time zone of the times written in timeline and tracking summaries (docs/api.md).
+    display_time_zone: str = "Asia/Shanghai"
 
     # Audit evidence (docs/audit.md). The Ed25519 private key (PEM) the engine signs every
     # event's chain link, snapshot, digest, anchor and bundle with. Unset: a key generated on
@@ -112,7 +114,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
-    @field_validator("settlement_time_zone", "hotline_time_zone")
+    @field_validator("settlement_time_zone", "hotline_time_zone", "display_time_zone")
     @classmethod
     def _known_zone(cls, zone: str) -> str:
         try:

@@ -61,7 +61,14 @@ BOOKKEEPING_DDL = (
         position BIGINT NOT NULL,
         PRIMARY KEY (projection, customer_id)
     )""",
+    # The layout each view's tables were created with (Projection.layout).
+    """CREATE TABLE IF NOT EXISTS projection_layouts (
+        projection TEXT PRIMARY KEY,
+        layout INTEGER NOT NULL
+    )""",
 )
+# A projection's rows in the bookkeeping tables go with its view (drop, rebuild).
+BOOKKEEPING_TABLES = ("projection_offsets", "projection_versions", "projection_parked", "projection_erasures")
 
 
 class Projection(ABC):
@@ -70,6 +77,9 @@ class Projection(ABC):
     name: str
     categories: tuple[str, ...]
     tables: tuple[str, ...]
+    # Raised when the view's tables change shape: a view found with another layout (an older
+    # release's) is dropped when it is next created, and its worker rebuilds it from offset zero.
+    layout: int = 1
 
     @abstractmethod
     def ddl(self, db: Database) -> list[str]:
@@ -81,17 +91,30 @@ class Projection(ABC):
 
     def create(self, db: Database) -> None:
         with db.transaction() as cur:
-            for stmt in (*BOOKKEEPING_DDL, *self.ddl(db)):
+            for stmt in BOOKKEEPING_DDL:
+                cur.execute(stmt)
+            row = cur.execute("SELECT layout FROM projection_layouts WHERE projection = %s",
+                              (self.name,)).fetchone()
+            if row is None or int(row[0]) != self.layout:
+                # No record: tables of a release before layouts were recorded, i.e. layout 1.
+                if (1 if row is None else int(row[0])) != self.layout:
+                    self._drop_rows(cur)
+                # An upsert: processes starting together (serve --workers) may both get here.
+                cur.execute("INSERT INTO projection_layouts (projection, layout) VALUES (%s, %s) "
+                            "ON CONFLICT (projection) DO UPDATE SET layout = EXCLUDED.layout",
+                            (self.name, self.layout))
+            for stmt in self.ddl(db):
                 cur.execute(stmt)
 
     def drop(self, db: Database) -> None:
         """Remove the view's rows and bookkeeping so it can be rebuilt from offset zero."""
         self.create(db)
         with db.transaction() as cur:
-            for table in self.tables:
-                cur.execute(f"DROP TABLE IF EXISTS {table}")
-            cur.execute("DELETE FROM projection_offsets WHERE projection = %s", (self.name,))
-            cur.execute("DELETE FROM projection_versions WHERE projection = %s", (self.name,))
-            cur.execute("DELETE FROM projection_parked WHERE projection = %s", (self.name,))
-            cur.execute("DELETE FROM projection_erasures WHERE projection = %s", (self.name,))
+            self._drop_rows(cur)
         self.create(db)
+
+    def _drop_rows(self, cur: Cursor) -> None:
+        for table in self.tables:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+        for table in BOOKKEEPING_TABLES:
+            cur.execute(f"DELETE FROM {table} WHERE projection = %s", (self.name,))

@@ -14,6 +14,7 @@ class CustomerFile(PersonalDataView):
     name = "customer_file"
     categories = ("customers", "orders", "jobs", "privacy")
     tables = ("customer_files", "customer_products")
+    layout = 2  # 2: the language the customer reads (LanguagePreferred)
     personal_columns = {"customer_files": {"name": "%s", "phone": "%s", "address": "%s",
                                            "search_text": "LOWER(customer_id)"}}
 
@@ -25,6 +26,7 @@ class CustomerFile(PersonalDataView):
                 phone TEXT,
                 address TEXT,
                 search_text TEXT NOT NULL,
+                language TEXT,
                 updated_at TEXT NOT NULL
             )""",
             # One row per product unit: from the order, then its installation job.
@@ -61,6 +63,9 @@ class CustomerFile(PersonalDataView):
         kind, d, subject, at = short_type(env), env["data"], env["subject"], env["time"]
         if kind in ("CustomerRegistered", "ContactDetailsUpdated"):
             self._touch(cur, d["customer_id"], at, name=d["name"], phone=d["phone"], address=d["address"])
+        elif kind == "LanguagePreferred":
+            cur.execute("UPDATE customer_files SET language = %s, updated_at = %s WHERE customer_id = %s",
+                        (d["language"], at, d["customer_id"]))
         elif kind == "OrderPlaced":
             self._touch(cur, d["customer_id"], at, **({} if self._known(cur, d["customer_id"]) else
                                                        {"address": d["delivery_address"]}))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from engine.domain.calendar import BusinessCalendar
 from projections.finance import FinanceViews
+from projections.messages import DEFAULT as DEFAULT_LANGUAGE, render
 from projections.worker import wait_until
 from streams.sqldb import Database, load_json
 
@@ -21,22 +22,25 @@ class ViewNotCaughtUp(Exception):
 class Views(FinanceViews):
     """Queries over the read models (their tables are created before the API starts)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, zone: tzinfo = timezone.utc) -> None:
         self.db = db
+        self.zone = zone  # of the times in summaries
 
-    def timeline(self, customer_id: str, *, limit: int = 100, after: int = 0) -> list[dict[str, Any]]:
+    def timeline(self, customer_id: str, *, limit: int = 100, after: int = 0,
+                 language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
         with self.db.transaction() as cur:
             rows = cur.execute(
                 "SELECT event_id, position, occurred_at, subject_id, category, event_type, version, actor, "
-                "summary, data FROM timeline_entries WHERE customer_id = %s AND position > %s "
+                "message, data FROM timeline_entries WHERE customer_id = %s AND position > %s "
                 "ORDER BY position LIMIT %s",
                 (customer_id, after, limit),
             ).fetchall()
         keys = ("event_id", "position", "occurred_at", "subject_id", "category", "event_type", "version",
                 "actor", "summary", "data")
-        return [{**dict(zip(keys, r)), "data": load_json(r[9])} for r in rows]
+        return [{**dict(zip(keys, r)), "summary": render(load_json(r[8]), language, self.zone),
+                 "data": load_json(r[9])} for r in rows]
 
-    def tracking(self, order_id: str) -> dict[str, Any] | None:
+    def tracking(self, order_id: str, language: str = DEFAULT_LANGUAGE) -> dict[str, Any] | None:
         with self.db.transaction() as cur:
             row = cur.execute(
                 "SELECT order_id, customer_id, tier, status, current_step, driver, latitude, longitude, "
@@ -47,7 +51,7 @@ class Views(FinanceViews):
             if row is None:
                 return None
             history = cur.execute(
-                "SELECT version, event_type, step, occurred_at, actor, summary FROM tracking_history "
+                "SELECT version, event_type, step, occurred_at, actor, message FROM tracking_history "
                 "WHERE order_id = %s ORDER BY version",
                 (order_id,),
             ).fetchall()
@@ -68,7 +72,8 @@ class Views(FinanceViews):
             "placed_at": placed,
             "updated_at": updated,
             "history": [
-                dict(zip(("version", "event_type", "step", "occurred_at", "actor", "summary"), h)) for h in history
+                {**dict(zip(("version", "event_type", "step", "occurred_at", "actor"), h)),
+                 "summary": render(load_json(h[5]), language, self.zone)} for h in history
             ],
         }
 
@@ -94,8 +99,8 @@ class Views(FinanceViews):
 
     def customer_file(self, customer_id: str) -> dict[str, Any] | None:
         with self.db.transaction() as cur:
-            row = cur.execute("SELECT customer_id, name, phone, address FROM customer_files WHERE customer_id = %s",
-                              (customer_id,)).fetchone()
+            row = cur.execute("SELECT customer_id, name, phone, address, language FROM customer_files "
+                              "WHERE customer_id = %s", (customer_id,)).fetchone()
             if row is None:
                 return None
             products = cur.execute(
@@ -105,9 +110,17 @@ class Views(FinanceViews):
         keys = ("order_id", "sku", "description", "purchased_at", "installation_job_id", "installed_by",
                 "installed_at", "consumables")
         return {
-            **dict(zip(("customer_id", "name", "phone", "address"), row)),
+            **dict(zip(("customer_id", "name", "phone", "address", "language"), row)),
             "products": [{**dict(zip(keys, p)), "consumables": load_json(p[7])} for p in products],
         }
+
+    def customer_language(self, customer_id: str | None) -> str | None:
+        """The language recorded for the customer (LanguagePreferred), if any."""
+        if customer_id is None:
+            return None
+        with self.db.read() as cur:
+            row = cur.execute("SELECT language FROM customer_files WHERE customer_id = %s", (customer_id,)).fetchone()
+        return row[0] if row else None
 
     def search_customers(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
         """Customers whose id, name, phone or address contains every word of ``query``."""

@@ -1,4 +1,5 @@
-"""The customer timeline: every event about a customer, in store order, with a summary."""
+"""The customer timeline: every event about a customer, in store order, with its summary
+stored as message parts (projections.summaries), rendered in the reader's language on read."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class CustomerTimeline(PersonalDataView):
     categories = ("orders", "jobs", "followups", "reminders", "customers", "returns", "complaints", "claims",
                   "slas", "calls", "payments", "refunds", "privacy")
     tables = ("timeline_entries", "timeline_subjects")
+    layout = 2  # 2: summaries stored as messages (``message``), no longer as English text
     # subject -> customer, as recorded by the subject's first event; it never changes, so it
     # is remembered in-process (a read per event was most of this view's round trips).
     SUBJECTS_REMEMBERED = 200_000
@@ -41,7 +43,7 @@ class CustomerTimeline(PersonalDataView):
                 event_type TEXT NOT NULL,
                 version BIGINT NOT NULL,
                 actor TEXT,
-                summary TEXT NOT NULL,
+                message {db.json_type} NOT NULL,
                 data {db.json_type} NOT NULL
             )""",
             "CREATE INDEX IF NOT EXISTS timeline_entries_by_customer ON timeline_entries (customer_id, position)",
@@ -65,9 +67,9 @@ class CustomerTimeline(PersonalDataView):
             f"AND event_type IN ({', '.join(['%s'] * len(types))})", (customer_id, *types)).fetchall()
         for event_id, event_type, data in rows:
             scrubbed = erased_data(event_type, load_json(data))
-            summary = summarize({"type": f"serviceorder.x.{event_type}", "data": scrubbed})
-            cur.execute("UPDATE timeline_entries SET data = %s, summary = %s WHERE event_id = %s",
-                        (dump_json(scrubbed), summary, event_id))
+            message = summarize({"type": f"serviceorder.x.{event_type}", "data": scrubbed})
+            cur.execute("UPDATE timeline_entries SET data = %s, message = %s WHERE event_id = %s",
+                        (dump_json(scrubbed), dump_json(message), event_id))
 
     def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         subject = env["subject"]
@@ -90,10 +92,11 @@ class CustomerTimeline(PersonalDataView):
         self._customers[subject] = customer
         cur.execute(
             "INSERT INTO timeline_entries (event_id, customer_id, position, occurred_at, subject_id, category, "
-            "event_type, version, actor, summary, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "event_type, version, actor, message, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (event_id) DO NOTHING",
             (
                 env["id"], customer, env["position"], env["time"], subject, env["source"].rsplit("/", 1)[-1],
-                short_type(env), env["aggregateversion"], env.get("actor"), summarize(env), dump_json(env["data"]),
+                short_type(env), env["aggregateversion"], env.get("actor"), dump_json(summarize(env)),
+                dump_json(env["data"]),
             ),
         )

@@ -14,6 +14,7 @@ class OrderTracking(Projection):
     name = "order_tracking"
     categories = ("orders",)
     tables = ("tracking_orders", "tracking_history")
+    layout = 2  # 2: summaries stored as messages (``message``), no longer as English text
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -34,14 +35,14 @@ class OrderTracking(Projection):
                 updated_at TEXT NOT NULL
             )""",
             "CREATE INDEX IF NOT EXISTS tracking_orders_by_customer ON tracking_orders (customer_id)",
-            """CREATE TABLE IF NOT EXISTS tracking_history (
+            f"""CREATE TABLE IF NOT EXISTS tracking_history (
                 order_id TEXT NOT NULL,
                 version BIGINT NOT NULL,
                 event_type TEXT NOT NULL,
                 step TEXT,
                 occurred_at TEXT NOT NULL,
                 actor TEXT,
-                summary TEXT NOT NULL,
+                message {db.json_type} NOT NULL,
                 PRIMARY KEY (order_id, version)
             )""",
         ]
@@ -102,9 +103,9 @@ class OrderTracking(Projection):
         # Only for a tracked order: a step of an order this view never saw placed (the
         # UPDATE above matched nothing) leaves no history either.
         cur.execute(
-            "INSERT INTO tracking_history (order_id, version, event_type, step, occurred_at, actor, summary) "
+            "INSERT INTO tracking_history (order_id, version, event_type, step, occurred_at, actor, message) "
             "SELECT %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM tracking_orders WHERE order_id = %s) "
             "ON CONFLICT DO NOTHING",
             (order_id, env["aggregateversion"], kind, data.get("step"), env["time"], env.get("actor"),
-             summarize(env), order_id),
+             dump_json(summarize(env)), order_id),
         )

@@ -11,8 +11,22 @@ import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.net.compat import KafkaNetClient
 
 log = structlog.get_logger(__name__)
+
+# kafka-python 3 runs each client's network I/O as tasks on a thread of its own and warns
+# when one task step takes over 0.1 s of wall time ("... is blocking the event loop"). In
+# our processes that thread shares the interpreter lock with the relay, a dozen projection
+# workers and the API: at start-up, while the views catch up, the step that reads a large
+# fetch response (KafkaTCPTransport._read_from_sock, not a loop) took 0.11-0.15 s, most of
+# it waiting for the lock. A stall worth a warning is seconds long: warn from there.
+SLOW_IO_STEP_SECONDS = 2.0
+
+
+def net_client(**configs: Any) -> KafkaNetClient:
+    """kafka-python's own network client (its ``kafka_client`` option), warning only on real stalls."""
+    return KafkaNetClient(**{**configs, "slow_task_threshold_secs": SLOW_IO_STEP_SECONDS})
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,7 @@ class KafkaConfig:
         return KafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
             client_id=f"{self.client_id}-relay",
+            kafka_client=net_client,
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
@@ -47,12 +62,14 @@ class KafkaConfig:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "isolation_level": "read_committed",
+            "kafka_client": net_client,
         }
         settings.update(overrides)
         return KafkaConsumer(**settings)
 
     def admin(self) -> KafkaAdminClient:
-        return KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id=f"{self.client_id}-admin")
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id=f"{self.client_id}-admin",
+                                kafka_client=net_client)
 
     def ensure_topics(self, categories: Iterable[str]) -> list[str]:
         names = [self.topic(c) for c in categories]
@@ -116,7 +133,8 @@ def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> None:
         try:
             # A plain TCP probe first: kafka-python logs every refused connection as an error.
             socket.create_connection((host, int(port)), timeout=1).close()
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000,
+                                     kafka_client=net_client)
             admin.list_topics()
             admin.close()
             return

@@ -201,13 +201,17 @@ class Database:
             conn.close()
 
     @contextmanager
-    def transaction(self, deferred: bool = False) -> Iterator[Cursor]:
+    def transaction(self, deferred: bool = False, attach: tuple[str, Path] | None = None) -> Iterator[Cursor]:
         """One atomic unit: commits on success, rolls back on any exception.
-        ``deferred``: writes are held back and sent together (see Cursor)."""
+        ``deferred``: writes are held back and sent together (see Cursor).
+        ``attach``: (alias, file) of another SQLite database this transaction also reads
+        (SQLite attaches only outside a transaction; the connection is not reused after)."""
         conn = self._connect()
         broken = False
         try:
             if self.dialect == "sqlite":
+                if attach is not None:
+                    conn.execute(f'ATTACH DATABASE ? AS "{attach[0]}"', (str(attach[1]),))
                 # IMMEDIATE takes the write lock up front, so two writers never deadlock
                 # upgrading read locks.
                 conn.execute("BEGIN IMMEDIATE")

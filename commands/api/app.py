@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from commands.api import (audit, batch, complaints, customers, engineers, followups, health, jobs, levels, middleware, money,
-                          operations, orders, pages, problems, returns, tokens)
+from commands.api import (audit, batch, complaints, customers, demo, engineers, followups, health, jobs, levels,
+                          middleware, money, operations, orders, pages, problems, returns, tokens)
 from commands.api.limits import BodyLimit
 from commands.bootstrap import Runtime
 
@@ -25,7 +25,7 @@ Operators' API of the serviceorder engine. Every command is an immutable event.
 # Every router of the API, in the order they are matched (the authorization matrix walks them).
 ROUTERS = [orders.router, jobs.router, followups.router, engineers.router, returns.router, complaints.router,
            levels.router, customers.router, money.router, audit.router, operations.router, tokens.router,
-           batch.router, health.router, pages.router]
+           batch.router, health.router, demo.router, pages.router]
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -11,9 +11,9 @@ from commands.api.deps import (AdminContext, CustomerReader, DeskContext, Expect
                                ViewsDep, Viewer, scope)
 from commands.api.problems import Problem
 from commands.api.results import command_reply
-from commands.api.reads import MAX_POSITION, WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import MAX_POSITION, Language, WaitFor, WaitTimeout, wait_for_view
 from commands.api.routing import OneHopRoute
-from commands.api.schemas import ReasonIn, RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
+from commands.api.schemas import LanguageIn, ReasonIn, RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
 
 router = APIRouter(route_class=OneHopRoute, prefix="/customers", tags=["customers"])
 CustomerId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -36,6 +36,16 @@ def update(customer_id: CustomerId, body: UpdateCustomerIn, ctx: DeskContext, ap
                                                        idempotency_key=idempotency_key))
 
 
+@router.put("/{customer_id}/language", response_model=ResultOut)
+def prefer_language(customer_id: CustomerId, body: LanguageIn, ctx: DeskContext, app: OrdersDep, response: Response,
+                    expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    """Record the language the customer reads: summaries are written in it for readers whose
+    Accept-Language names none we have (docs/api.md, Languages)."""
+    return command_reply(response, app.prefer_customer_language(ctx, customer_id, body.language,
+                                                                expected_version=expected,
+                                                                idempotency_key=idempotency_key))
+
+
 @router.post("/{customer_id}/erasure", response_model=ResultOut)
 def erase(customer_id: CustomerId, body: ReasonIn, ctx: AdminContext, app: OrdersDep, response: Response) -> ResultOut:
     """Erase the customer's personal data (name, phone, addresses, site locations) on request:
@@ -52,7 +62,7 @@ def search(_: Viewer, views: ViewsDep, q: Annotated[str, Query(max_length=200, d
 
 @router.get("/{customer_id}/file")
 def customer_file(customer_id: CustomerId, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep,
-                  wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+                  language: Language, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """Contact details, products bought, installers and consumables, with the service history."""
     scope(reader, customer_id=customer_id)
     wait_for_view(runtime, "customer_file", wait_for_position, wait_timeout,
@@ -60,7 +70,8 @@ def customer_file(customer_id: CustomerId, reader: CustomerReader, views: ViewsD
     found = views.customer_file(customer_id)
     if found is None:
         raise Problem(404, "Not found", f"no file for customer {customer_id}", "not-found")
-    return {**found, "history": views.timeline(customer_id, limit=1000)}
+    return {**found, "history": views.timeline(
+        customer_id, limit=1000, language=language.language(found.get("language")))}
 
 
 @router.get("/{customer_id}/timeline", response_model=TimelineOut)
@@ -69,6 +80,7 @@ def timeline(
     reader: CustomerReader,
     views: ViewsDep,
     runtime: RuntimeDep,
+    language: Language,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="only entries after this position (paging)")] = 0,
     wait_for_position: WaitFor = None,
@@ -77,7 +89,8 @@ def timeline(
     scope(reader, customer_id=customer_id)
     wait_for_view(runtime, "customer_timeline", wait_for_position, wait_timeout,
                   lambda writer: runtime.app.customer_of(writer) == customer_id, f"customer {customer_id}")
-    entries = views.timeline(customer_id, limit=limit, after=after)
+    entries = views.timeline(customer_id, limit=limit, after=after,
+                             language=language.language(views.customer_language(customer_id)))
     return TimelineOut(
         customer_id=customer_id,
         entries=entries,

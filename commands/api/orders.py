@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from commands.api.deps import (CustomerReader, DispatchContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
                                ViewsDep, scope)
 from commands.api.problems import Problem
-from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import Language, WaitFor, WaitTimeout, wait_for_view
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import CancelIn, CommandOut, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn
 from engine.application.unit_of_work import CommandResult
@@ -95,11 +95,12 @@ def get_order(order_id: UUID, reader: CustomerReader, orders: OrdersDep, respons
 
 @router.get("/{order_id}/tracking")
 def get_tracking(order_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep, response: Response,
-                 wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
-    scope(reader, customer_id=runtime.app.customer_of(order_id))
+                 language: Language, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    customer = runtime.app.customer_of(order_id)
+    scope(reader, customer_id=customer)
     wait_for_view(runtime, "order_tracking", wait_for_position, wait_timeout, lambda writer: writer == order_id,
                   f"order {order_id}")
-    tracking = views.tracking(str(order_id))
+    tracking = views.tracking(str(order_id), language.language(views.customer_language(customer)))
     if tracking is None:
         raise Problem(404, "Not found", f"no tracking for order {order_id} (unknown, or not projected yet)",
                       "not-found")

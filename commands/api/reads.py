@@ -5,17 +5,41 @@ from __future__ import annotations
 from typing import Annotated, Callable
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Depends, Query, Request, Response
 
 from commands.api.problems import Problem
 from commands.bootstrap import Runtime
 from engine.domain.catalogue import PUBLIC_STREAMS
+from projections.messages import negotiate
 from projections.registry import PROJECTIONS
 
 MAX_POSITION = 2**63 - 1  # BIGINT: larger numbers cannot be positions and must not reach SQL
 WaitFor = Annotated[int | None, Query(ge=1, le=MAX_POSITION,
                                       description="block until the view holds the write at this store position")]
 WaitTimeout = Annotated[float, Query(gt=0, le=60, description="seconds to wait for wait_for_position")]
+
+
+def answer_language(request: Request, response: Response, recorded: str | None = None) -> str:
+    """The language summaries are rendered in: Accept-Language's, else the customer's recorded
+    one, else English; the answer says which (Content-Language) and that it depends on the
+    header (Vary)."""
+    language = negotiate(request.headers.get("accept-language"), recorded)
+    response.headers["Content-Language"] = language
+    response.headers["Vary"] = "Accept-Language"
+    return language
+
+
+class Reading:
+    """What a view read needs besides the view: the request and response, for the language."""
+
+    def __init__(self, request: Request, response: Response) -> None:
+        self.request, self.response = request, response
+
+    def language(self, recorded: str | None) -> str:
+        return answer_language(self.request, self.response, recorded)
+
+
+Language = Annotated[Reading, Depends(Reading)]
 
 
 def wait_for_view(runtime: Runtime, projection: str, position: int | None, timeout: float,

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from engine.domain.accounts import DEDUCTION_RULES
+from engine.domain.customers import LANGUAGES
 from engine.domain.followups import CONDUCT
 from engine.domain.jobs import FAULT_CAUSES, INITIATORS, KINDS
 from engine.domain.orders import INCIDENT_KINDS, RESOLUTIONS, STEPS, TIERS
@@ -190,6 +191,10 @@ class UpdateCustomerIn(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, min_length=3, max_length=40)
     address: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class LanguageIn(Strict):
+    language: Literal[LANGUAGES]  # type: ignore[valid-type]
 
 
 class ResultOut(BaseModel):

@@ -164,6 +164,7 @@ class ServiceOrderApp(EventStoreApplication):
     # Workflow 10: the customer file ---------------------------------------------------
     register_customer = handled_by("customers", Customers.register_customer)
     update_customer = handled_by("customers", Customers.update_customer)
+    prefer_customer_language = handled_by("customers", Customers.prefer_customer_language)
     erase_personal_data = handled_by("customers", Customers.erase_personal_data)
 
 

@@ -1,5 +1,5 @@
-"""Workflow 10, the customer file: registering a customer, updating their contact details,
-and erasing their personal data (their keys destroyed, the erasure recorded)."""
+"""Workflow 10, the customer file: registering a customer, updating their contact details
+and the language they read, and erasing their personal data (their keys destroyed, the erasure recorded)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,18 @@ class Customers(Handler):
         return self.uow.change(ctx, "update_customer", Customer, customer_uuid(customer_id),
                                {"name": name, "phone": phone, "address": address},
                                lambda c: c.update_contact(name=name, phone=phone, address=address, meta=ctx.meta()),
+                               expected_version=expected_version, idempotency_key=idempotency_key,
+                               not_found=not_registered)
+
+    def prefer_customer_language(self, ctx: CommandContext, customer_id: str, language: str, *,
+                                 expected_version: int | None = None,
+                                 idempotency_key: str | None = None) -> CommandResult:
+        """Record the language the customer reads (summaries for readers who name none of ours)."""
+        def not_registered(_: UUID) -> NotFound:
+            return NotFound(f"customer {customer_id} is not registered")
+
+        return self.uow.change(ctx, "prefer_customer_language", Customer, customer_uuid(customer_id),
+                               {"language": language}, lambda c: c.prefer_language(language, meta=ctx.meta()),
                                expected_version=expected_version, idempotency_key=idempotency_key,
                                not_found=not_registered)
 

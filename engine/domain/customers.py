@@ -12,9 +12,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from engine.domain.errors import InvalidCommand
 from engine.domain.values import text
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:serviceorder:customer")
+# The languages the service writes to customers in (summaries, pages): English and Chinese.
+LANGUAGES = ("en", "zh")
 
 
 def customer_uuid(customer_id: str) -> UUID:
@@ -39,6 +42,7 @@ class Customer(Aggregate):
         self.name = name
         self.phone = phone
         self.address = address
+        self.language: str | None = None
 
     def update_contact(self, *, name: str | None, phone: str | None, address: str | None,
                        meta: dict[str, str]) -> None:
@@ -53,3 +57,13 @@ class Customer(Aggregate):
     @event("ContactDetailsUpdated")
     def _contact_updated(self, name: str, phone: str, address: str, customer_id: str, meta: dict[str, str]) -> None:
         self.name, self.phone, self.address = name, phone, address
+
+    def prefer_language(self, language: str, *, meta: dict[str, str]) -> None:
+        """Record the language the customer reads (for readers who do not say theirs)."""
+        if language not in LANGUAGES:
+            raise InvalidCommand(f"language must be one of {', '.join(LANGUAGES)}")
+        self._language_preferred(language=language, customer_id=self.customer_id, meta=meta)
+
+    @event("LanguagePreferred")
+    def _language_preferred(self, language: str, customer_id: str, meta: dict[str, str]) -> None:
+        self.language = language

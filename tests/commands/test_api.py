@@ -82,7 +82,7 @@ def test_delivery_is_tracked_step_by_step(client: TestClient) -> None:
     assert (view["status"], view["current_step"], view["driver"]) == ("delivered", "delivered", "Zhao")
     assert view["position"] == {"lat": 30.3, "lng": 120.2} and view["position_updates"] == 2
     assert [h["event_type"] for h in view["history"]].count("DeliveryStepRecorded") == 7
-    assert "Incident goods re-dispatched to a new driver: van cannot be repaired today" in [
+    assert "Incident: goods re-dispatched to a new driver: van cannot be repaired today" in [
         h["summary"] for h in view["history"]]
     state = client.get(f"/orders/{order_id}")
     assert state.json()["status"] == "delivered" and state.headers["ETag"] == f'"{view["version"]}"'

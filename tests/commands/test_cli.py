@@ -82,3 +82,20 @@ def test_serve_without_projections_starts_none() -> None:
     # the API process ran fourteen idle Kafka consumers.
     assert build_projections([]) == []
     assert len(build_projections(None)) > 1
+
+
+def test_help_lists_every_command_and_hides_none(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    assert "SUPPRESS" not in text and "api-worker" not in text
+    for command in ("serve", "demo", "clock", "rebuild", "tokens"):
+        assert f"\n    {command} " in text
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    assert "--host HOST" in capsys.readouterr().out
+
+
+def test_serve_refuses_a_host_or_port_it_cannot_use(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "--port", "70000"]) == 2
+    assert "port" in capsys.readouterr().err

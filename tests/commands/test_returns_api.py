@@ -66,6 +66,15 @@ def test_parallel_approval_then_refund_and_reverse_logistics(client: TestClient,
     assert "Request approved by every department" in summaries
     assert summaries[-3:] == ["Faulty part pump inspected", "Faulty part pump repaired", "Return closed"]
 
+    # The same entries for a reader who asks for Chinese: rendered from the zh_CN catalogue.
+    chinese = client.get("/customers/cust-ret/timeline", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert chinese.headers["content-language"] == "zh" and "Accept-Language" in chinese.headers["vary"]
+    zh = [e["summary"] for e in ok(chinese)["entries"]]
+    assert zh[0] == "已申请退货退款：WP-500；等待销售部、技术部、财务部、物流部审批"
+    assert "财务部已同意；仍在等待销售部、技术部、物流部" in zh
+    assert zh[-3:] == ["故障部件 pump 已检测", "故障部件 pump 已修复", "退换货已结束"]
+    assert [e["event_id"] for e in ok(chinese)["entries"]] == [e["event_id"] for e in timeline["entries"]]
+
 
 def test_one_rejection_rejects_with_the_reason_the_customer_sees(client: TestClient, runtime: Runtime) -> None:
     who = approvers(runtime)

@@ -27,30 +27,31 @@ ORDER = {"customer_id": "cust-embedded", "items": [{"sku": "SH-200", "quantity":
 
 
 class Served:
-    def __init__(self, workdir: Path, *args: str) -> None:
+    def __init__(self, workdir: Path, *args: str, host: str = "127.0.0.1", command: str = "serve") -> None:
         self.workdir = workdir
+        self.host = host
         self.port = free_port()
         self.log = workdir / f"serve-{self.port}.log"
-        env = {k: v for k, v in os.environ.items()
+        self.env = env = {k: v for k, v in os.environ.items()
                if not k.startswith("SERVICEORDER_") and k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "commands.cli", "serve", "--port", str(self.port), *args],
+            [sys.executable, "-m", "commands.cli", command, "--port", str(self.port), *args],
             cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=open(self.log, "wb"),  # noqa: SIM115
         )
         self.banner = self._wait_for_banner()
         self.token = re.search(r"admin token (\S+)", self.banner).group(1)
         self.kafka = re.search(r"Kafka\s+(\S+)", self.banner).group(1)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}",
+        self.http = httpx.Client(base_url=f"http://{host}:{self.port}",
                                  headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
 
-    def _wait_for_banner(self, timeout: float = 60) -> str:
+    def _wait_for_banner(self, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log.read_text(errors="replace")
             if "stop with Ctrl-C" in text:
                 while time.monotonic() < deadline:
                     try:
-                        httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1)
+                        httpx.get(f"http://{self.host}:{self.port}/health", timeout=1)
                         return text
                     except httpx.TransportError:
                         time.sleep(0.1)
@@ -113,7 +114,7 @@ def api_processes(parent: int) -> set[int]:
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if f"PPid:\t{parent}\n" in status and b"api-worker" in cmdline:
+            if f"PPid:\t{parent}\n" in status and b"commands.replicas" in cmdline:
                 children.add(int(entry))
     return children
 
