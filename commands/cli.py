@@ -228,15 +228,15 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
-    from engine.domain.catalogue import PUBLIC_STREAMS
+    from contract.names import CATEGORIES
 
     runtime = _runtime(settings)
     try:
         relay = runtime.relay()
         relay.catch_up()
-        for category in args.categories or list(PUBLIC_STREAMS):
-            if category not in PUBLIC_STREAMS:
-                print(f"unknown category {category!r}; known: {', '.join(PUBLIC_STREAMS)}", file=sys.stderr)
+        for category in args.categories or list(CATEGORIES):
+            if category not in CATEGORIES:
+                print(f"unknown category {category!r}; known: {', '.join(CATEGORIES)}", file=sys.stderr)
                 return 2
             update, done = _bar(f"republish {category}")
             seen = 0

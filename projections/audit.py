@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from engine.domain.catalogue import PUBLIC_STREAMS
+from contract.names import CATEGORIES
 from projections.base import Projection
 from streams.envelope import short_type
 from streams.sqldb import Cursor, Database
@@ -15,7 +15,7 @@ from streams.sqldb import Cursor, Database
 
 class AuditIndex(Projection):
     name = "audit_index"
-    categories = tuple(PUBLIC_STREAMS)
+    categories = tuple(CATEGORIES)
     tables = ("audit_links",)
 
     def ddl(self, db: Database) -> list[str]:

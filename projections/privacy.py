@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.store.personal import ERASED, PERSONAL_EVENT_FIELDS, erased_value
-from engine.domain.privacy import ERASURE_EVENTS
+from contract.names import ERASED, ERASURE_EVENTS, PERSONAL_EVENT_FIELDS, erased_value
 from projections.base import Projection
 from streams.envelope import short_type
 from streams.sqldb import Cursor

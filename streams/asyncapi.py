@@ -17,6 +17,7 @@ from typing import Any, Union
 
 from eventsourcing.domain import Aggregate
 
+from contract.names import CATEGORIES, EVENT_TYPES
 from engine.domain.catalogue import PUBLIC_STREAMS
 from streams import intake_topics
 from streams.envelope import CONTENT_TYPE, schema_uri
@@ -103,21 +104,26 @@ ENVELOPE = {
 }
 
 
+def _first_line(doc: str | None) -> str:
+    return doc.strip().splitlines()[0] if doc else ""
+
+
 def document() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {"CloudEvent": ENVELOPE}
-    for category, aggregate in PUBLIC_STREAMS.items():
+    # Names from the contract; the fields of each event from its class in the engine.
+    for category, aggregate_type in CATEGORIES.items():
         refs = {}
-        for event_cls in event_classes(aggregate):
-            name = event_cls.__name__
+        for name in EVENT_TYPES[category]:
+            event_cls = getattr(PUBLIC_STREAMS[category], name)
             version = getattr(event_cls, "class_version", 1)
             key = f"{category}.{name}"
             schemas[f"{key}.data"] = data_schema(event_cls)
             messages[key] = {
                 "name": name,
-                "title": f"{aggregate.__name__}: {name}",
+                "title": f"{aggregate_type}: {name}",
                 "contentType": CONTENT_TYPE.split(";")[0],
                 "x-event-version": version,
                 "payload": {"allOf": [
@@ -125,7 +131,7 @@ def document() -> dict[str, Any]:
                     {"type": "object", "properties": {
                         "type": {"const": f"serviceorder.{category}.{name}"},
                         "dataschema": {"const": schema_uri(category, name, version)},
-                        "aggregatetype": {"const": aggregate.__name__},
+                        "aggregatetype": {"const": aggregate_type},
                         "data": {"$ref": f"#/components/schemas/{key}.data"}}},
                 ]},
                 "bindings": {"kafka": {"key": {"type": "string", "format": "uuid",
@@ -134,8 +140,8 @@ def document() -> dict[str, Any]:
             refs[name] = {"$ref": f"#/components/messages/{key}"}
         channels[category] = {
             "address": f"{{prefix}}.{category}",
-            "title": f"{aggregate.__name__} events",
-            "description": (aggregate.__doc__ or "").strip().splitlines()[0] if aggregate.__doc__ else "",
+            "title": f"{aggregate_type} events",
+            "description": _first_line(PUBLIC_STREAMS[category].__doc__),
             "parameters": {"prefix": {"default": "serviceorder",
                                       "description": "SERVICEORDER_TOPIC_PREFIX"}},
             "messages": refs,

@@ -23,7 +23,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from kafka import TopicPartition
 
-from engine.domain.catalogue import PUBLIC_STREAMS
+from contract.names import CATEGORIES
 from engine.store.topics import category_of, event_type_name, stored_topics
 from streams import envelope
 from streams.kafka import KafkaConfig, read_record_at
@@ -69,7 +69,7 @@ def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dic
     if category is None:
         return None
     return category, envelope.build(event=app.mapper.to_domain_event(n), event_type=event_type_name(n.topic),
-                                    category=category, aggregate_type=PUBLIC_STREAMS[category].__name__,
+                                    category=category, aggregate_type=CATEGORIES[category],
                                     position=n.id, source_prefix=source_prefix)
 
 
@@ -168,7 +168,7 @@ class Relay:
     @property
     def producer(self) -> Any:
         if self._producer is None:
-            self.kafka.ensure_topics(PUBLIC_STREAMS)
+            self.kafka.ensure_topics(CATEGORIES)
             self._producer = self.kafka.producer()
             # A new producer follows a failure, often a broker that went away. If it came
             # back empty, the lost events must be republished *before* any new one: a new
@@ -256,7 +256,7 @@ class Relay:
         """Republish every category whose topic lost what the relay had written to it."""
         self._last_verify = time.monotonic()
         behind = self.behind_topics()
-        for category in PUBLIC_STREAMS:
+        for category in CATEGORIES:
             if self.kafka.topic(category) in behind:
                 self.republish(category)
         return behind

@@ -4,6 +4,7 @@ no build step, under a strict Content-Security-Policy (scripts from this origin 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path as FilePath
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 
 from commands.api.problems import Problem
 from commands.api.routing import OneHopRoute
+from contract.names import DELIVERY_STEPS
 
 router = APIRouter(route_class=OneHopRoute, include_in_schema=False)
 WEB = FilePath(__file__).resolve().parent.parent / "web"
@@ -38,6 +40,14 @@ def track() -> Response:
 @router.get("/console")
 def console() -> Response:
     return _file("console.html", "text/html")
+
+
+@router.get("/web/contract.js")
+def contract_names() -> Response:
+    """The contract's names the pages need (contract/names.py), so no page spells them again."""
+    names = {"deliverySteps": list(DELIVERY_STEPS)}
+    script = f'"use strict";\n// Generated from contract/names.py.\nconst CONTRACT = Object.freeze({json.dumps(names)});\n'
+    return Response(script.encode(), media_type="text/javascript; charset=utf-8", headers=HEADERS)
 
 
 @router.get("/web/{name}")

@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request, Response
 
 from commands.api.problems import Problem
 from commands.bootstrap import Runtime
-from engine.domain.catalogue import PUBLIC_STREAMS
+from contract.names import CATEGORIES
 from projections.messages import negotiate
 from projections.registry import PROJECTIONS
 
@@ -52,7 +52,7 @@ def wait_for_view(runtime: Runtime, projection: str, position: int | None, timeo
     if position is None:
         return
     found = runtime.app.event_at(position)
-    shown = {PUBLIC_STREAMS[c].__name__ for c in PROJECTIONS[projection].categories}
+    shown = {CATEGORIES[c] for c in PROJECTIONS[projection].categories}
     if found is None or runtime.app.aggregate_type(found[0]) not in shown or not concerns(found[0]):
         raise Problem(422, "Malformed request", f"store position {position} is not a write to {subject}",
                       "malformed-request")

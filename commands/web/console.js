@@ -78,6 +78,7 @@ function wire() {
     approve: v.approve === "true", ...(v.reason ? { reason: v.reason } : {}) }));
   form("propose", (v) => api("POST", `/claims/${v.claim}/proposal`, {
     amount: v.amount, facts: v.facts ? v.facts.split(",").map((f) => f.trim()) : [] }));
+  $("step-choice").replaceChildren(...CONTRACT.deliverySteps.map((step) => el("option", {}, step)));
   $("search-form").addEventListener("submit", search);
   $("link-form").addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -3,7 +3,7 @@
 // the read models every few seconds, so progress shows without a reload.
 "use strict";
 
-const STEPS = ["stock_prepared", "left_warehouse", "driver_assigned", "in_transit", "delivered"];
+const STEPS = CONTRACT.deliverySteps;  // served from contract/names.py
 const POLL_MS = 3000;
 
 function body(id) { return document.querySelector(`#${id} .body`); }

@@ -18,13 +18,14 @@ from uuid import uuid4
 
 from eventsourcing.domain import Aggregate, event
 
+from contract.names import DELIVERY_STEPS
 from engine.domain.errors import InvalidCommand, RuleViolation
 from engine.domain.values import money
 from engine.domain.values import position as _position
 from engine.domain.values import text as _text
 
 TIERS = ("basic", "vip", "svip")
-STEPS = ("stock_prepared", "left_warehouse", "driver_assigned", "in_transit", "delivered")
+STEPS = DELIVERY_STEPS
 INCIDENT_KINDS = (
     "vehicle_breakdown",
     "traffic_accident",

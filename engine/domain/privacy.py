@@ -16,7 +16,6 @@ from eventsourcing.domain import Aggregate, event
 from engine.domain.values import text
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:serviceorder:privacy")
-ERASURE_EVENTS = ("PersonalDataErased", "PersonalDataErasedAgain")
 
 
 def privacy_record_id(customer_id: str) -> UUID:

@@ -21,17 +21,11 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-ERASED = "[erased]"
+from contract.names import ERASED, PERSONAL_EVENT_FIELDS, erased_value
+
+__all__ = ["ERASED", "PERSONAL_EVENT_FIELDS", "KeyStore", "PersonalData", "erased_value", "subject_of"]
+
 SEALED = "_pii_"
-# Event class -> its fields that hold personal data. Each of these events names its customer.
-PERSONAL_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "OrderPlaced": ("delivery_address", "site_location"),
-    "JobOpened": ("site_address", "site_location"),
-    "ReminderScheduled": ("site_address", "site_location"),
-    "CustomerRegistered": ("name", "phone", "address"),
-    "ContactDetailsUpdated": ("name", "phone", "address"),
-    "CallReceived": ("phone",),
-}
 # Aggregate class -> the same fields in its snapshots' state.
 PERSONAL_STATE_FIELDS: dict[str, tuple[str, ...]] = {
     "ServiceOrder": ("delivery_address", "site_location"),
@@ -40,11 +34,6 @@ PERSONAL_STATE_FIELDS: dict[str, tuple[str, ...]] = {
     "Customer": ("name", "phone", "address"),
     "HotlineCall": ("phone",),
 }
-
-
-def erased_value(field: str) -> Any:
-    """What an erased field reads as: a location is gone (None), text says ``ERASED``."""
-    return None if field == "site_location" else ERASED
 
 
 class KeyStore(Protocol):

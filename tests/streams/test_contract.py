@@ -74,3 +74,20 @@ def test_the_schema_refuses_data_that_breaks_the_contract() -> None:
         jsonschema.validate({"kind": "installation"}, schema)
     assert document["channels"]["jobs"]["address"] == "{prefix}.jobs"
     assert document["components"]["messages"]["followups.FollowUpScheduled"]["x-event-version"] == 2
+
+
+def test_the_engine_publishes_exactly_the_contracts_names() -> None:
+    from contract import names
+    from engine.domain.orders import STEPS
+    from projections.summaries import LABELS
+
+    assert list(PUBLIC_STREAMS) == list(names.CATEGORIES)
+    for category, aggregate in PUBLIC_STREAMS.items():
+        assert aggregate.__name__ == names.CATEGORIES[category]
+        assert tuple(cls.__name__ for cls in event_classes(aggregate)) == names.EVENT_TYPES[category]
+    published = {event for events in names.EVENT_TYPES.values() for event in events}
+    assert set(names.PERSONAL_EVENT_FIELDS) <= published and set(names.ERASURE_EVENTS) <= published
+    for event, fields in names.PERSONAL_EVENT_FIELDS.items():
+        (category,) = [c for c, events in names.EVENT_TYPES.items() if event in events]
+        assert set(fields) <= set(data_fields(getattr(PUBLIC_STREAMS[category], event)))
+    assert STEPS == names.DELIVERY_STEPS and tuple(LABELS["step"]) == names.DELIVERY_STEPS
