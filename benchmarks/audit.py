@@ -33,7 +33,7 @@ from engine.store.chain import GENESIS, read_link, seal
 from engine.application.context import CommandContext
 from engine.store.signing import Signer
 from engine.store.verification import check_signature
-from streams.sqldb import PostgresURL
+from sqlstore.sqldb import PostgresURL
 
 CTX = CommandContext.new()
 VERIFIER = Path(__file__).resolve().parents[1] / "tools" / "verify_bundle.py"

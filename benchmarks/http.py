@@ -152,7 +152,7 @@ def library_baseline(url: str, schema: str, seconds: float, threads: int) -> flo
 
     from engine.store.eventstore import event_store_env
     from engine.domain.orders import ServiceOrder
-    from streams.sqldb import PostgresURL
+    from sqlstore.sqldb import PostgresURL
 
     class Plain(Application[UUID]):
         pass

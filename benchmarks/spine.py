@@ -31,7 +31,7 @@ from engine.store.eventstore import event_store_env
 from engine.store.signing import Signer
 from projections.registry import build as build_projections
 from streams.broker import BrokerProcess
-from streams.sqldb import PostgresURL
+from sqlstore.sqldb import PostgresURL
 
 CTX = CommandContext.new()
 

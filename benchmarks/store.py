@@ -31,7 +31,7 @@ from engine.application.context import CommandContext
 from engine.application.idempotency import IdempotencyRecord
 from engine.store.eventstore import event_store_env
 from engine.store.transcoding import OrjsonTranscoder
-from streams.sqldb import PostgresURL
+from sqlstore.sqldb import PostgresURL
 
 CTX = CommandContext.new()
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.domain.clock import Clock, SystemClock
 from engine.application.context import IMPLIED_ROLES, Principal
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 
 ROLES = tuple(IMPLIED_ROLES)
 MIN_LENGTH = 16

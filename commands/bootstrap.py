@@ -15,7 +15,7 @@ from commands.auth import TokenRegistry, admin_token_for
 from commands.democlock import DemoClock
 from commands.scheduler import Scheduler
 from commands.settings import Settings
-from streams.keystore import SqlKeyStore
+from sqlstore.keystore import SqlKeyStore
 from engine.application.app import ServiceOrderApp
 from engine.application.config import EngineConfig
 from engine.domain.calendar import TIER_TARGETS, with_holidays
@@ -32,7 +32,7 @@ from streams.anchors import AnchorPublisher
 from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from streams.relay import Relay, RelayState
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 
 log = structlog.get_logger(__name__)
 

@@ -192,7 +192,7 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     from projections import rebuilding
     from projections.base import Projection
     from projections.worker import ProjectionWorker
-    from streams.sqldb import Database
+    from sqlstore.sqldb import Database
 
     runtime = _runtime(settings)
     try:

@@ -22,7 +22,7 @@ from typing import Callable
 from eventsourcing.domain import CanCreateTimestamp
 from pydantic import TypeAdapter, ValidationError
 
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 
 DDL = """CREATE TABLE IF NOT EXISTS demo_clock (
     id INTEGER PRIMARY KEY,

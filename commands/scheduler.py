@@ -17,7 +17,7 @@ import structlog
 from engine.application.app import ServiceOrderApp
 from engine.domain.clock import Clock
 from projections.deadlines import utc_text
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 
 log = structlog.get_logger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from contract.names import CATEGORIES
 from projections.base import Projection
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database
 
 
 class AuditIndex(Projection):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from streams.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database
 
 BOOKKEEPING_DDL = (
     """CREATE TABLE IF NOT EXISTS projection_offsets (

@@ -8,7 +8,7 @@ from typing import Any
 
 from projections.base import Projection
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database
 
 COMPLAINT_STATUS = {"ComplaintAcknowledged": "acknowledged", "ComplaintInvestigated": "investigating",
                     "ComplaintResolved": "resolved", "ComplaintClosed": "closed", "ComplaintReopened": "reopened"}

@@ -11,7 +11,7 @@ from typing import Any
 
 from projections.base import Projection
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database
 
 
 class DeadlineIndex(Projection):

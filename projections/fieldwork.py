@@ -6,7 +6,7 @@ from typing import Any
 
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database
 
 OPEN_STATUSES = ("dispatched", "accepted")
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from projections.payments import OUTSTANDING_SIGN
-from streams.sqldb import Database, load_json
+from sqlstore.sqldb import Database, load_json
 
 CENT = Decimal("0.01")
 LINE_KEYS = ("line_no", "kind", "amount", "status", "job_id", "rule", "reverses", "statement_period", "occurred_at",

@@ -10,7 +10,7 @@ from typing import Any
 
 from projections.base import Projection
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database, dump_json
+from sqlstore.sqldb import Cursor, Database, dump_json
 
 
 class EngineerLedger(Projection):

@@ -7,7 +7,7 @@ from typing import Any
 
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database, dump_json
+from sqlstore.sqldb import Cursor, Database, dump_json
 
 
 class SlaBoard(PersonalDataView):

@@ -20,7 +20,7 @@ import structlog
 
 from projections.base import Projection
 from streams import envelope as ce
-from streams.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database
 
 log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 3

@@ -17,7 +17,7 @@ from typing import Any
 
 from projections.base import Projection
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database
 
 # Movements that change what the customer owes for service, with their sign.
 OUTSTANDING_SIGN = {"charge": 1, "credit": -1, "received": -1, "refunded": 1}

@@ -15,7 +15,7 @@ from typing import Any
 from contract.names import ERASED, ERASURE_EVENTS, PERSONAL_EVENT_FIELDS, erased_value
 from projections.base import Projection
 from streams.envelope import short_type
-from streams.sqldb import Cursor
+from sqlstore.sqldb import Cursor
 
 
 class PersonalDataView(Projection):

@@ -9,7 +9,7 @@ from engine.domain.calendar import BusinessCalendar
 from projections.finance import FinanceViews
 from projections.messages import DEFAULT as DEFAULT_LANGUAGE, render
 from projections.worker import wait_until
-from streams.sqldb import Database, load_json
+from sqlstore.sqldb import Database, load_json
 
 
 class ViewNotCaughtUp(Exception):

@@ -16,7 +16,7 @@ import structlog
 
 from projections.base import BOOKKEEPING_TABLES, Projection
 from projections.worker import ProjectionWorker
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 
 log = structlog.get_logger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from projections.base import Projection
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database, dump_json
+from sqlstore.sqldb import Cursor, Database, dump_json
 
 STATUS_AFTER = {"ReturnApproved": "approved", "ReturnRejected": "rejected", "PickupScheduled": "pickup_scheduled",
                 "GoodsReceived": "received", "GoodsInspected": "inspected", "RefundIssued": "refunded",

@@ -9,7 +9,7 @@ from contract.names import ERASURE_EVENTS, PERSONAL_EVENT_FIELDS
 from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database, dump_json, load_json
+from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
 
 class CustomerTimeline(PersonalDataView):

@@ -7,7 +7,7 @@ from typing import Any
 from projections.base import Projection
 from projections.summaries import summarize
 from streams.envelope import short_type
-from streams.sqldb import Cursor, Database, dump_json, load_json
+from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
 
 class OrderTracking(Projection):
@@ -60,7 +60,7 @@ class OrderTracking(Projection):
             )
         elif kind == "DeliveryStepRecorded":
             # The most frequent event, written without reading the row first (a read is a
-            # round trip; writes travel together, streams.sqldb.Cursor).
+            # round trip; writes travel together, sqlstore.sqldb.Cursor).
             step, position = data["step"], data.get("position") or {}
             cur.execute(
                 "UPDATE tracking_orders SET status = %s, current_step = %s, driver = COALESCE(%s, driver), "

@@ -33,7 +33,7 @@ from projections import parking
 from projections.base import Projection
 from streams import envelope as ce
 from streams.kafka import KafkaConfig, partitions_of, read_record_at
-from streams.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database
 
 log = structlog.get_logger(__name__)
 
@@ -230,7 +230,7 @@ class ProjectionWorker:
         """Apply a poll's records and move the offsets, in one transaction.
 
         The fast pass applies events without a savepoint each and holds the views' writes back
-        until the next read or the commit (streams.sqldb.Cursor, PostgreSQL), so a batch costs
+        until the next read or the commit (sqlstore.sqldb.Cursor, PostgreSQL), so a batch costs
         a round trip per read rather than per statement. If a view's code fails, the
         transaction is rolled back and the batch applied again carefully: a savepoint per
         event, every statement sent at once, so the failing event is retried and parked alone.

@@ -27,7 +27,7 @@ from contract.names import CATEGORIES
 from engine.store.topics import category_of, event_type_name, stored_topics
 from streams import envelope
 from streams.kafka import KafkaConfig, read_record_at
-from streams.sqldb import Database, Doorbell
+from sqlstore.sqldb import Database, Doorbell
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.domain import errors
 from projections.queries import ViewNotCaughtUp
-from streams.sqldb import UNAVAILABLE
+from sqlstore.sqldb import UNAVAILABLE
 
 # A store that cannot be reached (down, restarting, lock timeout): the command was not
 # written (its events commit in one transaction or not at all), so the client may retry it.

@@ -9,7 +9,7 @@ audit views.
 
 A sealed field is stored as ``{"_pii_": 1, "k": key id, "n": nonce, "c": ciphertext}`` (base64),
 the field's name bound in as associated data, so a ciphertext cannot be moved to another
-field. Keys live in a key store outside the event store (streams/keystore.py).
+field. Keys live in a key store outside the event store (sqlstore/keystore.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 from engine.application.app import ServiceOrderApp
 from engine.application.config import EngineConfig
 from engine.store.eventstore import event_store_env
-from streams.sqldb import PostgresURL
+from sqlstore.sqldb import PostgresURL
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -13,7 +13,7 @@ from commands.settings import Settings
 from projections import rebuilding
 from projections.timeline import CustomerTimeline
 from projections.tracking import OrderTracking
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 from tests.conftest import ADMIN_TOKEN
 from tests.projections.test_worker import deliver_some, drain, publish, rows, view_dump
 

@@ -16,7 +16,7 @@ from projections.worker import ProjectionGap, ProjectionWorker
 from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from streams.relay import Relay, RelayState
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 
 CTX = CommandContext.new()
 
@@ -335,7 +335,7 @@ def test_a_running_worker_notices_its_log_was_replaced_and_reads_it_again(runtim
 def apply_all_counting(worker: ProjectionWorker, count: int, monkeypatch: pytest.MonkeyPatch
                        ) -> tuple[list[str], dict]:
     """Poll ``count`` records into one batch and apply it, recording every statement's SQL."""
-    from streams import sqldb
+    from sqlstore import sqldb
 
     statements: list[str] = []
     real_execute = sqldb.Cursor.execute

@@ -29,7 +29,7 @@ from engine.domain.periods import period_bounds
 from projections.ledger import EngineerLedger
 from projections.queries import Views
 from streams.relay import envelope_of
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 from tests.engine.stateful import ModelChecked
 
 CTX = CommandContext.new()

@@ -20,7 +20,7 @@ from engine.store.audit import Audit
 from engine.domain.clock import ManualClock
 from engine.application.context import CommandContext
 from engine.store.signing import Signer
-from streams.sqldb import PostgresURL
+from sqlstore.sqldb import PostgresURL
 
 CTX = CommandContext.new()
 VERIFIER = Path(__file__).resolve().parents[3] / "tools" / "verify_bundle.py"

@@ -18,8 +18,8 @@ from engine.store.eventstore import event_store_env
 from engine.store.audit import Audit
 from engine.domain.clock import ManualClock
 from engine.store.signing import Signer
-from streams.keystore import SqlKeyStore
-from streams.sqldb import Database
+from sqlstore.keystore import SqlKeyStore
+from sqlstore.sqldb import Database
 from tests.engine.store.evidence_fixtures import CTX, disputed_claim, edited, verify_bundle
 
 

@@ -17,8 +17,8 @@ from engine.application.config import EngineConfig
 from engine.store.eventstore import event_store_env
 from engine.application.context import CommandContext
 from engine.store.personal import ERASED, PersonalData
-from streams.keystore import SqlKeyStore
-from streams.sqldb import Database
+from sqlstore.keystore import SqlKeyStore
+from sqlstore.sqldb import Database
 
 CTX = CommandContext.new(reason="test")
 ADDRESS = "9 Hill Street, Flat 3"

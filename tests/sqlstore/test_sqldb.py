@@ -9,7 +9,7 @@ from typing import Iterator
 import psycopg2
 import pytest
 
-from streams.sqldb import Database, Doorbell
+from sqlstore.sqldb import Database, Doorbell
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from threading import Lock
 from uuid import uuid4
 
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 
 DDL = """CREATE TABLE IF NOT EXISTS personal_keys (
     key_id TEXT PRIMARY KEY,
