@@ -103,7 +103,7 @@ def _wait_for_account(runtime: Any, engineer: str, position: int | None, timeout
     def concerns(written: UUID) -> bool:
         kind = runtime.app.aggregate_type(written)
         return kind == "SettlementRun" or (kind == "EngineerAccount" and
-                                           runtime.app.uow.get_any(written).engineer == engineer)
+                                           runtime.app.origin(written).get("engineer") == engineer)
 
     wait_for_view(runtime, "engineer_ledger", position, timeout, concerns, f"{engineer}'s account")
 

@@ -75,6 +75,7 @@ class ServiceOrderApp(EventStoreApplication):
     history = handled_by("reads", Reads.history)
     aggregate_type = handled_by("reads", Reads.aggregate_type)
     customer_of = handled_by("reads", Reads.customer_of)
+    origin = handled_by("reads", Reads.origin)
 
     # Workflow 1: orders and their delivery --------------------------------------------
     place_order = handled_by("orders", Orders.place_order)

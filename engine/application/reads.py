@@ -1,5 +1,7 @@
 """What the application reads from the store itself, not from a view: positions in the
-notification log, an aggregate's whole history, its type and its customer."""
+notification log, an aggregate's whole history, its type, its customer and what it was
+created with. None of these loads (replays) an aggregate: the type, customer and origin
+come from its first stored event, which never changes."""
 
 from __future__ import annotations
 
@@ -37,10 +39,18 @@ class Reads:
 
     def aggregate_type(self, aggregate_id: UUID) -> str | None:
         """The class name of an aggregate (``FieldJob``...), or None if there is none."""
-        aggregate = self.uow.get_any(aggregate_id)
-        return None if aggregate is None else type(aggregate).__name__
+        first = self._first_event(aggregate_id)
+        return None if first is None else type(first).__qualname__.split(".")[0]
 
     def customer_of(self, aggregate_id: UUID) -> str | None:
-        """The customer an aggregate belongs to, for checking read-your-writes requests."""
-        customer: str | None = getattr(self.uow.get_any(aggregate_id), "customer_id", None)
-        return customer
+        """The customer an aggregate belongs to (named when it was created), for scoping reads."""
+        customer = self.origin(aggregate_id).get("customer_id")
+        return customer if isinstance(customer, str) else None
+
+    def origin(self, aggregate_id: UUID) -> dict[str, Any]:
+        """The fields an aggregate was created with (its first event's), or {} if there is none."""
+        first = self._first_event(aggregate_id)
+        return {} if first is None else dict(vars(first))
+
+    def _first_event(self, aggregate_id: UUID) -> Any | None:
+        return next(iter(self.uow.store.events.get(aggregate_id, limit=1)), None)
