@@ -42,8 +42,7 @@ def console() -> Response:
     return _file("console.html", "text/html")
 
 
-@router.get("/web/contract.js")
-def contract_names() -> Response:
+def _contract_names() -> Response:
     """The contract's names the pages need (contract/names.py), so no page spells them again."""
     names = {"deliverySteps": list(DELIVERY_STEPS)}
     script = f'"use strict";\n// Generated from contract/names.py.\nconst CONTRACT = Object.freeze({json.dumps(names)});\n'
@@ -52,6 +51,8 @@ def contract_names() -> Response:
 
 @router.get("/web/{name}")
 def asset(name: Annotated[str, Path(max_length=40)]) -> Response:
+    if name == "contract.js":
+        return _contract_names()
     if name not in ASSETS:
         raise Problem(404, "Not found", f"no asset {name!r}", "not-found")
     return _file(name, ASSETS[name])
