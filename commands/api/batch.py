@@ -35,7 +35,7 @@ from starlette.routing import Match
 
 from commands.api.deps import BATCH_PRINCIPAL, authenticate
 from commands.api.routing import INLINE, OneHopRoute
-from commands.api.schemas import CommandOut, ResultOut
+from commands.api.schemas import ResultOut
 from engine.application.context import Principal
 
 log = structlog.get_logger(__name__)
@@ -70,7 +70,7 @@ class BatchItemOut(BaseModel):
     index: int = Field(description="the command's place in the request, from 0")
     path: str
     status: int = Field(description="the status its single route would have answered")
-    result: CommandOut | ResultOut | None = Field(default=None, description="present when it succeeded")
+    result: ResultOut | None = Field(default=None, description="present when it succeeded")
     problem: dict[str, Any] | None = Field(default=None, description="RFC 9457 problem when it was refused")
     location: str | None = None
 
@@ -106,7 +106,7 @@ class Outcome:
 def command_routes(routes: Iterable[Any]) -> list[APIRoute]:
     """The API's command routes: every POST answering with a command result."""
     return [r for r in routes if isinstance(r, APIRoute) and r.methods == {"POST"}
-            and r.response_model in (CommandOut, ResultOut)]
+            and r.response_model is ResultOut]
 
 
 class BatchExecutor:

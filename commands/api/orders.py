@@ -10,30 +10,22 @@ from commands.api.deps import (CustomerReader, DispatchContext, ExpectedVersion,
                                ViewsDep, scope)
 from commands.api.problems import Problem
 from commands.api.reads import Language, WaitFor, WaitTimeout, wait_for_view
+from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
-from commands.api.schemas import CancelIn, CommandOut, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn
+from commands.api.schemas import CancelIn, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn, ResultOut
 from engine.application.unit_of_work import CommandResult
 
 router = APIRouter(route_class=OneHopRoute, prefix="/orders", tags=["orders"])
 
 
-def _reply(response: Response, result: CommandResult) -> CommandOut:
-    response.headers["ETag"] = f'"{result.version}"'
-    if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return CommandOut(
-        order_id=str(result.aggregate_id),
-        version=result.version,
-        position=result.position,
-        replayed=result.replayed,
-        incident_id=result.extra.get("incident_id"),
-        job_ids=result.extra.get("job_ids"),
-    )
+def _reply(response: Response, result: CommandResult) -> ResultOut:
+    # The one reply of every command; order_id repeats id for clients written before it.
+    return command_reply(response, result, order_id=str(result.aggregate_id))
 
 
-@router.post("", status_code=201, response_model=CommandOut, response_model_exclude_none=True)
+@router.post("", status_code=201, response_model=ResultOut, response_model_exclude_none=True)
 def place_order(body: PlaceOrderIn, ctx: DispatchContext, orders: OrdersDep, response: Response,
-                idempotency_key: IdempotencyKey = None) -> CommandOut:
+                idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = orders.place_order(
         ctx,
         customer_id=body.customer_id,
@@ -47,10 +39,10 @@ def place_order(body: PlaceOrderIn, ctx: DispatchContext, orders: OrdersDep, res
     return _reply(response, result)
 
 
-@router.post("/{order_id}/delivery-steps", response_model=CommandOut, response_model_exclude_none=True)
+@router.post("/{order_id}/delivery-steps", response_model=ResultOut, response_model_exclude_none=True)
 def record_delivery_step(order_id: UUID, body: DeliveryStepIn, ctx: DispatchContext, orders: OrdersDep,
                          response: Response, expected: ExpectedVersion,
-                         idempotency_key: IdempotencyKey = None) -> CommandOut:
+                         idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = orders.record_delivery_step(
         ctx, order_id, body.step, driver=body.driver,
         position=body.position.model_dump() if body.position else None, note=body.note,
@@ -59,27 +51,27 @@ def record_delivery_step(order_id: UUID, body: DeliveryStepIn, ctx: DispatchCont
     return _reply(response, result)
 
 
-@router.post("/{order_id}/incidents", status_code=201, response_model=CommandOut, response_model_exclude_none=True)
+@router.post("/{order_id}/incidents", status_code=201, response_model=ResultOut, response_model_exclude_none=True)
 def report_incident(order_id: UUID, body: IncidentIn, ctx: DispatchContext, orders: OrdersDep, response: Response,
-                    expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> CommandOut:
+                    expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = orders.report_incident(ctx, order_id, kind=body.kind, description=body.description,
                                     expected_version=expected, idempotency_key=idempotency_key)
     return _reply(response, result)
 
 
-@router.post("/{order_id}/incidents/{incident_id}/resolve", response_model=CommandOut,
+@router.post("/{order_id}/incidents/{incident_id}/resolve", response_model=ResultOut,
              response_model_exclude_none=True)
 def resolve_incident(order_id: UUID, incident_id: str, body: ResolveIncidentIn, ctx: DispatchContext, orders: OrdersDep,
                      response: Response, expected: ExpectedVersion,
-                     idempotency_key: IdempotencyKey = None) -> CommandOut:
+                     idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = orders.resolve_incident(ctx.because(body.reason), order_id, incident_id, resolution=body.resolution,
                                      note=body.note, expected_version=expected, idempotency_key=idempotency_key)
     return _reply(response, result)
 
 
-@router.post("/{order_id}/cancel", response_model=CommandOut, response_model_exclude_none=True)
+@router.post("/{order_id}/cancel", response_model=ResultOut, response_model_exclude_none=True)
 def cancel_order(order_id: UUID, body: CancelIn, ctx: DispatchContext, orders: OrdersDep, response: Response,
-                 expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> CommandOut:
+                 expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     result = orders.cancel_order(ctx.because(body.reason), order_id, expected_version=expected,
                                  idempotency_key=idempotency_key)
     return _reply(response, result)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from engine.domain.accounts import DEDUCTION_RULES
 from engine.domain.customers import LANGUAGES
@@ -13,6 +14,20 @@ from engine.domain.followups import CONDUCT
 from engine.domain.jobs import FAULT_CAUSES, INITIATORS, KINDS
 from engine.domain.orders import INCIDENT_KINDS, RESOLUTIONS, STEPS, TIERS
 from engine.domain.payments import METHODS
+from engine.domain.values import MAX_AMOUNT
+
+
+def _at_most_max_amount(value: str) -> str:
+    if Decimal(value) > MAX_AMOUNT:
+        raise ValueError(f"an amount is at most {MAX_AMOUNT}")
+    return value
+
+
+# Every amount of money in a command: a decimal string with up to two places, 0 to MAX_AMOUNT
+# (engine.domain.values, the one limit the domain also applies).
+AmountText = Annotated[str, Field(pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["120.00"],
+                                  description=f"a decimal amount from 0 to {MAX_AMOUNT}"),
+                       AfterValidator(_at_most_max_amount)]
 
 
 class Strict(BaseModel):
@@ -24,7 +39,7 @@ class ItemIn(Strict):
     description: str = Field(default="", max_length=2000, examples=["Water purifier, 5-stage"])
     quantity: int = Field(default=1, ge=1, le=10_000)
     needs_installation: bool = False
-    installation_fee: str = Field(default="0", pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["120.00"])
+    installation_fee: AmountText = "0"
     consumables: list[str] = Field(default_factory=list, max_length=20, examples=[["PP cotton", "RO membrane"]])
     consumable_interval_days: int = Field(default=90, ge=1, le=3650)
 
@@ -64,15 +79,6 @@ class CancelIn(Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class CommandOut(BaseModel):
-    order_id: str
-    version: int
-    position: int | None = Field(description="store position of the write; pass as wait_for_position to read it back")
-    replayed: bool = Field(description="true when an Idempotency-Key matched an earlier command")
-    incident_id: str | None = None
-    job_ids: list[str] | None = Field(default=None, description="installation jobs opened by a delivery")
-
-
 class TimelineOut(BaseModel):
     customer_id: str
     entries: list[dict[str, Any]]
@@ -80,9 +86,6 @@ class TimelineOut(BaseModel):
 
 
 # Field work ---------------------------------------------------------------------------------
-
-Amount = Field(default="0", pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["120.00"])
-RequiredAmount = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["120.00"])
 
 
 class ProductIn(Strict):
@@ -96,12 +99,12 @@ class OpenJobIn(Strict):
     product: ProductIn
     site_address: str = Field(min_length=1, max_length=500)
     site_location: PositionIn | None = None
-    fee: str = Amount
+    fee: AmountText = "0"
     consumables: list[str] = Field(default_factory=list, max_length=20)
 
 
 class OpenRepairIn(Strict):
-    fee: str = Amount
+    fee: AmountText = "0"
     engineer: str | None = Field(default=None, max_length=100,
                                  description="only when the original installer is unavailable")
     original_unavailable: str | None = Field(default=None, max_length=2000,
@@ -154,7 +157,7 @@ class ReasonIn(Strict):
 
 class PaymentIn(Strict):
     collected: bool
-    amount: str = Amount
+    amount: AmountText = "0"
     method: str | None = Field(default=None, max_length=50)
     reason: str | None = Field(default=None, max_length=2000, description="required when not collected")
 
@@ -165,14 +168,14 @@ class FollowUpIn(Strict):
     conduct: Literal[CONDUCT]  # type: ignore[valid-type]
     satisfaction: int = Field(ge=1, le=5)
     comments: str | None = Field(default=None, max_length=2000)
-    customer_paid: str | None = Field(default=None, pattern=r"^\d{1,7}(\.\d{1,2})?$", examples=["150.00"],
+    customer_paid: AmountText | None = Field(default=None, examples=["150.00"],
                                       description="what the customer says they paid the engineer; when it matches "
                                                   "the engineer's report and the work is fixed, the fee is payable")
 
 
 class AcceptReminderIn(Strict):
     consumables: list[str] | None = Field(default=None, max_length=20, description="only some, if the customer wants")
-    fee: str = Amount
+    fee: AmountText = "0"
 
 
 class DeclineReminderIn(Strict):
@@ -239,7 +242,7 @@ class InspectionIn(Strict):
 
 
 class RefundIn(Strict):
-    amount: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$")
+    amount: AmountText
 
 
 class ExchangeIn(Strict):
@@ -285,7 +288,7 @@ class LiabilityIn(Strict):
 
 
 class ProposalIn(Strict):
-    amount: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$")
+    amount: AmountText
     facts: list[str] = Field(default_factory=list, max_length=50)
 
 
@@ -294,7 +297,7 @@ class RevisionIn(ProposalIn):
 
 
 class ClaimPaymentIn(Strict):
-    amount: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$")
+    amount: AmountText
     reference: str = Field(min_length=1, max_length=200)
 
 
@@ -327,13 +330,13 @@ Period = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"], descrip
 
 
 class ResolveChargesIn(Strict):
-    agreed: str = RequiredAmount
+    agreed: AmountText
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class DeductionIn(Strict):
     rule: Literal[tuple(DEDUCTION_RULES)]  # type: ignore[valid-type]
-    amount: str = RequiredAmount
+    amount: AmountText
     job_id: UUID | None = None
     evidence: dict[str, str] = Field(min_length=1, max_length=20, examples=[{"complaint_id": "..."}])
     reason: str = Field(min_length=1, max_length=2000)
@@ -349,7 +352,7 @@ class StatementPaidIn(Strict):
 
 class CustomerPaymentIn(Strict):
     customer_id: str = Field(min_length=1, max_length=100)
-    amount: str = RequiredAmount
+    amount: AmountText
     method: Literal[METHODS]  # type: ignore[valid-type]
     order_id: UUID | None = None
     job_id: UUID | None = None
@@ -359,7 +362,7 @@ class CustomerPaymentIn(Strict):
 
 class CustomerRefundIn(Strict):
     customer_id: str = Field(min_length=1, max_length=100)
-    amount: str = RequiredAmount
+    amount: AmountText
     method: Literal[METHODS]  # type: ignore[valid-type]
     order_id: UUID | None = None
     job_id: UUID | None = None

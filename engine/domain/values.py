@@ -10,6 +10,9 @@ from typing import Any, Literal, Mapping, overload
 from engine.domain.errors import InvalidCommand
 
 MAX_TEXT = 2000
+# The largest amount of money any command carries (fees, payments, refunds, compensation):
+# the one limit; the HTTP schema takes it from here.
+MAX_AMOUNT = Decimal("1000000.00")
 
 
 @overload
@@ -57,6 +60,6 @@ def money(value: Any, field: str) -> str:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise InvalidCommand(f"{field} must be a decimal amount") from None
-    if not amount.is_finite() or amount < 0 or amount > Decimal("1000000"):
-        raise InvalidCommand(f"{field} must be between 0 and 1000000")
+    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
+        raise InvalidCommand(f"{field} must be between 0 and {MAX_AMOUNT}")
     return str(amount.quantize(Decimal("0.01")))
