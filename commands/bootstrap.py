@@ -179,7 +179,8 @@ def engine_config(settings: Settings, env: dict[str, str], clock: Clock, key_sto
         signer=signer_for(settings),
         visit_max_distance_m=settings.visit_max_distance_m, tier_targets=tier_targets,
         hotline_time_zone=settings.hotline_time_zone,
-        return_departments={**DEFAULT_REQUIRED, **{k: tuple(v) for k, v in (settings.return_departments or {}).items()}},
+        return_departments={**DEFAULT_REQUIRED,
+                            **{k: tuple(v) for k, v in (settings.return_departments or {}).items()}},
         currency=settings.currency, settlement_time_zone=settings.settlement_time_zone,
         holdback_rule={"rule": "quality_holdback", "percent": str(settings.holdback_percent),
                        "min_jobs": settings.holdback_min_jobs})

@@ -45,7 +45,8 @@ def console() -> Response:
 def _contract_names() -> Response:
     """The contract's names the pages need (contract/names.py), so no page spells them again."""
     names = {"deliverySteps": list(DELIVERY_STEPS)}
-    script = f'"use strict";\n// Generated from contract/names.py.\nconst CONTRACT = Object.freeze({json.dumps(names)});\n'
+    script = ('"use strict";\n// Generated from contract/names.py.\n'
+              f"const CONTRACT = Object.freeze({json.dumps(names)});\n")
     return Response(script.encode(), media_type="text/javascript; charset=utf-8", headers=HEADERS)
 
 
