@@ -40,7 +40,7 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
              "ChargesDisputed", "PaymentRecorded"),
     "followups": ("FollowUpScheduled", "FollowUpRecorded", "FollowUpOverdue"),
     "reminders": ("ReminderScheduled", "ReminderDue", "ReminderDeclined", "ReminderAccepted", "ReminderRenewed"),
-    "customers": ("CustomerRegistered", "ContactDetailsUpdated"),
+    "customers": ("CustomerRegistered", "ContactDetailsUpdated", "LanguagePreferred"),
     "returns": ("ReturnRequested", "DepartmentVoted", "ReturnApproved", "ReturnRejected", "PickupScheduled",
                 "GoodsReceived", "GoodsInspected", "RefundIssued", "ExchangeShipped", "FaultyPartTracked",
                 "ReturnClosed"),
