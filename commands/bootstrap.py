@@ -32,6 +32,7 @@ from streams.anchors import AnchorPublisher
 from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from streams.relay import Relay, RelayState
+from streams.sealed import PersonalFields
 from streams.sqldb import Database
 
 log = structlog.get_logger(__name__)
@@ -94,7 +95,12 @@ class Runtime:
         )
 
     def projections(self, names: list[str] | None = None) -> list[Projection]:
-        return build_projections(names)
+        return build_projections(names, self.personal_fields())
+
+    def personal_fields(self) -> PersonalFields | None:
+        """The opener of sealed personal fields, with the key store the service seals with."""
+        keys = self.app.personal_data.keys if self.app.personal_data is not None else None
+        return PersonalFields(keys) if keys is not None else None
 
     def worker(self, projection: Projection, db: Database | None = None) -> ProjectionWorker:
         """A worker writing ``projection`` to the views database (or to ``db``: a rebuild's shadow)."""

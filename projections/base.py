@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from streams.sealed import PersonalFields
 from streams.sqldb import Cursor, Database
 
 BOOKKEEPING_DDL = (
@@ -80,6 +81,11 @@ class Projection(ABC):
     # Raised when the view's tables change shape: a view found with another layout (an older
     # release's) is dropped when it is next created, and its worker rebuilds it from offset zero.
     layout: int = 1
+
+    def __init__(self, personal: PersonalFields | None = None) -> None:
+        # Opens the sealed personal fields of events, for the views entitled to them
+        # (projections/privacy.py); the others never look inside a sealed field.
+        self.personal = personal
 
     @abstractmethod
     def ddl(self, db: Database) -> list[str]:

@@ -4,8 +4,11 @@ A view that keeps names, phones, addresses or site locations subclasses
 ``PersonalDataView``: on ``PersonalDataErased`` it overwrites that customer's personal
 columns (``personal_columns``), and it remembers the erasure's store position, so an
 older event carrying the data (still on a topic, read late or on another partition) is
-scrubbed again as soon as it is applied. Rebuilds need none of this: events read back from
-the store after the erasure already say ``[erased]``.
+scrubbed again as soon as it is applied.
+
+Personal fields arrive sealed under the customer's key (streams/sealed.py); these views,
+and only these, open them with the key store they are given. Once the key is destroyed,
+the fields open as ``[erased]``, so a rebuild after an erasure never sees the data.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from engine.store.personal import ERASED, PERSONAL_EVENT_FIELDS, erased_value
 from engine.domain.privacy import ERASURE_EVENTS
 from projections.base import Projection
 from streams.envelope import short_type
+from streams.sealed import sealed_fields
 from streams.sqldb import Cursor
+
+
+class SealedWithoutKeys(RuntimeError):
+    """A view that shows personal data was built without the key store to open it."""
 
 
 class PersonalDataView(Projection):
@@ -24,6 +32,7 @@ class PersonalDataView(Projection):
     personal_columns: dict[str, dict[str, str]] = {}
 
     def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+        env = self.opened(env)
         kind = short_type(env)
         if kind in ERASURE_EVENTS:
             customer_id, position = env["data"]["customer_id"], int(env["position"])
@@ -43,6 +52,17 @@ class PersonalDataView(Projection):
 
     def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def opened(self, env: dict[str, Any]) -> dict[str, Any]:
+        """The event with its personal fields opened: text, or ``[erased]`` once the
+        customer's key is gone. Without a key store, a sealed field is an error (the event
+        parks) rather than a view quietly showing it as erased."""
+        if self.personal is not None:
+            return self.personal.open(env)
+        sealed = sealed_fields(env["data"])
+        if sealed:
+            raise SealedWithoutKeys(f"{self.name} was given no key store to open {', '.join(sealed)}")
+        return env
 
     def erase(self, cur: Cursor, customer_id: str) -> None:
         for table, columns in self.personal_columns.items():

@@ -10,6 +10,7 @@ from engine.domain.privacy import ERASURE_EVENTS
 from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type
+from streams.sealed import PersonalFields
 from streams.sqldb import Cursor, Database, dump_json, load_json
 
 
@@ -24,7 +25,8 @@ class CustomerTimeline(PersonalDataView):
     # is remembered in-process (a read per event was most of this view's round trips).
     SUBJECTS_REMEMBERED = 200_000
 
-    def __init__(self) -> None:
+    def __init__(self, personal: PersonalFields | None = None) -> None:
+        super().__init__(personal)
         self._customers: dict[str, str] = {}
 
     def drop(self, db: Database) -> None:

@@ -31,6 +31,7 @@ from kafka import ConsumerRebalanceListener, TopicPartition
 
 from projections import parking
 from projections.base import Projection
+from projections.storable import storable_envelope, storable_text
 from streams import envelope as ce
 from streams.kafka import KafkaConfig, partitions_of, read_record_at
 from streams.sqldb import Cursor, Database
@@ -187,7 +188,7 @@ class ProjectionWorker:
                 "INSERT INTO projection_rejects (projection, topic, partition_no, record_offset, error, raw) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (self.projection.name, tp.topic, tp.partition, record.offset, str(env),
-                 (record.value or b"")[:10_000].decode("utf-8", "replace")),
+                 storable_text((record.value or b"")[:10_000].decode("utf-8", "replace"))),
             )
             return False
         aggregate_id, version = env["subject"], int(env["aggregateversion"])
@@ -406,8 +407,9 @@ class _ViewCodeFailed(Exception):
 
 
 def _decoded(raw: bytes) -> dict[str, Any] | ce.MalformedEnvelope:
+    """The envelope as the views get it: with text they can store (projections/storable.py)."""
     try:
-        return ce.decode(raw)
+        return storable_envelope(raw, ce.decode(raw))
     except ce.MalformedEnvelope as exc:
         return exc
 
