@@ -31,6 +31,8 @@ class SealedWithoutKeys(RuntimeError):
 class PersonalDataView(Projection):
     # table -> {column: SQL expression for its erased value}; every table has customer_id.
     personal_columns: dict[str, dict[str, str]] = {}
+    # table -> its column holding the store position of the event that wrote the row.
+    position_columns: dict[str, str] = {}
 
     def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
         env = self.opened(env)
@@ -41,7 +43,7 @@ class PersonalDataView(Projection):
                         "ON CONFLICT (projection, customer_id) DO UPDATE SET position = EXCLUDED.position "
                         "WHERE projection_erasures.position < EXCLUDED.position",
                         (self.name, customer_id, position))
-            self.erase(cur, customer_id)
+            self.erase(cur, customer_id, position)
             return
         self.apply_event(cur, env)
         customer_id = env["data"].get("customer_id")
@@ -49,7 +51,7 @@ class PersonalDataView(Projection):
             row = cur.execute("SELECT position FROM projection_erasures WHERE projection = %s AND customer_id = %s",
                               (self.name, customer_id)).fetchone()
             if row is not None and int(row[0]) > int(env["position"]):
-                self.erase(cur, customer_id)
+                self.erase(cur, customer_id, int(row[0]))
 
     def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -67,11 +69,17 @@ class PersonalDataView(Projection):
             raise SealedWithoutKeys(f"{self.name} was given no key store to open {', '.join(sealed)}")
         return env
 
-    def erase(self, cur: Cursor, customer_id: str) -> None:
+    def erase(self, cur: Cursor, customer_id: str, before: int) -> None:
+        """Erase what the customer's events before store position ``before`` put in the view;
+        in tables with a ``position_columns`` entry, rows of later events (data given after
+        the erasure, under a new key) stay whichever order the events arrived in."""
         for table, columns in self.personal_columns.items():
             assignments = ", ".join(f"{column} = {expression}" for column, expression in columns.items())
-            params = [ERASED] * sum(expression.count("%s") for expression in columns.values())
-            cur.execute(f"UPDATE {table} SET {assignments} WHERE customer_id = %s", (*params, customer_id))
+            params: list[Any] = [ERASED] * sum(expression.count("%s") for expression in columns.values())
+            where, extra = "customer_id = %s", [customer_id]
+            if table in self.position_columns:
+                where, extra = f"{where} AND {self.position_columns[table]} < %s", [customer_id, before]
+            cur.execute(f"UPDATE {table} SET {assignments} WHERE {where}", (*params, *extra))
 
 
 def erased_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ class OrderTracking(PersonalDataView):
     # 3: the history keeps its customer and a message with the personal fields erased
     layout = 3  # 2: summaries stored as messages (``message``), no longer as English text
     personal_columns = {"tracking_history": {"message": "COALESCE(erased_message, message)"}}
+    position_columns = {"tracking_history": "position"}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -51,6 +52,7 @@ class OrderTracking(PersonalDataView):
                 actor TEXT,
                 message {db.json_type} NOT NULL,
                 customer_id TEXT NOT NULL,
+                position BIGINT NOT NULL,
                 erased_message {db.json_type},
                 PRIMARY KEY (order_id, version)
             )""",
@@ -116,8 +118,8 @@ class OrderTracking(PersonalDataView):
             else None
         cur.execute(
             "INSERT INTO tracking_history (order_id, version, event_type, step, occurred_at, actor, message, "
-            "customer_id, erased_message) SELECT %s, %s, %s, %s, %s, %s, %s, customer_id, %s FROM tracking_orders "
-            "WHERE order_id = %s ON CONFLICT DO NOTHING",
+            "customer_id, position, erased_message) SELECT %s, %s, %s, %s, %s, %s, %s, customer_id, %s, %s "
+            "FROM tracking_orders WHERE order_id = %s ON CONFLICT DO NOTHING",
             (order_id, env["aggregateversion"], kind, data.get("step"), env["time"], env.get("actor"),
-             dump_json(summarize(env)), erased, order_id),
+             dump_json(summarize(env)), env["position"], erased, order_id),
         )
