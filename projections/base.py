@@ -95,6 +95,10 @@ class Projection(ABC):
     def apply(self, cur: Cursor, envelope: dict[str, Any]) -> None:
         """Change the view for one event, inside the caller's transaction."""
 
+    def prepare_batch(self, cur: Cursor, envelopes: list[dict[str, Any]]) -> None:
+        """Called by the worker before it applies ``envelopes`` (in the same transaction), for
+        views that read what a whole batch needs in one query instead of one per event."""
+
     def create(self, db: Database) -> None:
         with db.transaction() as cur:
             for stmt in BOOKKEEPING_DDL:

@@ -43,15 +43,37 @@ class PersonalDataView(Projection):
                         "ON CONFLICT (projection, customer_id) DO UPDATE SET position = EXCLUDED.position "
                         "WHERE projection_erasures.position < EXCLUDED.position",
                         (self.name, customer_id, position))
+            if self._erasures is not None:
+                self._erasures[customer_id] = max(self._erasures.get(customer_id, 0), position)
             self.erase(cur, customer_id, position)
             return
         self.apply_event(cur, env)
         customer_id = env["data"].get("customer_id")
         if customer_id and kind in PERSONAL_EVENT_FIELDS:
-            row = cur.execute("SELECT position FROM projection_erasures WHERE projection = %s AND customer_id = %s",
-                              (self.name, customer_id)).fetchone()
-            if row is not None and int(row[0]) > int(env["position"]):
-                self.erase(cur, customer_id, int(row[0]))
+            erased_at = self._erased_at(cur, customer_id)
+            if erased_at is not None and erased_at > int(env["position"]):
+                self.erase(cur, customer_id, erased_at)
+
+    # The erasure positions of the customers of the batch being applied, read in one query
+    # (prepare_batch); None outside a worker's batch, where each event reads its own.
+    _erasures: dict[str, int] | None = None
+
+    def prepare_batch(self, cur: Cursor, envelopes: list[dict[str, Any]]) -> None:
+        customers = sorted({str(e["data"]["customer_id"]) for e in envelopes
+                            if short_type(e) in PERSONAL_EVENT_FIELDS and e["data"].get("customer_id")})
+        self._erasures = {}
+        if customers:
+            found = cur.execute(
+                f"SELECT customer_id, position FROM projection_erasures WHERE projection = %s "
+                f"AND customer_id IN ({', '.join(['%s'] * len(customers))})", (self.name, *customers)).fetchall()
+            self._erasures = {c: int(p) for c, p in found}
+
+    def _erased_at(self, cur: Cursor, customer_id: str) -> int | None:
+        if self._erasures is not None:
+            return self._erasures.get(customer_id)
+        row = cur.execute("SELECT position FROM projection_erasures WHERE projection = %s AND customer_id = %s",
+                          (self.name, customer_id)).fetchone()
+        return int(row[0]) if row is not None else None
 
     def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         raise NotImplementedError

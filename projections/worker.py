@@ -265,6 +265,8 @@ class ProjectionWorker:
         applied = 0
         with self.db.transaction(deferred=careful is None) as cur:
             marks = parking.BatchMarks(cur, self.projection.name, aggregate_ids)
+            self.projection.prepare_batch(cur, [env for records in fresh.values() for _, env in records
+                                                if isinstance(env, dict)])
             for tp, records in fresh.items():
                 if not records:
                     continue

@@ -16,6 +16,7 @@ from projections.worker import ProjectionGap, ProjectionWorker
 from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from streams.relay import Relay, RelayState
+from streams.sealed import PersonalFields
 from streams.sqldb import Database
 
 CTX = CommandContext.new()
@@ -85,8 +86,8 @@ def test_timeline_and_tracking_follow_the_topic(runtime: Runtime) -> None:
 class Explodes(CustomerTimeline):
     """The real timeline, failing on its n-th event the way a crash would."""
 
-    def __init__(self, at: int) -> None:
-        super().__init__()
+    def __init__(self, at: int, personal: PersonalFields | None) -> None:
+        super().__init__(personal)
         self.at, self.seen = at, 0
 
     def apply(self, cur: Any, envelope: dict[str, Any]) -> None:
@@ -99,7 +100,7 @@ class Explodes(CustomerTimeline):
 def test_offsets_and_rows_commit_together(runtime: Runtime) -> None:
     deliver_some(runtime, 3)
     publish(runtime)
-    worker = runtime.worker(Explodes(at=5))
+    worker = runtime.worker(Explodes(at=5, personal=runtime.personal_fields()))
     with pytest.raises(ConnectionError, match="crash while applying"):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -374,8 +375,10 @@ def test_a_batch_reads_and_writes_its_version_marks_once_not_per_event(runtime: 
     assert not [s for s in labels if s.startswith(("SAVEPOINT", "RELEASE"))]
     assert bookkeeping.count("SELECT versions") == 1 and bookkeeping.count("SELECT parked") == 1
     assert bookkeeping.count("INSERT versions") == 1
+    # Which of the batch's customers were erased (a view holding personal data), once.
+    assert bookkeeping.count("SELECT erasures") == 1
     assert bookkeeping.count("INSERT offsets") == len(batch)
-    assert len(bookkeeping) == 3 + len(batch)
+    assert len(bookkeeping) == 4 + len(batch)
     assert "SELECT view" not in labels
     assert applied_events(worker) == 60
 
