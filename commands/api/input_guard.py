@@ -21,9 +21,7 @@ import re
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
-from starlette.requests import Request
-
-from commands.api.problems import problem_response
+from commands.api.problems import send_problem
 
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -146,10 +144,5 @@ def _is_json(content_type: bytes) -> bool:
 
 
 async def _answer(scope: dict[str, Any], send: Send, refused: Refused) -> None:
-    response = problem_response(Request(scope), refused.status, refused.title, refused.detail, refused.slug,
-                                errors=[{"location": refused.location, "message": refused.detail}])
-
-    async def nothing() -> Message:
-        return {"type": "http.disconnect"}
-
-    await response(scope, nothing, send)
+    await send_problem(scope, send, refused.status, refused.title, refused.detail, refused.slug,
+                       errors=[{"location": refused.location, "message": refused.detail}])

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from starlette.requests import Request
-
-from commands.api.problems import problem_response
+from commands.api.problems import send_problem
 
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -96,9 +94,4 @@ async def _discard(receive: Receive, limit: int) -> None:
 
 
 async def _refuse(scope: dict[str, Any], send: Send, status: int, title: str, detail: str, slug: str) -> None:
-    response = problem_response(Request(scope), status, title, detail, slug, {"Connection": "close"})
-
-    async def nothing() -> Message:
-        return {"type": "http.disconnect"}
-
-    await response(scope, nothing, send)
+    await send_problem(scope, send, status, title, detail, slug, {"Connection": "close"})
