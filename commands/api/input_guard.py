@@ -117,10 +117,17 @@ class InputGuard:
         if not body:
             return
         try:
-            document = json.loads(body, object_pairs_hook=_no_duplicates)
+            text = body.decode("utf-8")  # strict: no encoded surrogates
+        except UnicodeDecodeError:
+            text = None
+        try:
+            document = json.loads(body if text is None else text, object_pairs_hook=_no_duplicates)
         except (ValueError, UnicodeDecodeError):
             return  # not JSON: the route answers 422 with the parser's own words
-        self._check_value(document, "body", False)
+        # A raw control character is not valid JSON, so valid UTF-8 without an escape
+        # sequence holds none: most bodies skip the walk.
+        if text is None or "\\" in text:
+            self._check_value(document, "body", False)
 
     def _check_value(self, value: Any, location: str, free: bool) -> None:
         if type(value) is str:
