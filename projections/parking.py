@@ -141,7 +141,8 @@ def park(cur: Cursor, projection: str, env: dict[str, Any], raw: bytes, topic: s
         "record_offset, status, error, attempts, raw, parked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
         "%s, %s) ON CONFLICT DO NOTHING",
         (projection, env["subject"], int(env["aggregateversion"]), env["id"], topic, partition, offset, status,
-         storable_text(error), attempts, storable_text(raw.decode("utf-8", "replace")), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+         storable_text(error), attempts, storable_text(raw.decode("utf-8", "replace")),
+         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
     log.error("event_parked", projection=projection, event_id=env["id"], aggregate_id=env["subject"],
               version=env["aggregateversion"], status=status, error=error)
 

@@ -41,10 +41,6 @@ class PersonalFields:
         opened = self._personal.open_state(data)
         return envelope if opened is data else {**envelope, "data": opened}
 
-    def open_data(self, data: dict[str, Any]) -> dict[str, Any]:
-        """An event's data with its sealed fields opened."""
-        return self._personal.open_state(data)
-
 
 def sealed_fields(data: dict[str, Any]) -> list[str]:
     """The names of the fields of ``data`` that are sealed."""

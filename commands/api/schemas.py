@@ -79,7 +79,8 @@ class IncidentIn(Strict):
 
 class ResolveIncidentIn(Strict):
     resolution: Literal[RESOLUTIONS]  # type: ignore[valid-type]
-    reason: FreeText = Field(min_length=1, max_length=2000, description="why: recorded on the event and shown to the customer")
+    reason: FreeText = Field(min_length=1, max_length=2000,
+                             description="why: recorded on the event and shown to the customer")
     note: FreeText | None = Field(default=None, max_length=2000)
 
 
@@ -249,7 +250,8 @@ class RequestReturnIn(Strict):
 
 class VoteIn(Strict):
     approve: bool
-    reason: FreeText | None = Field(default=None, max_length=2000, description="required to reject; the customer reads it")
+    reason: FreeText | None = Field(default=None, max_length=2000,
+                                    description="required to reject; the customer reads it")
 
 
 class PickupIn(Strict):

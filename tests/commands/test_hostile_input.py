@@ -108,7 +108,8 @@ def test_the_cases_of_the_report(api: TestClient, runtime: Runtime) -> None:
     assert runtime.app.current_position() == written
 
     # Tabs and line breaks are fine in free text, and nowhere else.
-    note = api.post(f"/orders/{order_id}/delivery-steps", json={"step": "stock_prepared", "note": "two\tcols\r\nnext line"})
+    note = api.post(f"/orders/{order_id}/delivery-steps",
+                    json={"step": "stock_prepared", "note": "two\tcols\r\nnext line"})
     assert note.status_code == 200, note.text
     _refused(api.post("/orders", json={**ORDER, "customer_id": "tab\there"}), 422, "control-character")
     # Text that is only unusual (not control characters) is stored as sent.

@@ -133,7 +133,8 @@ def test_redelivered_events_change_nothing(runtime: Runtime) -> None:
 
 
 def test_rebuild_from_offset_zero_equals_the_incremental_view(runtime: Runtime) -> None:
-    workers = [runtime.worker(CustomerTimeline(runtime.personal_fields())), runtime.worker(OrderTracking(runtime.personal_fields()))]
+    workers = [runtime.worker(CustomerTimeline(runtime.personal_fields())),
+               runtime.worker(OrderTracking(runtime.personal_fields()))]
     total = 0
     for round_ in range(3):  # interleave writes and consumption, as in production
         oids = deliver_some(runtime, 3, customer=f"cust-{round_}")
@@ -211,7 +212,8 @@ def test_a_consumer_group_splits_partitions_and_applies_everything_once(runtime:
     deliver_some(runtime, 6)
     publish(runtime)
     kafka = runtime.start_kafka()
-    workers = [ProjectionWorker(OrderTracking(runtime.personal_fields()), runtime.views_db, kafka, mode="group", max_poll_interval_ms=3000)
+    workers = [ProjectionWorker(OrderTracking(runtime.personal_fields()), runtime.views_db, kafka, mode="group",
+                                max_poll_interval_ms=3000)
                for _ in range(2)]
     stop = threading.Event()
     threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
