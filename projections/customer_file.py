@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.personal import ERASED
+from engine.store.personal import ERASED
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from streams.sqldb import Cursor, Database, dump_json

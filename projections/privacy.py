@@ -98,9 +98,11 @@ class PersonalDataView(Projection):
         for table, columns in self.personal_columns.items():
             assignments = ", ".join(f"{column} = {expression}" for column, expression in columns.items())
             params: list[Any] = [ERASED] * sum(expression.count("%s") for expression in columns.values())
-            where, extra = "customer_id = %s", [customer_id]
+            where = "customer_id = %s"
+            extra: list[Any] = [customer_id]
             if table in self.position_columns:
-                where, extra = f"{where} AND {self.position_columns[table]} < %s", [customer_id, before]
+                where = f"{where} AND {self.position_columns[table]} < %s"
+                extra.append(before)
             cur.execute(f"UPDATE {table} SET {assignments} WHERE {where}", (*params, *extra))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.personal import PERSONAL_EVENT_FIELDS
+from engine.store.personal import PERSONAL_EVENT_FIELDS
 from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type

@@ -2,7 +2,7 @@
 entitled to personal data.
 
 The relay publishes personal fields (names, phones, addresses, site locations; the list is
-``engine.personal.PERSONAL_EVENT_FIELDS`` and the AsyncAPI document marks them
+``engine.store.personal.PERSONAL_EVENT_FIELDS`` and the AsyncAPI document marks them
 ``x-sealed``) exactly as the event store holds them: sealed under their customer's key,
 ``{"_pii_": 1, "k": key id, "n": nonce, "c": ciphertext}`` (AES-256-GCM, the field's name
 as associated data). Erasing a customer destroys the key, so every copy, on the topics, in
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.personal import KeyStore, PersonalData, is_sealed
+from engine.store.personal import KeyStore, PersonalData, is_sealed
 
 
 class PersonalFields:

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
-from engine.personal import ERASED
+from engine.store.personal import ERASED
 from streams.keystore import SqlKeyStore
 from streams.sealed import PersonalFields
 from streams.sqldb import Database

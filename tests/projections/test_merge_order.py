@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from commands.api.app import create_app
 from commands.bootstrap import Runtime
-from engine.clock import ManualClock
+from engine.domain.clock import ManualClock
 from tests.commands.conftest import AUTH
 from tests.commands.test_field_story import ok
 from tests.commands.test_settlement_month import installation
