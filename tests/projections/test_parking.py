@@ -157,9 +157,11 @@ def test_text_a_view_cannot_store_never_parks_it(runtime: Runtime) -> None:
         drain(worker, 3)
     assert parking.parked(runtime.views_db) == []
     history = str(rows(runtime.views_db, "tracking_history"))
-    assert f"late{REPLACEMENT} road" in history and "\x00" not in history
+    # Messages are stored as JSON, where U+FFFD may be written as an escape.
+    assert (f"late{REPLACEMENT} road" in history or "late\\\\ufffd road" in history) and "\x00" not in history
     tracking = runtime.views.tracking(str(order))
     assert tracking["open_incidents"][0]["description"] == f"broken{REPLACEMENT}glass"
-    assert f"a{REPLACEMENT}b" in str(rows(runtime.views_db, "timeline_entries"))
+    timeline = str(rows(runtime.views_db, "timeline_entries"))
+    assert f"a{REPLACEMENT}b" in timeline or "a\\\\ufffdb" in timeline
     for worker in workers:
         worker.close()
