@@ -30,7 +30,6 @@ from commands.bootstrap import Runtime, build_runtime
 from commands.settings import Settings
 from engine.application.context import CommandContext
 from engine.domain.orders import ServiceOrder
-from projections.registry import build as build_projections
 from streams.broker import BrokerProcess
 from streams.envelope import CONTENT_TYPE
 from streams.relay import envelope_of
@@ -155,7 +154,7 @@ def main() -> None:
                   f"(relay = {relay_rate / raw:.2f}x raw)")
             raw_in = raw_consumer(broker.bootstrap_servers, f"{settings.topic_prefix}.orders", events)
             print(f"raw KafkaConsumer, orders topic from offset zero: {raw_in:,.0f} records/s")
-            for projection in build_projections(["order_tracking", "customer_timeline"]):
+            for projection in runtime.projections(["order_tracking", "customer_timeline"]):
                 worker = runtime.worker(projection)
                 started = time.perf_counter()
                 applied = worker.rebuild()

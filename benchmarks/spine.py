@@ -29,7 +29,6 @@ from engine.application.config import EngineConfig
 from engine.application.context import CommandContext
 from engine.store.eventstore import event_store_env
 from engine.store.signing import Signer
-from projections.registry import build as build_projections
 from streams.broker import BrokerProcess
 from sqlstore.sqldb import PostgresURL
 
@@ -90,7 +89,7 @@ def run(backend: str, orders: int, broker: BrokerProcess) -> None:
 
         print(f"[{backend}] {orders * 2} commands in {write_s:.2f}s: {write_rate:,.0f} commands/s (1 event each)")
         print(f"[{backend}] relay: {relay_rate:,.0f} events/s to Kafka ({relay_rate / write_rate:.1f}x the write rate)")
-        for projection in build_projections(["customer_timeline", "order_tracking"]):
+        for projection in runtime.projections(["customer_timeline", "order_tracking"]):
             worker = runtime.worker(projection)
             started = time.perf_counter()
             applied = worker.rebuild()

@@ -32,6 +32,7 @@ from streams.anchors import AnchorPublisher
 from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from streams.relay import Relay, RelayState
+from streams.sealed import PersonalFields
 from sqlstore.sqldb import Database
 
 log = structlog.get_logger(__name__)
@@ -51,6 +52,8 @@ class Runtime:
     keys_db: Database | None = None
     # Only on a demo store (commands/democlock.py): the clock an operator may move.
     demo_clock: DemoClock | None = None
+    # The key store the service seals personal data with (the views open it with the same).
+    keys: SqlKeyStore | None = None
     threads: list[threading.Thread] = field(default_factory=list)
     on_close: list[Callable[[], None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -94,7 +97,11 @@ class Runtime:
         )
 
     def projections(self, names: list[str] | None = None) -> list[Projection]:
-        return build_projections(names)
+        return build_projections(names, self.personal_fields())
+
+    def personal_fields(self) -> PersonalFields | None:
+        """The opener of sealed personal fields, with the key store the service seals with."""
+        return PersonalFields(self.keys) if self.keys is not None else None
 
     def worker(self, projection: Projection, db: Database | None = None) -> ProjectionWorker:
         """A worker writing ``projection`` to the views database (or to ``db``: a rebuild's shadow)."""
@@ -208,7 +215,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     # other code may do while it holds a connection of the state or views database.
     keys_db = Database(settings.database_url, settings.database_schema, max_connections=5, max_idle=2) \
         if settings.database_url else Database(str(data_dir / "relay.sqlite"))
-    app = ServiceOrderApp(engine_config(settings, env, clock or SystemClock(), SqlKeyStore(keys_db)))
+    keys = SqlKeyStore(keys_db)
+    app = ServiceOrderApp(engine_config(settings, env, clock or SystemClock(), keys))
     for projection in build_projections():
         projection.create(views_db)
     tokens = TokenRegistry(state_db, app.clock)
@@ -219,4 +227,4 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     log.info("runtime_built", store=store, embedded_store=settings.embedded_store,
              embedded_broker=settings.embedded_broker, demo=demo_clock is not None)
     return Runtime(settings, app, state_db, views_db, tokens, admin_token, generated, keys_db=keys_db,
-                   demo_clock=demo_clock, on_close=on_close)
+                   demo_clock=demo_clock, on_close=on_close, keys=keys)

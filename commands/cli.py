@@ -272,7 +272,7 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
         if args.projection not in PROJECTIONS:
             print(f"unknown projection {args.projection!r}; known: {', '.join(PROJECTIONS)}", file=sys.stderr)
             return 2
-        projection = PROJECTIONS[args.projection]()
+        projection = runtime.projections([args.projection])[0]
         try:
             if args.action == "retry":
                 result = parking.retry(runtime.views_db, projection, args.aggregate)

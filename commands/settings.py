@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     read_wait_max_seconds: float = Field(default=30.0, gt=0)
     # Request bodies above this size are refused (413) before they are read in full.
     max_request_bytes: int = Field(default=1_048_576, ge=1_024, le=100 * 1_048_576)
+    # An oversized body is read and discarded up to this many bytes before the 413 is sent,
+    # so that clients that send the whole body before reading (http.client, urllib) read it;
+    # a body declared or sent beyond this gets the 413 at once and the connection closed.
+    drain_request_bytes: int = Field(default=16 * 1_048_576, ge=0, le=1_024 * 1_048_576)
     # Tokens issued over HTTP or the CLI expire after this many days unless told otherwise.
     token_ttl_days: int = Field(default=90, ge=1, le=3650)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from streams.sealed import PersonalFields
 from sqlstore.sqldb import Cursor, Database
 
 BOOKKEEPING_DDL = (
@@ -81,6 +82,11 @@ class Projection(ABC):
     # release's) is dropped when it is next created, and its worker rebuilds it from offset zero.
     layout: int = 1
 
+    def __init__(self, personal: PersonalFields | None = None) -> None:
+        # Opens the sealed personal fields of events, for the views entitled to them
+        # (projections/privacy.py); the others never look inside a sealed field.
+        self.personal = personal
+
     @abstractmethod
     def ddl(self, db: Database) -> list[str]:
         """CREATE statements for the view's own tables (idempotent)."""
@@ -88,6 +94,10 @@ class Projection(ABC):
     @abstractmethod
     def apply(self, cur: Cursor, envelope: dict[str, Any]) -> None:
         """Change the view for one event, inside the caller's transaction."""
+
+    def prepare_batch(self, cur: Cursor, envelopes: list[dict[str, Any]]) -> None:
+        """Called by the worker before it applies ``envelopes`` (in the same transaction), for
+        views that read what a whole batch needs in one query instead of one per event."""
 
     def create(self, db: Database) -> None:
         with db.transaction() as cur:

@@ -1,22 +1,38 @@
 """The customer file: contact details, products bought, who installed them and with which
-consumables, searchable by name, phone or address (workflow 10)."""
+consumables, searchable by name, phone or address (workflow 10).
+
+A file merges several aggregates (the customer, their orders, their jobs), whose events
+reach this view from different partitions in no fixed order, so nothing here depends on
+the order events are applied in; every choice is made by store position:
+
+- A registered customer's contact details come from their own events (``contact_position``
+  is the last one's). A customer never registered has the delivery address of the order
+  placed last in the store (``address_position``).
+- An erasure at store position P erases what events before P gave; details given after it
+  (under a new key) stay, whichever arrived first.
+- Products are the order's units (``customer_products``) and installation jobs are kept
+  apart (``customer_installations``); the file pairs each job with its order's units at
+  read time, jobs in the order they were opened (projections/queries.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from contract.names import ERASED
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json
+
+_FILE_COLUMNS = "name, phone, address, updated_at, contact_position, address_position"
 
 
 class CustomerFile(PersonalDataView):
     name = "customer_file"
     categories = ("customers", "orders", "jobs", "privacy")
-    tables = ("customer_files", "customer_products")
-    layout = 2  # 2: the language the customer reads (LanguagePreferred)
-    personal_columns = {"customer_files": {"name": "%s", "phone": "%s", "address": "%s",
-                                           "search_text": "LOWER(customer_id)"}}
+    tables = ("customer_files", "customer_products", "customer_installations")
+    # 2: the language the customer reads (LanguagePreferred); 3: positions, installations apart
+    layout = 3
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -27,86 +43,109 @@ class CustomerFile(PersonalDataView):
                 address TEXT,
                 search_text TEXT NOT NULL,
                 language TEXT,
-                updated_at TEXT NOT NULL
+                updated_at TEXT NOT NULL,
+                contact_position BIGINT,
+                address_position BIGINT
             )""",
-            # One row per product unit: from the order, then its installation job.
+            # One row per product unit bought.
             f"""CREATE TABLE IF NOT EXISTS customer_products (
                 product_key TEXT PRIMARY KEY,
+                customer_id TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                sku TEXT NOT NULL,
+                description TEXT NOT NULL,
+                purchased_at TEXT NOT NULL,
+                consumables {db.json_type} NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS customer_products_by_customer ON customer_products (customer_id)",
+            f"""CREATE TABLE IF NOT EXISTS customer_installations (
+                job_id TEXT PRIMARY KEY,
                 customer_id TEXT NOT NULL,
                 order_id TEXT,
                 sku TEXT NOT NULL,
                 description TEXT NOT NULL,
-                purchased_at TEXT,
-                installation_job_id TEXT,
+                consumables {db.json_type} NOT NULL,
+                opened_position BIGINT NOT NULL,
                 installed_by TEXT,
-                installed_at TEXT,
-                consumables {db.json_type} NOT NULL
+                installed_at TEXT
             )""",
-            "CREATE INDEX IF NOT EXISTS customer_products_by_customer ON customer_products (customer_id)",
+            "CREATE INDEX IF NOT EXISTS customer_installations_by_customer ON customer_installations (customer_id)",
         ]
 
-    def _touch(self, cur: Cursor, customer_id: str, at: str, **contact: str) -> None:
-        row = cur.execute("SELECT name, phone, address FROM customer_files WHERE customer_id = %s",
+    def _file(self, cur: Cursor, customer_id: str) -> list[Any]:
+        row = cur.execute(f"SELECT {_FILE_COLUMNS} FROM customer_files WHERE customer_id = %s",
                           (customer_id,)).fetchone()
-        name, phone, address = row if row else (None, None, None)
-        name, phone, address = contact.get("name", name), contact.get("phone", phone), contact.get("address", address)
-        search = " ".join(x for x in (customer_id, name, phone, address) if x).lower()
+        return list(row) if row else [None] * 6
+
+    def _write(self, cur: Cursor, customer_id: str, name: str | None, phone: str | None, address: str | None,
+               updated_at: str, contact_position: int | None, address_position: int | None) -> None:
+        search = " ".join(x for x in (customer_id, name, phone, address) if x and x != ERASED).lower()
         cur.execute(
-            "INSERT INTO customer_files (customer_id, name, phone, address, search_text, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (customer_id) DO UPDATE SET name = EXCLUDED.name, "
-            "phone = EXCLUDED.phone, address = EXCLUDED.address, search_text = EXCLUDED.search_text, "
-            "updated_at = EXCLUDED.updated_at",
-            (customer_id, name, phone, address, search, at),
+            f"INSERT INTO customer_files (customer_id, {_FILE_COLUMNS}, search_text) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (customer_id) DO UPDATE SET "
+            "name = EXCLUDED.name, phone = EXCLUDED.phone, address = EXCLUDED.address, "
+            "updated_at = EXCLUDED.updated_at, contact_position = EXCLUDED.contact_position, "
+            "address_position = EXCLUDED.address_position, search_text = EXCLUDED.search_text",
+            (customer_id, name, phone, address, updated_at, contact_position, address_position, search),
         )
+
+    def _contact(self, cur: Cursor, env: dict[str, Any]) -> None:
+        d, position = env["data"], int(env["position"])
+        name, phone, address, updated_at, contact_position, _ = self._file(cur, d["customer_id"])
+        if contact_position is None or contact_position < position:
+            name, phone, address, contact_position = d["name"], d["phone"], d["address"], position
+        # A registered address is the customer's own: no order's address position applies.
+        self._write(cur, d["customer_id"], name, phone, address, max(updated_at or env["time"], env["time"]),
+                    contact_position, None)
+
+    def _order_address(self, cur: Cursor, env: dict[str, Any]) -> None:
+        d, position = env["data"], int(env["position"])
+        name, phone, address, updated_at, contact_position, address_position = self._file(cur, d["customer_id"])
+        if contact_position is None and (address_position is None or address_position < position):
+            address, address_position = d["delivery_address"], position
+        self._write(cur, d["customer_id"], name, phone, address, max(updated_at or env["time"], env["time"]),
+                    contact_position, address_position)
+
+    def erase(self, cur: Cursor, customer_id: str, before: int) -> None:
+        name, phone, address, updated_at, contact_position, address_position = self._file(cur, customer_id)
+        if updated_at is None:
+            return
+        if contact_position is not None and contact_position < before:
+            name, phone, address = ERASED, ERASED, ERASED
+        elif address_position is not None and address_position < before:
+            address = ERASED
+        self._write(cur, customer_id, name, phone, address, updated_at, contact_position, address_position)
 
     def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         kind, d, subject, at = short_type(env), env["data"], env["subject"], env["time"]
         if kind in ("CustomerRegistered", "ContactDetailsUpdated"):
-            self._touch(cur, d["customer_id"], at, name=d["name"], phone=d["phone"], address=d["address"])
+            self._contact(cur, env)
         elif kind == "LanguagePreferred":
             cur.execute("UPDATE customer_files SET language = %s, updated_at = %s WHERE customer_id = %s",
                         (d["language"], at, d["customer_id"]))
         elif kind == "OrderPlaced":
-            self._touch(cur, d["customer_id"], at, **({} if self._known(cur, d["customer_id"]) else
-                                                       {"address": d["delivery_address"]}))
+            self._order_address(cur, env)
             for n, item in enumerate(d["items"]):
                 for unit in range(item["quantity"]):
                     cur.execute(
                         "INSERT INTO customer_products (product_key, customer_id, order_id, sku, description, "
-                        "purchased_at, installation_job_id, installed_by, installed_at, consumables) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, NULL, NULL, NULL, %s) ON CONFLICT DO NOTHING",
+                        "purchased_at, consumables) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                         (f"{subject}:{n}:{unit}", d["customer_id"], subject, item["sku"], item.get("description", ""),
                          at, dump_json(item.get("consumables", []))),
                     )
         elif kind == "JobOpened" and d["kind"] == "installation":
-            # The installation job claims the first unit of its SKU on that order not yet claimed.
-            row = cur.execute(
-                "SELECT product_key FROM customer_products WHERE customer_id = %s AND sku = %s AND "
-                "installation_job_id IS NULL AND (order_id = %s OR %s IS NULL) ORDER BY product_key LIMIT 1",
-                (d["customer_id"], d["product"]["sku"], d.get("order_id"), d.get("order_id")),
-            ).fetchone()
-            if row:
-                cur.execute("UPDATE customer_products SET installation_job_id = %s WHERE product_key = %s",
-                            (subject, row[0]))
-            else:
-                cur.execute(
-                    "INSERT INTO customer_products (product_key, customer_id, order_id, sku, description, "
-                    "purchased_at, installation_job_id, installed_by, installed_at, consumables) "
-                    "VALUES (%s, %s, %s, %s, %s, NULL, %s, NULL, NULL, %s) ON CONFLICT DO NOTHING",
-                    (f"job:{subject}", d["customer_id"], d.get("order_id"), d["product"]["sku"],
-                     d["product"].get("description", ""), subject, dump_json(d.get("consumables", []))),
-                )
+            cur.execute(
+                "INSERT INTO customer_installations (job_id, customer_id, order_id, sku, description, consumables, "
+                "opened_position, installed_by, installed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, NULL) "
+                "ON CONFLICT DO NOTHING",
+                (subject, d["customer_id"], d.get("order_id"), d["product"]["sku"], d["product"].get("description", ""),
+                 dump_json(d.get("consumables", [])), int(env["position"])),
+            )
         elif kind == "JobDispatched":
-            cur.execute("UPDATE customer_products SET installed_by = %s WHERE installation_job_id = %s",
+            cur.execute("UPDATE customer_installations SET installed_by = %s WHERE job_id = %s",
                         (d["engineer"], subject))
         elif kind == "JobCompleted":
-            cur.execute("UPDATE customer_products SET installed_at = %s WHERE installation_job_id = %s",
-                        (at, subject))
+            cur.execute("UPDATE customer_installations SET installed_at = %s WHERE job_id = %s", (at, subject))
         elif kind == "SelfInstallationAgreed":
-            cur.execute("UPDATE customer_products SET installed_by = 'customer', installed_at = %s "
-                        "WHERE installation_job_id = %s", (at, subject))
-
-    @staticmethod
-    def _known(cur: Cursor, customer_id: str) -> bool:
-        row = cur.execute("SELECT name FROM customer_files WHERE customer_id = %s", (customer_id,)).fetchone()
-        return bool(row and row[0])
+            cur.execute("UPDATE customer_installations SET installed_by = 'customer', installed_at = %s "
+                        "WHERE job_id = %s", (at, subject))

@@ -16,6 +16,7 @@ class EngineerAgenda(PersonalDataView):
     categories = ("jobs", "privacy")
     tables = ("agenda_jobs",)
     personal_columns = {"agenda_jobs": {"site_address": "%s"}}
+    position_columns = {"agenda_jobs": "opened_position"}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -31,7 +32,8 @@ class EngineerAgenda(PersonalDataView):
                 window_start TEXT,
                 window_end TEXT,
                 missed_windows INTEGER NOT NULL,
-                updated_at TEXT NOT NULL
+                updated_at TEXT NOT NULL,
+                opened_position BIGINT NOT NULL
             )""",
             "CREATE INDEX IF NOT EXISTS agenda_jobs_by_engineer_day ON agenda_jobs (engineer, day)",
         ]
@@ -41,9 +43,9 @@ class EngineerAgenda(PersonalDataView):
         if kind == "JobOpened":
             cur.execute(
                 "INSERT INTO agenda_jobs (job_id, kind, customer_id, site_address, product_sku, status, engineer, "
-                "day, window_start, window_end, missed_windows, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, 'open', NULL, NULL, NULL, NULL, 0, %s) ON CONFLICT DO NOTHING",
-                (job_id, d["kind"], d["customer_id"], d["site_address"], d["product"]["sku"], at),
+                "day, window_start, window_end, missed_windows, updated_at, opened_position) "
+                "VALUES (%s, %s, %s, %s, %s, 'open', NULL, NULL, NULL, NULL, 0, %s, %s) ON CONFLICT DO NOTHING",
+                (job_id, d["kind"], d["customer_id"], d["site_address"], d["product"]["sku"], at, env["position"]),
             )
             return
         updates: dict[str, Any] = {}
@@ -77,6 +79,7 @@ class VisitLog(PersonalDataView):
     categories = ("jobs", "privacy")
     tables = ("visits", "visit_sites")
     personal_columns = {"visit_sites": {"site_address": "%s"}}
+    position_columns = {"visit_sites": "opened_position"}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -98,15 +101,17 @@ class VisitLog(PersonalDataView):
             """CREATE TABLE IF NOT EXISTS visit_sites (
                 job_id TEXT PRIMARY KEY,
                 customer_id TEXT NOT NULL,
-                site_address TEXT NOT NULL
+                site_address TEXT NOT NULL,
+                opened_position BIGINT NOT NULL
             )""",
         ]
 
     def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         kind, d, job_id = short_type(env), env["data"], env["subject"]
         if kind == "JobOpened":
-            cur.execute("INSERT INTO visit_sites (job_id, customer_id, site_address) VALUES (%s, %s, %s) "
-                        "ON CONFLICT DO NOTHING", (job_id, d["customer_id"], d["site_address"]))
+            cur.execute("INSERT INTO visit_sites (job_id, customer_id, site_address, opened_position) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        (job_id, d["customer_id"], d["site_address"], env["position"]))
         elif kind == "EngineerCheckedIn":
             row = cur.execute("SELECT COUNT(*) FROM visits WHERE job_id = %s", (job_id,)).fetchone()
             assert row is not None  # COUNT always gives a row

@@ -15,6 +15,7 @@ class SlaBoard(PersonalDataView):
     categories = ("slas", "calls", "privacy")
     tables = ("sla_board", "hotline_days", "call_backs")
     personal_columns = {"call_backs": {"phone": "%s"}}
+    position_columns = {"call_backs": "call_position"}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -44,7 +45,8 @@ class SlaBoard(PersonalDataView):
                 customer_id TEXT,
                 missed_at TEXT NOT NULL,
                 due_at TEXT NOT NULL,
-                done_at TEXT
+                done_at TEXT,
+                call_position BIGINT NOT NULL
             )""",
         ]
 
@@ -75,8 +77,9 @@ class SlaBoard(PersonalDataView):
                         (d["day"],))
             cur.execute(f"UPDATE hotline_days SET {column} = {column} + 1 WHERE day = %s", (d["day"],))
             if not d["answered"]:
-                cur.execute("INSERT INTO call_backs (call_id, phone, customer_id, missed_at, due_at, done_at) "
-                            "VALUES (%s, %s, %s, %s, %s, NULL) ON CONFLICT DO NOTHING",
-                            (subject, d["phone"], d.get("customer_id"), d["at"], d["call_back_due_at"]))
+                cur.execute("INSERT INTO call_backs (call_id, phone, customer_id, missed_at, due_at, done_at, "
+                            "call_position) VALUES (%s, %s, %s, %s, %s, NULL, %s) ON CONFLICT DO NOTHING",
+                            (subject, d["phone"], d.get("customer_id"), d["at"], d["call_back_due_at"],
+                             env["position"]))
         elif kind == "CalledBack" and d["reached"]:
             cur.execute("UPDATE call_backs SET done_at = %s WHERE call_id = %s", (d["at"], subject))

@@ -19,6 +19,7 @@ import psycopg2
 import structlog
 
 from projections.base import Projection
+from projections.storable import storable_envelope, storable_text
 from streams import envelope as ce
 from sqlstore.sqldb import Cursor, Database
 
@@ -140,7 +141,8 @@ def park(cur: Cursor, projection: str, env: dict[str, Any], raw: bytes, topic: s
         "record_offset, status, error, attempts, raw, parked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
         "%s, %s) ON CONFLICT DO NOTHING",
         (projection, env["subject"], int(env["aggregateversion"]), env["id"], topic, partition, offset, status,
-         error, attempts, raw.decode("utf-8", "replace"), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+         storable_text(error), attempts, storable_text(raw.decode("utf-8", "replace")),
+         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
     log.error("event_parked", projection=projection, event_id=env["id"], aggregate_id=env["subject"],
               version=env["aggregateversion"], status=status, error=error)
 
@@ -178,7 +180,7 @@ def retry(db: Database, projection: Projection, aggregate_id: str) -> dict[str, 
                 continue
             if version != current + 1:
                 break
-            error = try_apply(cur, projection, ce.decode(raw.encode()))
+            error = try_apply(cur, projection, storable_envelope(raw.encode(), ce.decode(raw.encode())))
             if error is not None:
                 cur.execute("UPDATE projection_parked SET status = 'failed', error = %s, attempts = %s "
                             "WHERE projection = %s AND aggregate_id = %s AND version = %s",

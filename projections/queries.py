@@ -103,16 +103,27 @@ class Views(FinanceViews):
                               "WHERE customer_id = %s", (customer_id,)).fetchone()
             if row is None:
                 return None
-            products = cur.execute(
-                "SELECT order_id, sku, description, purchased_at, installation_job_id, installed_by, installed_at, "
-                "consumables FROM customer_products WHERE customer_id = %s ORDER BY purchased_at, product_key",
+            units = cur.execute(
+                "SELECT order_id, sku, description, purchased_at, consumables FROM customer_products "
+                "WHERE customer_id = %s ORDER BY purchased_at, product_key", (customer_id,)).fetchall()
+            jobs = cur.execute(
+                "SELECT job_id, order_id, sku, description, consumables, installed_by, installed_at "
+                "FROM customer_installations WHERE customer_id = %s ORDER BY opened_position",
                 (customer_id,)).fetchall()
-        keys = ("order_id", "sku", "description", "purchased_at", "installation_job_id", "installed_by",
-                "installed_at", "consumables")
-        return {
-            **dict(zip(("customer_id", "name", "phone", "address", "language"), row)),
-            "products": [{**dict(zip(keys, p)), "consumables": load_json(p[7])} for p in products],
-        }
+        products = [{"order_id": u[0], "sku": u[1], "description": u[2], "purchased_at": u[3],
+                     "installation_job_id": None, "installed_by": None, "installed_at": None,
+                     "consumables": load_json(u[4])} for u in units]
+        for job_id, order_id, sku, description, consumables, installed_by, installed_at in jobs:
+            # Each installation job takes the first unit of its SKU on its order not yet taken,
+            # in the order the jobs were opened; a job without such a unit is listed alone.
+            unit = next((p for p in products if p["sku"] == sku and p["installation_job_id"] is None
+                         and p["purchased_at"] is not None and order_id in (None, p["order_id"])), None)
+            if unit is None:
+                unit = {"order_id": order_id, "sku": sku, "description": description, "purchased_at": None,
+                        "consumables": load_json(consumables)}
+                products.append(unit)
+            unit.update(installation_job_id=job_id, installed_by=installed_by, installed_at=installed_at)
+        return {**dict(zip(("customer_id", "name", "phone", "address", "language"), row)), "products": products}
 
     def customer_language(self, customer_id: str | None) -> str | None:
         """The language recorded for the customer (LanguagePreferred), if any."""

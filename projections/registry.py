@@ -15,6 +15,7 @@ from projections.quality import ServiceQuality
 from projections.returns import ReturnsBoard
 from projections.timeline import CustomerTimeline
 from projections.tracking import OrderTracking
+from streams.sealed import PersonalFields
 
 PROJECTIONS: dict[str, type[Projection]] = {
     p.name: p for p in (CustomerTimeline, OrderTracking, EngineerAgenda, VisitLog, CustomerFile, DeadlineIndex,
@@ -23,9 +24,11 @@ PROJECTIONS: dict[str, type[Projection]] = {
 }
 
 
-def build(names: list[str] | None = None) -> list[Projection]:
+def build(names: list[str] | None = None, personal: PersonalFields | None = None) -> list[Projection]:
+    """The projections named (all by default); ``personal`` opens sealed personal fields for
+    the views that show them."""
     chosen = list(PROJECTIONS) if names is None else names
     unknown = [n for n in chosen if n not in PROJECTIONS]
     if unknown:
         raise KeyError(f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(PROJECTIONS)}")
-    return [PROJECTIONS[n]() for n in chosen]
+    return [PROJECTIONS[n](personal) for n in chosen]

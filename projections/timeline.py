@@ -9,6 +9,7 @@ from contract.names import ERASURE_EVENTS, PERSONAL_EVENT_FIELDS
 from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type
+from streams.sealed import PersonalFields
 from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
 
@@ -23,7 +24,8 @@ class CustomerTimeline(PersonalDataView):
     # is remembered in-process (a read per event was most of this view's round trips).
     SUBJECTS_REMEMBERED = 200_000
 
-    def __init__(self) -> None:
+    def __init__(self, personal: PersonalFields | None = None) -> None:
+        super().__init__(personal)
         self._customers: dict[str, str] = {}
 
     def drop(self, db: Database) -> None:
@@ -58,12 +60,13 @@ class CustomerTimeline(PersonalDataView):
         if short_type(env) in ERASURE_EVENTS:
             self.apply_event(cur, env)  # the erasure itself is on the customer's timeline
 
-    def erase(self, cur: Cursor, customer_id: str) -> None:
-        """Entries keep whole events: erase the personal fields in their data and summaries."""
+    def erase(self, cur: Cursor, customer_id: str, before: int) -> None:
+        """Entries keep whole events: erase the personal fields in their data and summaries
+        (of the events before the erasure; later ones carry data given since)."""
         types = sorted(PERSONAL_EVENT_FIELDS)
         rows = cur.execute(
-            f"SELECT event_id, event_type, data FROM timeline_entries WHERE customer_id = %s "
-            f"AND event_type IN ({', '.join(['%s'] * len(types))})", (customer_id, *types)).fetchall()
+            f"SELECT event_id, event_type, data FROM timeline_entries WHERE customer_id = %s AND position < %s "
+            f"AND event_type IN ({', '.join(['%s'] * len(types))})", (customer_id, before, *types)).fetchall()
         for event_id, event_type, data in rows:
             scrubbed = erased_data(event_type, load_json(data))
             message = summarize({"type": f"serviceorder.x.{event_type}", "data": scrubbed})

@@ -1,20 +1,28 @@
-"""Order tracking: where each order's delivery stands now, and how it got there."""
+"""Order tracking: where each order's delivery stands now, and how it got there.
+
+The history's summaries name the delivery address ("Order placed: ... to <address>"), so
+each entry also keeps its summary with the personal fields erased, which replaces it when
+the customer's personal data is erased (projections/privacy.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from projections.base import Projection
+from contract.names import PERSONAL_EVENT_FIELDS
+from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
 
-class OrderTracking(Projection):
+class OrderTracking(PersonalDataView):
     name = "order_tracking"
-    categories = ("orders",)
+    categories = ("orders", "privacy")
     tables = ("tracking_orders", "tracking_history")
-    layout = 2  # 2: summaries stored as messages (``message``), no longer as English text
+    # 3: the history keeps its customer and a message with the personal fields erased
+    layout = 3  # 2: summaries stored as messages (``message``), no longer as English text
+    personal_columns = {"tracking_history": {"message": "COALESCE(erased_message, message)"}}
+    position_columns = {"tracking_history": "position"}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -43,11 +51,15 @@ class OrderTracking(Projection):
                 occurred_at TEXT NOT NULL,
                 actor TEXT,
                 message {db.json_type} NOT NULL,
+                customer_id TEXT NOT NULL,
+                position BIGINT NOT NULL,
+                erased_message {db.json_type},
                 PRIMARY KEY (order_id, version)
             )""",
+            "CREATE INDEX IF NOT EXISTS tracking_history_by_customer ON tracking_history (customer_id)",
         ]
 
-    def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
+    def apply_event(self, cur: Cursor, env: dict[str, Any]) -> None:
         kind, data, order_id = short_type(env), env["data"], env["subject"]
         if kind == "OrderPlaced":
             cur.execute(
@@ -102,10 +114,12 @@ class OrderTracking(Projection):
             )
         # Only for a tracked order: a step of an order this view never saw placed (the
         # UPDATE above matched nothing) leaves no history either.
+        erased = dump_json(summarize({**env, "data": erased_data(kind, data)})) if kind in PERSONAL_EVENT_FIELDS \
+            else None
         cur.execute(
-            "INSERT INTO tracking_history (order_id, version, event_type, step, occurred_at, actor, message) "
-            "SELECT %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM tracking_orders WHERE order_id = %s) "
-            "ON CONFLICT DO NOTHING",
+            "INSERT INTO tracking_history (order_id, version, event_type, step, occurred_at, actor, message, "
+            "customer_id, position, erased_message) SELECT %s, %s, %s, %s, %s, %s, %s, customer_id, %s, %s "
+            "FROM tracking_orders WHERE order_id = %s ON CONFLICT DO NOTHING",
             (order_id, env["aggregateversion"], kind, data.get("step"), env["time"], env.get("actor"),
-             dump_json(summarize(env)), order_id),
+             dump_json(summarize(env)), env["position"], erased, order_id),
         )

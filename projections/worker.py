@@ -31,6 +31,7 @@ from kafka import ConsumerRebalanceListener, TopicPartition
 
 from projections import parking
 from projections.base import Projection
+from projections.storable import storable_envelope, storable_text
 from streams import envelope as ce
 from streams.kafka import KafkaConfig, partitions_of, read_record_at
 from sqlstore.sqldb import Cursor, Database
@@ -187,7 +188,7 @@ class ProjectionWorker:
                 "INSERT INTO projection_rejects (projection, topic, partition_no, record_offset, error, raw) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (self.projection.name, tp.topic, tp.partition, record.offset, str(env),
-                 (record.value or b"")[:10_000].decode("utf-8", "replace")),
+                 storable_text((record.value or b"")[:10_000].decode("utf-8", "replace"))),
             )
             return False
         aggregate_id, version = env["subject"], int(env["aggregateversion"])
@@ -264,6 +265,8 @@ class ProjectionWorker:
         applied = 0
         with self.db.transaction(deferred=careful is None) as cur:
             marks = parking.BatchMarks(cur, self.projection.name, aggregate_ids)
+            self.projection.prepare_batch(cur, [env for records in fresh.values() for _, env in records
+                                                if isinstance(env, dict)])
             for tp, records in fresh.items():
                 if not records:
                     continue
@@ -406,8 +409,9 @@ class _ViewCodeFailed(Exception):
 
 
 def _decoded(raw: bytes) -> dict[str, Any] | ce.MalformedEnvelope:
+    """The envelope as the views get it: with text they can store (projections/storable.py)."""
     try:
-        return ce.decode(raw)
+        return storable_envelope(raw, ce.decode(raw))
     except ce.MalformedEnvelope as exc:
         return exc
 

@@ -1,4 +1,4 @@
-"""The key store of personal data (engine/personal.py): one AES-256 key per customer.
+"""The key store of personal data (engine/store/personal.py): one AES-256 key per customer.
 
 Kept in the state database, beside the relay's checkpoint, not in the event store: erasing
 destroys the key material (the row stays, with who erased it and when, and no key). Keys

@@ -17,13 +17,14 @@ from typing import Any, Union
 
 from eventsourcing.domain import Aggregate
 
-from contract.names import CATEGORIES, EVENT_TYPES
+from contract.names import CATEGORIES, EVENT_TYPES, PERSONAL_EVENT_FIELDS
 from engine.domain.catalogue import PUBLIC_STREAMS
 from streams import intake_topics
 from streams.envelope import CONTENT_TYPE, schema_uri
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_id_type", "originator_topic", "meta"}
-CONTRACT_VERSION = "1.0.0"
+# 2.0.0: personal fields are published sealed (SealedPersonalField) instead of in clear.
+CONTRACT_VERSION = "2.0.0"
 
 
 def event_classes(aggregate: type[Aggregate]) -> list[type]:
@@ -73,7 +74,33 @@ def data_fields(event_cls: type) -> dict[str, Any]:
 def data_schema(event_cls: type) -> dict[str, Any]:
     # Published events are upcast to the current version first: every field is present.
     properties = {name: json_schema(hint) for name, hint in data_fields(event_cls).items()}
+    for name in PERSONAL_EVENT_FIELDS.get(event_cls.__name__, ()):
+        properties[name] = sealed_schema(properties[name])
     return {"type": "object", "properties": properties, "required": sorted(properties)}
+
+
+def sealed_schema(plain: dict[str, Any]) -> dict[str, Any]:
+    """A personal field as published: sealed (or null when the event has no value)."""
+    nullable = {"type": "null"} in plain.get("anyOf", [])
+    sealed = {"$ref": "#/components/schemas/SealedPersonalField"}
+    return {"x-sealed": True, "x-plaintext": plain,
+            "description": "personal data, sealed under the customer's key: open it with streams.sealed "
+                           "(docs/events.md); reads as erased once the customer is erased",
+            **({"anyOf": [sealed, {"type": "null"}]} if nullable else sealed)}
+
+
+SEALED = {
+    "type": "object",
+    "required": ["_pii_", "k", "n", "c"],
+    "description": "AES-256-GCM under the customer's key; associated data: the field's name; the plaintext "
+                   "is the field's JSON value (x-plaintext)",
+    "properties": {
+        "_pii_": {"const": 1},
+        "k": {"type": "string", "description": "key id in the service's key store (personal_keys)"},
+        "n": {"type": "string", "contentEncoding": "base64", "description": "96-bit nonce"},
+        "c": {"type": "string", "contentEncoding": "base64", "description": "ciphertext and tag"},
+    },
+}
 
 
 ENVELOPE = {
@@ -112,7 +139,7 @@ def document() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
-    schemas: dict[str, Any] = {"CloudEvent": ENVELOPE}
+    schemas: dict[str, Any] = {"CloudEvent": ENVELOPE, "SealedPersonalField": SEALED}
     # Names from the contract; the fields of each event from its class in the engine.
     for category, aggregate_type in CATEGORIES.items():
         refs = {}
@@ -165,8 +192,10 @@ def document() -> dict[str, Any]:
                 "(the transactional outbox): one topic per category, keyed by aggregate id, CloudEvents 1.0 "
                 "structured JSON. Delivery is at least once; dedupe by `id`. Per aggregate, "
                 "`aggregateversion` counts 1, 2, 3... without gaps. Topics can be rebuilt from the store "
-                "(`serviceorder republish`). Compatibility policy: docs/events.md. The `intake.*` channels "
-                "carry commands in (`serviceorder intake`), their results and dead letters."),
+                "(`serviceorder republish`). Personal fields (`x-sealed`) are sealed under their customer's "
+                "key, as in the store: entitled consumers open them with `streams.sealed`, and erasing the "
+                "customer erases them in every copy. Compatibility policy: docs/events.md. The `intake.*` "
+                "channels carry commands in (`serviceorder intake`), their results and dead letters."),
         },
         "defaultContentType": CONTENT_TYPE.split(";")[0],
         "servers": {"kafka": {"host": "localhost:9092", "protocol": "kafka",

@@ -64,11 +64,14 @@ class Published:
 
 
 def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dict[str, Any]] | None:
-    """The category and CloudEvents envelope of a stored event, or None if it is internal."""
+    """The category and CloudEvents envelope of a stored event, or None if it is internal.
+
+    Personal fields stay sealed, as stored, under their customer's key (streams/sealed.py):
+    destroying the key erases them on the topics and in every copy downstream too."""
     category = category_of(n.topic)
     if category is None:
         return None
-    return category, envelope.build(event=app.mapper.to_domain_event(n), event_type=event_type_name(n.topic),
+    return category, envelope.build(event=app.mapper.to_sealed_domain_event(n), event_type=event_type_name(n.topic),
                                     category=category, aggregate_type=CATEGORIES[category],
                                     position=n.id, source_prefix=source_prefix)
 

@@ -6,7 +6,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from commands.api import (audit, batch, complaints, customers, demo, engineers, followups, health, jobs, levels,
-                          middleware, money, operations, orders, pages, problems, returns, tokens)
+                          middleware, money, operations, orders, pages, problems, returns, schemas, tokens)
+from commands.api.input_guard import InputGuard
 from commands.api.limits import BodyLimit
 from commands.bootstrap import Runtime
 
@@ -31,7 +32,6 @@ ROUTERS = [orders.router, jobs.router, followups.router, engineers.router, retur
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="serviceorder", version="0.1.0", description=DESCRIPTION)
     app.state.runtime = runtime
-    middleware.install(app)
     problems.install(app)
     # The routes are placed on the application's own router rather than through
     # include_router(): FastAPI >= 0.137 keeps included routers as nested nodes that it
@@ -43,6 +43,10 @@ def create_app(runtime: Runtime) -> FastAPI:
                 route.responses = {**problems.PROBLEM_RESPONSES, **route.responses}
             app.router.routes.append(route)
     app.state.batch = batch.BatchExecutor(app)
-    # Added last, so it runs first: oversized bodies are refused before anything reads them.
-    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
+    # The last added runs first: request ids, then the size limit (oversized bodies are
+    # refused before anything reads them), then hostile text and duplicate keys.
+    app.add_middleware(InputGuard, free_text=schemas.free_text_fields())
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes,
+                       drain_bytes=runtime.settings.drain_request_bytes)
+    middleware.install(app)
     return app

@@ -13,7 +13,9 @@ from commands.api.problems import Problem
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import ReasonIn
 from commands.lag import lag_report, prometheus
+from commands.bootstrap import Runtime
 from projections import parking
+from projections.base import Projection
 from projections.registry import PROJECTIONS
 from streams.asyncapi import document
 
@@ -40,10 +42,10 @@ def asyncapi(request: Request) -> JSONResponse:
     return JSONResponse(document())
 
 
-def _projection(name: str):  # noqa: ANN202
+def _projection(name: str, runtime: Runtime) -> Projection:
     if name not in PROJECTIONS:
         raise Problem(404, "Not found", f"no projection {name!r}; known: {', '.join(PROJECTIONS)}", "not-found")
-    return PROJECTIONS[name]()
+    return runtime.projections([name])[0]
 
 
 @router.get("/dead-letters")
@@ -55,7 +57,7 @@ def dead_letters(_: Viewer, runtime: RuntimeDep) -> dict:
 @router.post("/dead-letters/{projection}/{aggregate_id}/retry")
 def retry(projection: ProjectionName, aggregate_id: AggregateId, ctx: ContextDep, runtime: RuntimeDep) -> dict:
     """Apply the aggregate's parked events again (after the view's code was fixed)."""
-    result = parking.retry(runtime.views_db, _projection(projection), aggregate_id)
+    result = parking.retry(runtime.views_db, _projection(projection, runtime), aggregate_id)
     return {**result, "retried_by": ctx.principal.name}
 
 
@@ -64,7 +66,7 @@ def skip(projection: ProjectionName, aggregate_id: AggregateId, body: ReasonIn, 
          runtime: RuntimeDep) -> dict:
     """Give up on the aggregate's failed event (recorded with who and why) and release the rest."""
     try:
-        return parking.skip(runtime.views_db, _projection(projection), aggregate_id, actor=ctx.principal.name,
+        return parking.skip(runtime.views_db, _projection(projection, runtime), aggregate_id, actor=ctx.principal.name,
                             reason=body.reason)
     except LookupError as exc:
         raise Problem(409, "Nothing to skip", str(exc), "rule-violation") from None

@@ -85,6 +85,18 @@ def problem_response(request: Request, status: int, title: str, detail: str, slu
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+async def send_problem(scope: dict[str, Any], send: Any, status: int, title: str, detail: str, slug: str,
+                       headers: dict[str, str] | None = None, **extensions: Any) -> None:
+    """Answer with a problem from an ASGI middleware, before any route (and without reading
+    anything more of the request)."""
+    response = problem_response(Request(scope), status, title, detail, slug, headers, **extensions)
+
+    async def nothing() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    await response(scope, nothing, send)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, exc: errors.DomainError) -> JSONResponse:

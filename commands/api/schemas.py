@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_type_hints
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -34,9 +34,32 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _FreeTextMarker:
+    """Marks a field as free text: the one place tabs and line breaks are accepted."""
+
+
+# Free text (descriptions, notes, reasons...): may hold tabs and line breaks, which every
+# other text field refuses (commands/api/input_guard.py reads the names from here).
+FreeText = Annotated[str, _FreeTextMarker()]
+
+
+def free_text_fields() -> frozenset[str]:
+    """The names of the free-text fields of every request body."""
+    def mentions(hint: Any) -> bool:
+        return any(isinstance(a, _FreeTextMarker) or mentions(a) for a in get_args(hint))
+
+    names: set[str] = set()
+    models: list[type[BaseModel]] = [Strict]
+    while models:
+        model = models.pop()
+        models.extend(model.__subclasses__())
+        names.update(name for name, hint in get_type_hints(model, include_extras=True).items() if mentions(hint))
+    return frozenset(names)
+
+
 class ItemIn(Strict):
     sku: str = Field(min_length=1, max_length=100, examples=["WP-500"])
-    description: str = Field(default="", max_length=2000, examples=["Water purifier, 5-stage"])
+    description: FreeText = Field(default="", max_length=2000, examples=["Water purifier, 5-stage"])
     quantity: int = Field(default=1, ge=1, le=10_000)
     needs_installation: bool = False
     installation_fee: AmountText = "0"
@@ -61,22 +84,23 @@ class DeliveryStepIn(Strict):
     step: Literal[STEPS]  # type: ignore[valid-type]
     driver: str | None = Field(default=None, max_length=200)
     position: PositionIn | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: FreeText | None = Field(default=None, max_length=2000)
 
 
 class IncidentIn(Strict):
     kind: Literal[INCIDENT_KINDS]  # type: ignore[valid-type]
-    description: str = Field(min_length=1, max_length=2000)
+    description: FreeText = Field(min_length=1, max_length=2000)
 
 
 class ResolveIncidentIn(Strict):
     resolution: Literal[RESOLUTIONS]  # type: ignore[valid-type]
-    reason: str = Field(min_length=1, max_length=2000, description="why: recorded on the event and shown to the customer")
-    note: str | None = Field(default=None, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000,
+                             description="why: recorded on the event and shown to the customer")
+    note: FreeText | None = Field(default=None, max_length=2000)
 
 
 class CancelIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class TimelineOut(BaseModel):
@@ -90,7 +114,7 @@ class TimelineOut(BaseModel):
 
 class ProductIn(Strict):
     sku: str = Field(min_length=1, max_length=100)
-    description: str = Field(default="", max_length=2000)
+    description: FreeText = Field(default="", max_length=2000)
 
 
 class OpenJobIn(Strict):
@@ -107,7 +131,7 @@ class OpenRepairIn(Strict):
     fee: AmountText = "0"
     engineer: str | None = Field(default=None, max_length=100,
                                  description="only when the original installer is unavailable")
-    original_unavailable: str | None = Field(default=None, max_length=2000,
+    original_unavailable: FreeText | None = Field(default=None, max_length=2000,
                                              description="why the original installer cannot take it")
 
 
@@ -116,11 +140,11 @@ class EngineerIn(Strict):
 
 
 class DispatchIn(EngineerIn):
-    note: str | None = Field(default=None, max_length=2000)
+    note: FreeText | None = Field(default=None, max_length=2000)
 
 
 class DeclineIn(EngineerIn):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class WindowIn(Strict):
@@ -130,7 +154,7 @@ class WindowIn(Strict):
 
 class RescheduleIn(WindowIn):
     initiator: Literal[INITIATORS]  # type: ignore[valid-type]
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class CheckInIn(EngineerIn):
@@ -148,18 +172,18 @@ class CompleteIn(Strict):
     fault_cause: Literal[FAULT_CAUSES] | None = None  # type: ignore[valid-type]
     fixed: bool = True
     consumables_replaced: list[str] | None = Field(default=None, max_length=20)
-    notes: str | None = Field(default=None, max_length=2000)
+    notes: FreeText | None = Field(default=None, max_length=2000)
 
 
 class ReasonIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class PaymentIn(Strict):
     collected: bool
     amount: AmountText = "0"
     method: str | None = Field(default=None, max_length=50)
-    reason: str | None = Field(default=None, max_length=2000, description="required when not collected")
+    reason: FreeText | None = Field(default=None, max_length=2000, description="required when not collected")
 
 
 class FollowUpIn(Strict):
@@ -167,7 +191,7 @@ class FollowUpIn(Strict):
     arrival_time: AwareDatetime | None = None
     conduct: Literal[CONDUCT]  # type: ignore[valid-type]
     satisfaction: int = Field(ge=1, le=5)
-    comments: str | None = Field(default=None, max_length=2000)
+    comments: FreeText | None = Field(default=None, max_length=2000)
     customer_paid: AmountText | None = Field(default=None, examples=["150.00"],
                                       description="what the customer says they paid the engineer; when it matches "
                                                   "the engineer's report and the work is fixed, the fee is payable")
@@ -180,7 +204,7 @@ class AcceptReminderIn(Strict):
 
 class DeclineReminderIn(Strict):
     repeat_after_days: int = Field(default=30, ge=1, le=365)
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: FreeText | None = Field(default=None, max_length=2000)
 
 
 class RegisterCustomerIn(Strict):
@@ -223,13 +247,14 @@ class RequestReturnIn(Strict):
     customer_id: str = Field(min_length=1, max_length=100)
     order_id: str | None = Field(default=None, max_length=100)
     resolution: Literal["refund", "exchange"]
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
     items: list[ReturnItemIn] = Field(min_length=1, max_length=200)
 
 
 class VoteIn(Strict):
     approve: bool
-    reason: str | None = Field(default=None, max_length=2000, description="required to reject; the customer reads it")
+    reason: FreeText | None = Field(default=None, max_length=2000,
+                                    description="required to reject; the customer reads it")
 
 
 class PickupIn(Strict):
@@ -238,7 +263,7 @@ class PickupIn(Strict):
 
 class InspectionIn(Strict):
     faulty_parts: list[str] = Field(default_factory=list, max_length=50)
-    notes: str | None = Field(default=None, max_length=2000)
+    notes: FreeText | None = Field(default=None, max_length=2000)
 
 
 class RefundIn(Strict):
@@ -259,41 +284,41 @@ class PartStepIn(Strict):
 class FileComplaintIn(Strict):
     customer_id: str = Field(min_length=1, max_length=100)
     category: Literal["delivery", "shipping", "service", "product", "product_quality", "engineer_conduct", "hotline"]
-    description: str = Field(min_length=1, max_length=2000)
+    description: FreeText = Field(min_length=1, max_length=2000)
     order_id: str | None = Field(default=None, max_length=100)
     job_id: str | None = Field(default=None, max_length=100)
 
 
 class FindingsIn(Strict):
-    findings: str = Field(min_length=1, max_length=2000)
+    findings: FreeText = Field(min_length=1, max_length=2000)
 
 
 class ResolutionIn(Strict):
-    resolution: str = Field(min_length=1, max_length=2000)
+    resolution: FreeText = Field(min_length=1, max_length=2000)
 
 
 class OpenClaimIn(Strict):
-    damage: str = Field(min_length=1, max_length=2000, examples=["wooden floor of 30 m2 flooded"])
+    damage: FreeText = Field(min_length=1, max_length=2000, examples=["wooden floor of 30 m2 flooded"])
 
 
 class FactIn(Strict):
-    fact: str = Field(min_length=1, max_length=2000)
+    fact: FreeText = Field(min_length=1, max_length=2000)
     evidence: list[str] = Field(default_factory=list, max_length=50, description="photo ids, reports, statements")
 
 
 class LiabilityIn(Strict):
     party: Literal["manufacturer", "installer", "customer", "shared"]
-    facts: list[str] = Field(min_length=1, max_length=50)
-    reason: str = Field(min_length=1, max_length=2000)
+    facts: list[FreeText] = Field(min_length=1, max_length=50)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class ProposalIn(Strict):
     amount: AmountText
-    facts: list[str] = Field(default_factory=list, max_length=50)
+    facts: list[FreeText] = Field(default_factory=list, max_length=50)
 
 
 class RevisionIn(ProposalIn):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class ClaimPaymentIn(Strict):
@@ -331,7 +356,7 @@ Period = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"], descrip
 
 class ResolveChargesIn(Strict):
     agreed: AmountText
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class DeductionIn(Strict):
@@ -339,7 +364,7 @@ class DeductionIn(Strict):
     amount: AmountText
     job_id: UUID | None = None
     evidence: dict[str, str] = Field(min_length=1, max_length=20, examples=[{"complaint_id": "..."}])
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class SettlementIn(Strict):
@@ -367,4 +392,4 @@ class CustomerRefundIn(Strict):
     order_id: UUID | None = None
     job_id: UUID | None = None
     engineer_at_fault: bool = Field(default=False, description="reverses the engineer's fee for the job")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)

@@ -8,7 +8,9 @@ would, and shows the contract's guarantees at work:
 
 - delivery is at least once, so it dedupes by the CloudEvents `id` (stable on republish);
 - `dataschema` names the event's version; it checks the versions it understands;
-- amounts are decimal strings: it sums with Decimal, never float.
+- amounts are decimal strings: it sums with Decimal, never float;
+- it needs no personal data, so it never opens the sealed personal fields (``x-sealed`` in
+  the contract) and needs no access to the key store.
 
     python3 docs/examples/compensation_per_month.py --bootstrap localhost:9092 [--prefix serviceorder]
 """

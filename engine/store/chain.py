@@ -115,15 +115,19 @@ class ChainMapper(Mapper[Any]):
         return super().to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent | Notification) -> Any:
+        event = self.to_sealed_domain_event(stored_event)
+        if self.personal is not None:
+            object.__setattr__(event, "__dict__", self.personal.open_state(vars(event)))
+        return event
+
+    def to_sealed_domain_event(self, stored_event: StoredEvent | Notification) -> Any:
+        """The event with its personal fields as stored: sealed, as the relay publishes them."""
         payload = payload_of(stored_event.state)
         if payload is not stored_event.state:
             stored_event = StoredEvent(originator_id=stored_event.originator_id,
                                        originator_version=stored_event.originator_version,
                                        topic=stored_event.topic, state=payload)
-        event = super().to_domain_event(stored_event)
-        if self.personal is not None:
-            object.__setattr__(event, "__dict__", self.personal.open_state(vars(event)))
-        return event
+        return super().to_domain_event(stored_event)
 
 
 class ChainedEventStore(EventStore[Any]):

@@ -87,7 +87,7 @@ class PersonalData:
         return opened
 
     def _seal(self, state: dict[str, Any], fields: tuple[str, ...], subject: str) -> dict[str, Any]:
-        present = [f for f in fields if state.get(f) is not None and not _is_sealed(state[f])]
+        present = [f for f in fields if state.get(f) is not None and not is_sealed(state[f])]
         if not present:
             return state
         key_id, key = self.keys.active_key(subject)
@@ -109,8 +109,8 @@ class PersonalData:
 
 
 def _sealed_keys(state: dict[str, Any]) -> list[str]:
-    return [k for k, v in state.items() if type(v) is dict and _is_sealed(v)]
+    return [k for k, v in state.items() if type(v) is dict and is_sealed(v)]
 
 
-def _is_sealed(value: Any) -> bool:
+def is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SEALED) == 1 and "k" in value

@@ -35,7 +35,7 @@ def test_rebuild_command_reproduces_the_incremental_views(runtime: Runtime, sett
     relay = runtime.relay()
     relay.catch_up()
     relay.close()
-    for projection in build_projections(["customer_timeline", "order_tracking"]):
+    for projection in runtime.projections(["customer_timeline", "order_tracking"]):
         worker = runtime.worker(projection)
         drain(worker, 8)
         worker.close()

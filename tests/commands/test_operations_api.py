@@ -54,7 +54,7 @@ def test_parked_events_show_in_lag_and_are_retried_from_the_cli(runtime: Runtime
     publish(runtime)
     from tests.projections.test_parking import Poisoned
 
-    projection = Poisoned(str(victim))
+    projection = Poisoned(str(victim), runtime.personal_fields())
     worker = runtime.worker(projection)
     for _ in range(8):
         worker.poll_once()

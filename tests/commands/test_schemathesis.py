@@ -19,13 +19,25 @@ from streams.broker import BrokerProcess
 from tests.conftest import ADMIN_TOKEN, make_settings
 
 EXAMPLES = 10
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@schemathesis.check
+def not_a_server_error_but_a_view_behind(ctx: Any, response: Any, case: Any) -> bool | None:
+    """No 5xx, except the documented 503 of a read waiting on a view: no projection runs
+    here, so a generated ``wait_for_position`` that names a real write can never be met."""
+    if response.status_code == 503 and b"view-not-caught-up" in response.content:
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
+CHECKS = [not_a_server_error_but_a_view_behind, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
 def api_schema(broker: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     runtime = build_runtime(make_settings("sqlite", Path(tmp_path_factory.mktemp("schemathesis")), broker,
-                                          "schemathesis"))
+                                          "schemathesis", read_wait_max_seconds=0.2))
     # No relay or projection threads: the views exist (built with the runtime) and stay
     # empty, so generated wait_for_position values are answered at once, never waited on.
     try:

@@ -11,6 +11,7 @@ from engine.application.context import CommandContext
 from projections import parking
 from projections.tracking import OrderTracking
 from streams.kafka import partitions_of
+from streams.sealed import PersonalFields
 from tests.projections.test_worker import applied_events, deliver_some, drain, publish, rows
 
 
@@ -20,7 +21,8 @@ CTX = CommandContext.new()
 class Poisoned(OrderTracking):
     """The tracking view with a bug that bites one order's events until it is fixed."""
 
-    def __init__(self, victim: str) -> None:
+    def __init__(self, victim: str, personal: PersonalFields | None) -> None:
+        super().__init__(personal)
         self.victim, self.broken, self.calls = victim, True, 0
 
     def apply(self, cur: Any, envelope: dict[str, Any]) -> None:
@@ -48,7 +50,7 @@ def dead_letters(runtime: Runtime, topic: str) -> list[dict[str, Any]]:
 def test_a_poison_event_is_parked_and_the_view_moves_on(runtime: Runtime) -> None:
     healthy, victim = deliver_some(runtime, 2)
     publish(runtime)
-    projection = Poisoned(str(victim))
+    projection = Poisoned(str(victim), runtime.personal_fields())
     worker = runtime.worker(projection)
     drain(worker, 3)  # the healthy order's three events
     for _ in range(5):
@@ -92,7 +94,7 @@ def test_a_poison_event_is_parked_and_the_view_moves_on(runtime: Runtime) -> Non
 def test_skipping_a_poison_event_is_recorded_and_releases_the_rest(runtime: Runtime) -> None:
     (victim,) = deliver_some(runtime, 1)
     publish(runtime)
-    projection = Poisoned(str(victim))
+    projection = Poisoned(str(victim), runtime.personal_fields())
     worker = runtime.worker(projection)
     for _ in range(8):
         worker.poll_once()
@@ -112,7 +114,8 @@ class BadStatement(OrderTracking):
     """A view whose SQL is wrong for one order: on PostgreSQL the error surfaces only when
     the held-back writes reach the database, after later events have been applied."""
 
-    def __init__(self, victim: str) -> None:
+    def __init__(self, victim: str, personal: PersonalFields | None) -> None:
+        super().__init__(personal)
         self.victim = victim
 
     def apply(self, cur: Any, envelope: dict[str, Any]) -> None:
@@ -124,7 +127,7 @@ class BadStatement(OrderTracking):
 def test_a_view_statement_the_database_refuses_parks_its_event_not_the_batch(runtime: Runtime) -> None:
     first, victim, last = deliver_some(runtime, 3)
     publish(runtime)
-    worker = runtime.worker(BadStatement(str(victim)))
+    worker = runtime.worker(BadStatement(str(victim), runtime.personal_fields()))
     drain(worker, 6)  # both healthy orders' three events
     for _ in range(5):
         worker.poll_once()
@@ -135,3 +138,30 @@ def test_a_view_statement_the_database_refuses_parks_its_event_not_the_batch(run
     assert [(w["aggregate_id"], w["version"], w["status"]) for w in waiting] == [
         (str(victim), 1, "failed"), (str(victim), 2, "blocked"), (str(victim), 3, "blocked")]
     assert "null value" in waiting[0]["error"].lower() or "not null" in waiting[0]["error"].lower()
+
+
+def test_text_a_view_cannot_store_never_parks_it(runtime: Runtime) -> None:
+    """Events stored before the edge refused NUL: the views store them with U+FFFD in place
+    of the NUL, and nothing parks (PostgreSQL refuses NUL in text)."""
+    from projections.storable import REPLACEMENT
+    from projections.timeline import CustomerTimeline
+
+    order = runtime.app.place_order(CTX, customer_id="cust-nul", items=[{"sku": "WP-500"}], tier="vip",
+                                    delivery_address="late\u0000 road").aggregate_id
+    runtime.app.record_delivery_step(CTX, order, "stock_prepared", note="a\u0000b")
+    runtime.app.report_incident(CTX, order, kind="goods_damaged", description="broken\u0000glass")
+    publish(runtime)
+    workers = [runtime.worker(p) for p in (OrderTracking(runtime.personal_fields()),
+                                           CustomerTimeline(runtime.personal_fields()))]
+    for worker in workers:
+        drain(worker, 3)
+    assert parking.parked(runtime.views_db) == []
+    history = str(rows(runtime.views_db, "tracking_history"))
+    # Messages are stored as JSON, where U+FFFD may be written as an escape.
+    assert (f"late{REPLACEMENT} road" in history or "late\\\\ufffd road" in history) and "\x00" not in history
+    tracking = runtime.views.tracking(str(order))
+    assert tracking["open_incidents"][0]["description"] == f"broken{REPLACEMENT}glass"
+    timeline = str(rows(runtime.views_db, "timeline_entries"))
+    assert f"a{REPLACEMENT}b" in timeline or "a\\\\ufffdb" in timeline
+    for worker in workers:
+        worker.close()

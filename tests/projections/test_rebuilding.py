@@ -37,12 +37,12 @@ def shadow_exists(db: Database, projection: CustomerTimeline) -> bool:
 def test_a_rebuild_swaps_in_the_same_rows_and_removes_its_shadow(runtime: Runtime) -> None:
     deliver_some(runtime, 3)
     publish(runtime)
-    for projection in (CustomerTimeline(), OrderTracking()):
+    for projection in (CustomerTimeline(runtime.personal_fields()), OrderTracking(runtime.personal_fields())):
         drained(runtime, projection, 9)
     incremental = view_dump(runtime.views_db)
     offsets = rows(runtime.views_db, "projection_offsets")
     seen: list[tuple[int, int]] = []
-    for projection in (CustomerTimeline(), OrderTracking()):
+    for projection in (CustomerTimeline(runtime.personal_fields()), OrderTracking(runtime.personal_fields())):
         count = rebuilding.rebuild(runtime.views_db, projection, lambda db, p=projection: runtime.worker(p, db),
                                    progress=lambda d, t: seen.append((d, t)))
         assert count == 9
@@ -55,7 +55,7 @@ def test_a_rebuild_swaps_in_the_same_rows_and_removes_its_shadow(runtime: Runtim
 def test_a_failed_rebuild_leaves_the_live_view_as_it_was(runtime: Runtime) -> None:
     deliver_some(runtime, 3)
     publish(runtime)
-    drained(runtime, CustomerTimeline(), 9)
+    drained(runtime, CustomerTimeline(runtime.personal_fields()), 9)
     before = rows(runtime.views_db, "timeline_entries")
     assert len(before) == 9
 
@@ -63,7 +63,7 @@ def test_a_failed_rebuild_leaves_the_live_view_as_it_was(runtime: Runtime) -> No
         if done:  # the shadow holds part of the view: stop here, as a Ctrl-C or a lost broker would
             raise KeyboardInterrupt
 
-    projection = CustomerTimeline()
+    projection = CustomerTimeline(runtime.personal_fields())
     with pytest.raises(KeyboardInterrupt):
         rebuilding.rebuild(runtime.views_db, projection, lambda db: runtime.worker(projection, db),
                            progress=interrupted)
@@ -107,7 +107,7 @@ def test_a_view_of_an_older_layout_is_dropped_to_be_rebuilt_from_offset_zero(run
         cur.execute("INSERT INTO timeline_entries VALUES ('e1', 'Order placed')")
         cur.execute("UPDATE projection_layouts SET layout = 1 WHERE projection = 'customer_timeline'")
         cur.execute("INSERT INTO projection_offsets VALUES ('customer_timeline', 't', 0, 5, 'e1')")
-    CustomerTimeline().create(db)
+    CustomerTimeline(runtime.personal_fields()).create(db)
     assert rows(db, "timeline_entries") == []
     assert [r for r in rows(db, "projection_offsets") if r[0] == "customer_timeline"] == []
     with db.transaction() as cur:
@@ -116,5 +116,5 @@ def test_a_view_of_an_older_layout_is_dropped_to_be_rebuilt_from_offset_zero(run
         cur.execute("SELECT message FROM timeline_entries")  # the new layout's column
     deliver_some(runtime, 1)
     publish(runtime)
-    drained(runtime, CustomerTimeline(), 3)
+    drained(runtime, CustomerTimeline(runtime.personal_fields()), 3)
     assert len(rows(db, "timeline_entries")) == 3

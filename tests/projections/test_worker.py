@@ -16,6 +16,7 @@ from projections.worker import ProjectionGap, ProjectionWorker
 from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from streams.relay import Relay, RelayState
+from streams.sealed import PersonalFields
 from sqlstore.sqldb import Database
 
 CTX = CommandContext.new()
@@ -66,8 +67,8 @@ def test_timeline_and_tracking_follow_the_topic(runtime: Runtime) -> None:
     (oid,) = deliver_some(runtime, 1)
     runtime.app.record_delivery_step(CTX, oid, "driver_assigned", driver="Wang")
     publish(runtime)
-    timeline = runtime.worker(CustomerTimeline())
-    tracking = runtime.worker(OrderTracking())
+    timeline = runtime.worker(CustomerTimeline(runtime.personal_fields()))
+    tracking = runtime.worker(OrderTracking(runtime.personal_fields()))
     drain(timeline, 4)
     drain(tracking, 4)
     entries = runtime.views.timeline("cust-1")
@@ -85,8 +86,8 @@ def test_timeline_and_tracking_follow_the_topic(runtime: Runtime) -> None:
 class Explodes(CustomerTimeline):
     """The real timeline, failing on its n-th event the way a crash would."""
 
-    def __init__(self, at: int) -> None:
-        super().__init__()
+    def __init__(self, at: int, personal: PersonalFields | None) -> None:
+        super().__init__(personal)
         self.at, self.seen = at, 0
 
     def apply(self, cur: Any, envelope: dict[str, Any]) -> None:
@@ -99,7 +100,7 @@ class Explodes(CustomerTimeline):
 def test_offsets_and_rows_commit_together(runtime: Runtime) -> None:
     deliver_some(runtime, 3)
     publish(runtime)
-    worker = runtime.worker(Explodes(at=5))
+    worker = runtime.worker(Explodes(at=5, personal=runtime.personal_fields()))
     with pytest.raises(ConnectionError, match="crash while applying"):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -117,7 +118,7 @@ def test_offsets_and_rows_commit_together(runtime: Runtime) -> None:
 def test_redelivered_events_change_nothing(runtime: Runtime) -> None:
     deliver_some(runtime, 2)
     publish(runtime)
-    worker = runtime.worker(OrderTracking())
+    worker = runtime.worker(OrderTracking(runtime.personal_fields()))
     drain(worker, 6)
     before = view_dump(runtime.views_db)
     # Re-deliver everything: from offset zero, as after a lost offset or a republished topic.
@@ -132,7 +133,8 @@ def test_redelivered_events_change_nothing(runtime: Runtime) -> None:
 
 
 def test_rebuild_from_offset_zero_equals_the_incremental_view(runtime: Runtime) -> None:
-    workers = [runtime.worker(CustomerTimeline()), runtime.worker(OrderTracking())]
+    workers = [runtime.worker(CustomerTimeline(runtime.personal_fields())),
+               runtime.worker(OrderTracking(runtime.personal_fields()))]
     total = 0
     for round_ in range(3):  # interleave writes and consumption, as in production
         oids = deliver_some(runtime, 3, customer=f"cust-{round_}")
@@ -145,7 +147,7 @@ def test_rebuild_from_offset_zero_equals_the_incremental_view(runtime: Runtime) 
     for w in workers:
         w.close()
     progress: list[tuple[int, int]] = []
-    for projection in (CustomerTimeline(), OrderTracking()):
+    for projection in (CustomerTimeline(runtime.personal_fields()), OrderTracking(runtime.personal_fields())):
         assert runtime.worker(projection).rebuild(progress=lambda d, t: progress.append((d, t))) == total
     assert view_dump(runtime.views_db) == incremental
     assert progress[-1] == (total, total)
@@ -156,7 +158,7 @@ def test_projection_survives_a_broker_that_comes_back_empty(runtime: Runtime, to
                                                             partitions: int) -> None:
     deliver_some(runtime, 2)
     publish(runtime)
-    worker = runtime.worker(CustomerTimeline())
+    worker = runtime.worker(CustomerTimeline(runtime.personal_fields()))
     drain(worker, 6)
     worker.close()
     before = view_dump(runtime.views_db)
@@ -168,7 +170,7 @@ def test_projection_survives_a_broker_that_comes_back_empty(runtime: Runtime, to
         relay = Relay(runtime.app, kafka, RelayState(runtime.state_db, f"{topic_prefix}.relay"))
         relay.catch_up()  # verifies, republishes the lost topic, then the new events
         relay.close()
-        restarted = ProjectionWorker(CustomerTimeline(), runtime.views_db, kafka)
+        restarted = ProjectionWorker(CustomerTimeline(runtime.personal_fields()), runtime.views_db, kafka)
         drain(restarted, 9)
         restarted.close()
     after = view_dump(runtime.views_db)
@@ -190,7 +192,7 @@ def test_a_version_gap_is_detected_not_papered_over(runtime: Runtime) -> None:
 
     from streams import envelope
 
-    worker = ProjectionWorker(OrderTracking(), runtime.views_db, runtime.start_kafka())
+    worker = ProjectionWorker(OrderTracking(runtime.personal_fields()), runtime.views_db, runtime.start_kafka())
     oid = deliver_some(runtime, 1)[0]
     events = list(runtime.app.events.get(oid))
 
@@ -210,7 +212,8 @@ def test_a_consumer_group_splits_partitions_and_applies_everything_once(runtime:
     deliver_some(runtime, 6)
     publish(runtime)
     kafka = runtime.start_kafka()
-    workers = [ProjectionWorker(OrderTracking(), runtime.views_db, kafka, mode="group", max_poll_interval_ms=3000)
+    workers = [ProjectionWorker(OrderTracking(runtime.personal_fields()), runtime.views_db, kafka, mode="group",
+                                max_poll_interval_ms=3000)
                for _ in range(2)]
     stop = threading.Event()
     threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
@@ -238,7 +241,7 @@ def test_a_foreign_record_is_set_aside_and_the_view_carries_on(runtime: Runtime)
     producer.close()
     deliver_some(runtime, 1)
     publish(runtime)
-    worker = runtime.worker(CustomerTimeline())
+    worker = runtime.worker(CustomerTimeline(runtime.personal_fields()))
     drain(worker, 3)
     deadline = time.monotonic() + 5
     while not rows(runtime.views_db, "projection_rejects") and time.monotonic() < deadline:
@@ -271,7 +274,7 @@ def test_projection_process_killed_with_sigkill_neither_loses_nor_double_applies
     if settings.database_url:
         env |= {"DATABASE_URL": settings.database_url, "SERVICEORDER_DATABASE_SCHEMA": settings.database_schema}
     cmd = [sys.executable, "-m", "commands.cli", "project", "order_tracking"]
-    probe = ProjectionWorker(OrderTracking(), runtime.views_db, runtime.start_kafka())
+    probe = ProjectionWorker(OrderTracking(runtime.personal_fields()), runtime.views_db, runtime.start_kafka())
 
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -300,7 +303,7 @@ def test_workers_bound_how_long_a_fetch_waits_at_the_broker(runtime: Runtime) ->
     # kafka-python's default (500 ms) set the views' lag at light load (docs/performance.md).
     deliver_some(runtime, 1)
     publish(runtime)
-    worker = runtime.worker(OrderTracking())
+    worker = runtime.worker(OrderTracking(runtime.personal_fields()))
     worker.connect()
     try:
         assert runtime.settings.projection_fetch_wait_ms == 100
@@ -312,7 +315,7 @@ def test_workers_bound_how_long_a_fetch_waits_at_the_broker(runtime: Runtime) ->
 def test_a_running_worker_notices_its_log_was_replaced_and_reads_it_again(runtime: Runtime, topic_prefix: str) -> None:
     deliver_some(runtime, 2)
     publish(runtime)
-    worker = runtime.worker(OrderTracking())
+    worker = runtime.worker(OrderTracking(runtime.personal_fields()))
     drain(worker, 6)
     assert worker.verify_log() is False  # the broker still holds what was applied
     with runtime.views_db.transaction() as cur:  # as if the partitions now held other records
@@ -366,7 +369,7 @@ def test_a_batch_reads_and_writes_its_version_marks_once_not_per_event(runtime: 
     writes delivery steps without reading the order's row first."""
     deliver_some(runtime, 20)  # 60 events, 20 aggregates
     publish(runtime)
-    worker = runtime.worker(OrderTracking())
+    worker = runtime.worker(OrderTracking(runtime.personal_fields()))
     sql, batch = apply_all_counting(worker, 60, monkeypatch)
     labels = [s.split()[0] + " " + (s.split("projection_", 1)[1].split()[0] if "projection_" in s else "view")
               for s in sql]
@@ -374,8 +377,10 @@ def test_a_batch_reads_and_writes_its_version_marks_once_not_per_event(runtime: 
     assert not [s for s in labels if s.startswith(("SAVEPOINT", "RELEASE"))]
     assert bookkeeping.count("SELECT versions") == 1 and bookkeeping.count("SELECT parked") == 1
     assert bookkeeping.count("INSERT versions") == 1
+    # Which of the batch's customers were erased (a view holding personal data), once.
+    assert bookkeeping.count("SELECT erasures") == 1
     assert bookkeeping.count("INSERT offsets") == len(batch)
-    assert len(bookkeeping) == 3 + len(batch)
+    assert len(bookkeeping) == 4 + len(batch)
     assert "SELECT view" not in labels
     assert applied_events(worker) == 60
 
@@ -384,13 +389,13 @@ def test_the_timeline_reads_an_aggregates_customer_once_per_process(runtime: Run
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     orders = deliver_some(runtime, 10)  # 30 events: each order's first names its customer
     publish(runtime)
-    sql, _ = apply_all_counting(runtime.worker(CustomerTimeline()), 30, monkeypatch)
+    sql, _ = apply_all_counting(runtime.worker(CustomerTimeline(runtime.personal_fields())), 30, monkeypatch)
     assert not [s for s in sql if "FROM timeline_subjects" in s]
     for oid in orders:
         runtime.app.record_delivery_step(CTX, oid, "driver_assigned", driver="Wang")
         runtime.app.record_delivery_step(CTX, oid, "in_transit", position={"lat": 30.0, "lng": 120.0})
     publish(runtime)
     # A new process knows nothing yet: one read per order, not per event.
-    sql, _ = apply_all_counting(runtime.worker(CustomerTimeline()), 20, monkeypatch)
+    sql, _ = apply_all_counting(runtime.worker(CustomerTimeline(runtime.personal_fields())), 20, monkeypatch)
     assert len([s for s in sql if "FROM timeline_subjects" in s]) == 10
     assert [e["summary"] for e in runtime.views.timeline("cust-1")].count("Driver Wang assigned") == 10

@@ -39,6 +39,24 @@ def replay_topic_by_topic(runtime: Runtime, projection: Projection, categories: 
                 projection.apply(cur, env)
 
 
+def replay_aggregate_by_aggregate(runtime: Runtime, projection: Projection, categories: list[str],
+                                  reverse: bool = False) -> None:
+    """Drop the view and apply every aggregate's events whole, one aggregate after another
+    (categories in the order given, aggregates by first position, or the reverse): each
+    aggregate on a partition of its own, read one partition at a time."""
+    events = envelopes_by_category(runtime)
+    projection.drop(runtime.views_db)
+    projection.create(runtime.views_db)
+    with runtime.views_db.transaction() as cur:
+        for category in categories:
+            by_aggregate: dict[str, list[dict[str, Any]]] = {}
+            for env in events.get(category, []):
+                by_aggregate.setdefault(env["subject"], []).append(env)
+            for aggregate in (reversed(list(by_aggregate)) if reverse else list(by_aggregate)):
+                for env in by_aggregate[aggregate]:
+                    projection.apply(cur, env)
+
+
 def wait_until_caught_up(runtime: Runtime, timeout: float = 30.0,
                          projections: Collection[str] | None = None) -> dict[str, Any]:
     """Wait until the relay has published the whole store and the projections (all, or
