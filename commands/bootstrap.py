@@ -189,9 +189,10 @@ def engine_config(settings: Settings, env: dict[str, str], clock: Clock, key_sto
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     data_dir: Path = settings.data_dir
     if settings.database_url:
-        db = Database(settings.database_url, settings.database_schema)
+        db = Database(settings.database_url, settings.database_schema, max_connections=settings.db_pool_size)
         db.ensure_schema()
-        env = event_store_env(postgres=db.pg.eventsourcing_env(settings.database_schema))
+        env = event_store_env(postgres=db.pg.eventsourcing_env(settings.database_schema),
+                              pool_size=settings.event_store_pool_size)
         state_db = views_db = db
         store = f"postgresql://{db.pg.host}:{db.pg.port}/{db.pg.dbname} schema={settings.database_schema}"
     else:
@@ -206,7 +207,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         on_close.append(democlock.stamp_events(demo_clock))
     # The key store has its own connections: keys are read while decoding events, which
     # other code may do while it holds a connection of the state or views database.
-    keys_db = Database(settings.database_url, settings.database_schema, max_connections=5, max_idle=2) \
+    keys_db = Database(settings.database_url, settings.database_schema, max_connections=settings.keys_pool_size,
+                       max_idle=min(2, settings.keys_pool_size)) \
         if settings.database_url else Database(str(data_dir / "relay.sqlite"))
     app = ServiceOrderApp(engine_config(settings, env, clock or SystemClock(), SqlKeyStore(keys_db)))
     for projection in build_projections():

@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "SERVICEORDER_DATABASE_URL"))
     database_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     data_dir: Path = Path(".serviceorder")
+    # PostgreSQL connections per process (docs/operations.md sums them for a deployment):
+    # our own SQL (views, relay checkpoints, tokens), the event store (eventsourcing's
+    # pool: one kept open, the rest opened under load), and the personal-data keys.
+    db_pool_size: int = Field(default=10, ge=2, le=1000)
+    event_store_pool_size: int = Field(default=10, ge=2, le=1000)
+    keys_pool_size: int = Field(default=3, ge=1, le=100)
 
     # Kafka. No KAFKA_BOOTSTRAP_SERVERS: the bundled broker on a free local port.
     kafka_bootstrap_servers: str | None = Field(
