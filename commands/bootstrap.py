@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -143,10 +144,19 @@ class Runtime:
         thread.start()
         self.threads.append(thread)
 
-    def close(self) -> None:
+    def close(self, grace: float = 2.0) -> None:
+        """Stop the background workers, waiting ``grace`` seconds in all for them to finish
+        what they are doing (a worker waiting on a broker that is down may not). One still
+        running is left behind (a daemon thread: the process exits): whatever it did not
+        commit is done again by its successor (at-least-once publishing, views' offsets
+        committed with their rows)."""
         self.stop.set()
+        deadline = time.monotonic() + grace
         for thread in self.threads:
-            thread.join(timeout=15)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        busy = [thread.name for thread in self.threads if thread.is_alive()]
+        if busy:
+            log.warning("workers_left_running", threads=busy, grace_s=grace)
         self.app.close()
         self.views_db.close()
         self.state_db.close()

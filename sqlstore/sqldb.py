@@ -57,9 +57,9 @@ class PostgresURL:
         }
 
 
-def _alive(conn: Any) -> bool:
-    """Whether an idle pooled connection is still usable, found without a round trip: the
-    server sends nothing on an idle connection unless it is closing it (a restart, an
+def alive(conn: Any) -> bool:
+    """Whether an idle connection is still usable, found without a round trip: the server
+    sends nothing on an idle connection (no LISTEN) unless it is closing it (a restart, an
     administrator's terminate), so a readable or hung-up socket means it is gone."""
     if conn.closed:
         return False
@@ -165,7 +165,7 @@ class Database:
             try:
                 self._close_stale()
                 while (conn := self._pop_idle()) is not None:
-                    if _alive(conn):
+                    if alive(conn):
                         return conn
                     conn.close()
                 return psycopg2.connect(host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
@@ -281,6 +281,15 @@ class Database:
                     broken = True
             self._release(conn, broken)
 
+    def session(self, options: str = "") -> Any:
+        """A connection of its own, outside the pool and its limit, in autocommit (PostgreSQL):
+        for what lasts as long as a session does (an advisory lock, LISTEN)."""
+        conn = psycopg2.connect(host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname, user=self.pg.user,
+                                password=self.pg.password, connect_timeout=10,
+                                options=f"-c search_path={self.schema} {options}".strip())
+        conn.autocommit = True
+        return conn
+
     def ensure_schema(self) -> None:
         if self.dialect == "postgres" and self.schema != "public":
             conn = psycopg2.connect(
@@ -338,10 +347,7 @@ class Doorbell:
         while not self._stop.is_set():
             conn = None
             try:
-                pg = self.db.pg
-                conn = psycopg2.connect(host=pg.host, port=pg.port, dbname=pg.dbname, user=pg.user,
-                                        password=pg.password, connect_timeout=10)
-                conn.autocommit = True
+                conn = self.db.session()
                 with conn.cursor() as cur:
                     cur.execute(f'LISTEN "{self.channel}"')
                 self._rang.set()

@@ -22,11 +22,13 @@ import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from kafka import TopicPartition
+from kafka.errors import KafkaTimeoutError
 
 from contract.names import CATEGORIES
 from engine.store.topics import category_of, event_type_name, stored_topics
 from streams import envelope
-from streams.kafka import KafkaConfig, read_record_at
+from streams.kafka import KafkaConfig, close_producer, records_at
+from streams.lease import Lease, lease_for
 from sqlstore.sqldb import Database, Doorbell
 
 log = structlog.get_logger(__name__)
@@ -72,6 +74,9 @@ def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dic
                                     category=category, aggregate_type=CATEGORIES[category],
                                     position=n.id, source_prefix=source_prefix)
 
+
+# The longest pause between two attempts after a failure (seconds).
+MAX_BACKOFF = 2.0
 
 # The partition number of the marker row of a topic whose republish has not completed.
 REPUBLISHING = -1
@@ -149,6 +154,9 @@ class Relay:
         min_cycle: float = 0.05,
         verify_interval: float = 60.0,
         after_send: Callable[[int], None] | None = None,
+        lease: Lease | None = None,
+        standby_interval: float = 1.0,
+        send_timeout: float = 5.0,
     ) -> None:
         self.app = app
         self.kafka = kafka
@@ -162,6 +170,12 @@ class Relay:
         self.verify_interval = verify_interval
         # Test seam for fault injection: called after each send with the count so far.
         self.after_send = after_send
+        # Several relays may run; the one holding the lease publishes (streams.lease), the
+        # others try to take it every ``standby_interval`` seconds.
+        self.lease = lease
+        self.standby_interval = standby_interval
+        self.send_timeout = send_timeout
+        self._stopping = threading.Event()
         self._producer: Any = None
         self._last_verify = 0.0
 
@@ -177,10 +191,10 @@ class Relay:
             self._last_verify = 0.0
         return self._producer
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10) -> None:
         if self._producer is not None:
-            self._producer.close(timeout=10)
-            self._producer = None
+            producer, self._producer = self._producer, None
+            close_producer(producer, timeout)
 
     # One batch ---------------------------------------------------------------------------
 
@@ -200,12 +214,27 @@ class Relay:
             futures.append((future, env["id"]))
             if self.after_send:
                 self.after_send(sent)
-        self.producer.flush()
+        self._flush()
         published = []
         for future, event_id in futures:
             md = future.get(timeout=30)
             published.append(Published(md.topic, md.partition, md.offset, event_id))
         return published
+
+    def _flush(self) -> None:
+        """Wait until the broker acknowledged everything sent, for at most ``send_timeout``
+        seconds. A healthy broker takes milliseconds; one that came back empty answers a
+        running producer with errors it retries for minutes (kafka-python's delivery timeout,
+        under an idempotent producer the new broker does not know), so the batch fails here
+        and the next producer verifies the topics first. A stopping relay does not wait."""
+        deadline = time.monotonic() + self.send_timeout
+        while True:
+            try:
+                self.producer.flush(timeout=0.25)
+                return
+            except KafkaTimeoutError:
+                if time.monotonic() > deadline or self._stopping.is_set():
+                    raise
 
     def run_once(self) -> int:
         """Publish the next batch; returns how many notifications it moved past."""
@@ -239,13 +268,13 @@ class Relay:
             existing = set(admin.list_topics())
         finally:
             admin.close()
-        for tp, (offset, event_id) in self.state.checkpoints().items():
-            if tp.topic in behind:
-                continue
+        checkpoints = self.state.checkpoints()
+        for tp in checkpoints:
             if tp.topic not in existing or tp.partition == REPUBLISHING:
                 behind.add(tp.topic)
-                continue
-            record = read_record_at(self.kafka, tp, offset)
+        to_read = {tp: offset for tp, (offset, _) in checkpoints.items() if tp.topic not in behind}
+        for tp, record in records_at(self.kafka, to_read).items():
+            offset, event_id = checkpoints[tp]
             if record is None or _envelope_id(record.value) != event_id:
                 log.warning("topic_behind_store", topic=tp.topic, partition=tp.partition, offset=offset,
                             expected_event_id=event_id)
@@ -299,29 +328,56 @@ class Relay:
         return Doorbell(self.state.db, channel)
 
     def run(self, stop: threading.Event) -> None:
-        log.info("relay_started", position=self.state.position())
+        """Publish while holding the lease; wait as a standby while another relay holds it."""
+        self._stopping = stop
+        lease = self.lease or lease_for(self.state.db, self.state.name)
+        standby_since: float | None = None
+        try:
+            while not stop.is_set():
+                if not lease.try_acquire():
+                    if standby_since is None:
+                        standby_since = time.monotonic()
+                        log.info("relay_standby", position=self.state.position())
+                    stop.wait(self.standby_interval)
+                    continue
+                log.info("relay_active", position=self.state.position(),
+                         waited_s=round(time.monotonic() - standby_since, 3) if standby_since else 0.0)
+                standby_since = None
+                self._publish(stop, lease)
+                if not stop.is_set():
+                    log.warning("relay_lease_lost", position=self.state.position())
+        finally:
+            lease.release()
+        log.info("relay_stopped", position=self.state.position())
+
+    def _publish(self, stop: threading.Event, lease: Lease) -> None:
+        """The active relay's loop, until ``stop`` or until the lease is lost."""
         doorbell = self._doorbell()
         backoff = self.poll_interval
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                self.producer  # noqa: B018 - creates the topics up front, so consumers can start
-                moved = self.run_once()
-                backoff = self.poll_interval
-            except Exception:
-                log.exception("relay_batch_failed", retry_in_s=backoff)
-                self.close()
-                moved = 0
-                backoff = min(backoff * 2 if backoff else 1.0, 30.0)
-                stop.wait(backoff)
-                continue
-            if moved < self.batch_size:
-                if doorbell is not None:
-                    doorbell.wait(self.poll_interval, stop)
-                    stop.wait(self.min_cycle - (time.monotonic() - started))
-                else:
-                    stop.wait(self.poll_interval)
-        if doorbell is not None:
-            doorbell.close()
-        self.close()
-        log.info("relay_stopped", position=self.state.position())
+        try:
+            while not stop.is_set() and lease.held():
+                started = time.monotonic()
+                try:
+                    self.producer  # noqa: B018 - creates the topics up front, so consumers can start
+                    moved = self.run_once()
+                    backoff = self.poll_interval
+                except Exception:
+                    log.exception("relay_batch_failed", retry_in_s=backoff)
+                    # What the producer still holds is sent again from the checkpoint.
+                    self.close(timeout=0)
+                    moved = 0
+                    # Capped low: the service is back within seconds of its store or broker.
+                    backoff = min(backoff * 2 if backoff else 1.0, MAX_BACKOFF)
+                    stop.wait(backoff)
+                    continue
+                if moved < self.batch_size:
+                    if doorbell is not None:
+                        doorbell.wait(self.poll_interval, stop)
+                        stop.wait(self.min_cycle - (time.monotonic() - started))
+                    else:
+                        stop.wait(self.poll_interval)
+        finally:
+            if doorbell is not None:
+                doorbell.close()
+            # Every batch was flushed before its checkpoint: nothing held is owed to anyone.
+            self.close(timeout=0)
