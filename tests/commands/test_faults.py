@@ -257,7 +257,8 @@ ORDER = {"customer_id": "cust-probe", "tier": "vip", "delivery_address": "1 Prob
 
 def relay_fail_over(cluster: Cluster) -> float:
     """Kill -9 the active relay under load; the seconds until the standby is active."""
-    wait_for(lambda: cluster.logged("standby", "relay_standby"), 60, "the standby relay did not wait")
+    wait_for(lambda: cluster.logged("standby", "relay_standby"), 60,
+             f"the standby relay did not wait: {cluster.log('standby').read_text(errors='replace')[-2000:]}")
     assert not cluster.logged("standby", "relay_active"), "two relays active at once"
     killed = time.time()
     cluster.kill("relay")
@@ -273,7 +274,9 @@ def failures_after_postgres_restart(cluster: Cluster, since: float) -> dict[str,
 
 
 def test_kills_and_outages_under_load_lose_and_duplicate_nothing(cluster: Cluster) -> None:
-    for name in ("api", "relay", "projections", "scheduler", "standby"):
+    cluster.start("relay")
+    wait_for(lambda: cluster.logged("relay", "relay_active"), 60, "the relay did not start")
+    for name in ("api", "projections", "scheduler", "standby"):
         cluster.start(name)
     clients = Clients(cluster.port, count=6)
     clients.start()
@@ -435,3 +438,21 @@ def test_clients_racing_on_one_order_exactly_one_wins_each_version(cluster: Clus
         assert [e.originator_version for e in runtime.app.events.get(UUID(order))] == list(range(1, 5 + rounds))
     finally:
         runtime.close()
+
+
+def test_serve_stops_within_seconds_while_the_broker_is_down(cluster: Cluster) -> None:
+    """``serve`` (API, relay, every projection, scheduler in one process) with its broker
+    gone: SIGTERM ends it within 5 s (issue 19: 27.7 s), not after its Kafka clients'
+    timeouts."""
+    cluster.start("serve")
+    with httpx.Client(base_url=f"http://127.0.0.1:{cluster.port}",
+                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as http:
+        order = http.post("/orders", json=ORDER).json()["order_id"]
+        wait_for(lambda: http.get(f"/orders/{order}/tracking").status_code == 200, 60, "the view did not follow")
+    cluster.stop_broker()
+    # Stopped once the relay is in its Kafka clients' waits (its next check of the topics failed).
+    wait_for(lambda: cluster.logged("serve", "relay_batch_failed"), 60, "the relay did not notice")
+    took = cluster.terminate("serve")
+    print(f"\nserve stopped {took:.2f} s after SIGTERM with the broker down")
+    assert took < 5
+    assert cluster.logged("serve", "serve_stopped")
