@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import structlog
@@ -27,27 +26,14 @@ from kafka.errors import KafkaTimeoutError
 from contract.names import CATEGORIES
 from engine.store.topics import category_of, event_type_name, stored_topics
 from streams import envelope
+from streams.checkpoint import REPUBLISHING, Published, RelayState
 from streams.kafka import KafkaConfig, close_producer, records_at
 from streams.lease import Lease, lease_for
-from sqlstore.sqldb import Database, Doorbell
+from sqlstore.sqldb import Doorbell
 
 log = structlog.get_logger(__name__)
 
-DDL = (
-    """CREATE TABLE IF NOT EXISTS relay_position (
-        relay TEXT PRIMARY KEY,
-        position BIGINT NOT NULL,
-        updated_at TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS relay_checkpoints (
-        relay TEXT NOT NULL,
-        topic TEXT NOT NULL,
-        partition_no INTEGER NOT NULL,
-        last_offset BIGINT NOT NULL,
-        event_id TEXT NOT NULL,
-        PRIMARY KEY (relay, topic, partition_no)
-    )""",
-)
+__all__ = ["REPUBLISHING", "Published", "Relay", "RelayState", "envelope_of", "event_topics"]
 
 
 def _envelope_id(raw: bytes) -> str | None:
@@ -55,14 +41,6 @@ def _envelope_id(raw: bytes) -> str | None:
         return str(envelope.decode(raw)["id"])
     except envelope.MalformedEnvelope:
         return None
-
-
-@dataclass
-class Published:
-    topic: str
-    partition: int
-    offset: int
-    event_id: str
 
 
 def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dict[str, Any]] | None:
@@ -78,68 +56,6 @@ def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dic
 # The longest pause between two attempts after a failure (seconds).
 MAX_BACKOFF = 2.0
 
-# The partition number of the marker row of a topic whose republish has not completed.
-REPUBLISHING = -1
-
-
-class RelayState:
-    """The relay's durable checkpoint, in the same database as the event store."""
-
-    def __init__(self, db: Database, name: str) -> None:
-        self.db = db
-        self.name = name
-        with db.transaction() as cur:
-            for stmt in DDL:
-                cur.execute(stmt)
-
-    def position(self) -> int:
-        with self.db.transaction() as cur:
-            row = cur.execute("SELECT position FROM relay_position WHERE relay = %s", (self.name,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def checkpoints(self) -> dict[TopicPartition, tuple[int, str]]:
-        with self.db.transaction() as cur:
-            rows = cur.execute(
-                "SELECT topic, partition_no, last_offset, event_id FROM relay_checkpoints WHERE relay = %s",
-                (self.name,),
-            ).fetchall()
-        return {TopicPartition(t, int(p)): (int(o), e) for t, p, o, e in rows}
-
-    def commit(self, position: int | None, published: list[Published]) -> None:
-        last: dict[tuple[str, int], Published] = {}
-        for p in published:
-            key = (p.topic, p.partition)
-            if key not in last or p.offset > last[key].offset:
-                last[key] = p
-        with self.db.transaction() as cur:
-            if position is not None:
-                cur.execute(
-                    "INSERT INTO relay_position (relay, position, updated_at) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at",
-                    (self.name, position, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
-                )
-            for p in last.values():
-                cur.execute(
-                    "INSERT INTO relay_checkpoints (relay, topic, partition_no, last_offset, event_id) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (relay, topic, partition_no) DO UPDATE SET "
-                    "last_offset = EXCLUDED.last_offset, event_id = EXCLUDED.event_id",
-                    (self.name, p.topic, p.partition, p.offset, p.event_id),
-                )
-
-    def forget_topic(self, topic: str) -> None:
-        """Drop a topic's checkpoints and mark it as being republished: until the republish
-        completes (``republished``), verification finds the topic behind, so a republish cut
-        short by a crash or a broker failure is started again, not silently left partial."""
-        with self.db.transaction() as cur:
-            cur.execute("DELETE FROM relay_checkpoints WHERE relay = %s AND topic = %s", (self.name, topic))
-            cur.execute("INSERT INTO relay_checkpoints (relay, topic, partition_no, last_offset, event_id) "
-                        "VALUES (%s, %s, %s, %s, %s)", (self.name, topic, REPUBLISHING, -1, "republishing"))
-
-    def republished(self, topic: str) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("DELETE FROM relay_checkpoints WHERE relay = %s AND topic = %s AND partition_no = %s",
-                        (self.name, topic, REPUBLISHING))
-
 
 class Relay:
     def __init__(
@@ -152,7 +68,7 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         min_cycle: float = 0.05,
-        verify_interval: float = 60.0,
+        verify_interval: float = 5.0,
         after_send: Callable[[int], None] | None = None,
         lease: Lease | None = None,
         standby_interval: float = 1.0,
@@ -222,11 +138,9 @@ class Relay:
         return published
 
     def _flush(self) -> None:
-        """Wait until the broker acknowledged everything sent, for at most ``send_timeout``
-        seconds. A healthy broker takes milliseconds; one that came back empty answers a
-        running producer with errors it retries for minutes (kafka-python's delivery timeout,
-        under an idempotent producer the new broker does not know), so the batch fails here
-        and the next producer verifies the topics first. A stopping relay does not wait."""
+        """Wait at most ``send_timeout`` seconds for the broker's acknowledgements. A broker
+        that came back empty answers a running (idempotent) producer with errors it retries
+        for minutes; the batch fails instead, and the next producer verifies the topics first."""
         deadline = time.monotonic() + self.send_timeout
         while True:
             try:
