@@ -20,7 +20,6 @@ from typing import Any, Callable
 import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
-from kafka import TopicPartition
 from kafka.errors import KafkaTimeoutError
 
 from contract.names import CATEGORIES

@@ -30,7 +30,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 from uuid import UUID, uuid4
 
 import httpx
@@ -43,6 +43,7 @@ from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.kafka_helpers import consume_all
 from tests.projections.test_worker import view_dump
 from tests.projections.topic_order import wait_until_caught_up
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not pgcluster.available(), reason="needs PostgreSQL's server binaries")
 
@@ -146,14 +147,6 @@ class Cluster:
 
 def timestamp(entry: dict[str, Any]) -> float:
     return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"{what} within {timeout} s"
-        time.sleep(0.05)
-    return value
 
 
 class Clients:

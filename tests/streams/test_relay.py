@@ -10,7 +10,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -20,6 +20,7 @@ from streams.broker import BrokerProcess
 from streams.kafka import KafkaConfig
 from streams.relay import Relay, RelayState
 from tests.kafka_helpers import consume_all, envelopes
+from tests.waiting import wait_for
 
 CTX = CommandContext.new()
 
@@ -201,14 +202,6 @@ def relay_env(runtime: Runtime, settings: Any, **extra: str) -> dict[str, str]:
 def logged(path: Path, event: str) -> list[dict[str, Any]]:
     lines = path.read_text(errors="replace").splitlines() if path.exists() else []
     return [e for e in (json.loads(line) for line in lines if line.startswith("{")) if e.get("event") == event]
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"{what} within {timeout} s"
-        time.sleep(0.02)
-    return value
 
 
 def assert_each_aggregate_in_order(envs_by_partition: dict[int, list[dict[str, Any]]]) -> None:
