@@ -250,18 +250,20 @@ class Relay:
                 if not lease.try_acquire():
                     if standby_since is None:
                         standby_since = time.monotonic()
-                        log.info("relay_standby", position=self.state.position())
+                        log.info("relay_standby", relay=self.state.name)
                     stop.wait(self.standby_interval)
                     continue
-                log.info("relay_active", position=self.state.position(),
+                # Logged without a database read: the lease changes hands when the database
+                # does (a restart), and this loop must not die of it.
+                log.info("relay_active", relay=self.state.name,
                          waited_s=round(time.monotonic() - standby_since, 3) if standby_since else 0.0)
                 standby_since = None
                 self._publish(stop, lease)
                 if not stop.is_set():
-                    log.warning("relay_lease_lost", position=self.state.position())
+                    log.warning("relay_lease_lost", relay=self.state.name)
         finally:
             lease.release()
-        log.info("relay_stopped", position=self.state.position())
+        log.info("relay_stopped", relay=self.state.name)
 
     def _publish(self, stop: threading.Event, lease: Lease) -> None:
         """The active relay's loop, until ``stop`` or until the lease is lost."""
