@@ -68,6 +68,8 @@ def make_settings(backend: str, tmp_path: Path, broker: BrokerProcess | None, to
         "admin_token": ADMIN_TOKEN,
         "relay_poll_interval": 0.05,
         "scheduler_interval": 0.05,
+        # Reads waiting for a write may wait this long (the suite runs on busy machines).
+        "read_wait_max_seconds": 60.0,
         "log_format": "console",
         **extra,
     }
