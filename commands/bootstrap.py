@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -150,10 +151,19 @@ class Runtime:
         thread.start()
         self.threads.append(thread)
 
-    def close(self) -> None:
+    def close(self, grace: float = 2.0) -> None:
+        """Stop the background workers, waiting ``grace`` seconds in all for them to finish
+        what they are doing (a worker waiting on a broker that is down may not). One still
+        running is left behind (a daemon thread: the process exits): whatever it did not
+        commit is done again by its successor (at-least-once publishing, views' offsets
+        committed with their rows)."""
         self.stop.set()
+        deadline = time.monotonic() + grace
         for thread in self.threads:
-            thread.join(timeout=15)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        busy = [thread.name for thread in self.threads if thread.is_alive()]
+        if busy:
+            log.warning("workers_left_running", threads=busy, grace_s=grace)
         self.app.close()
         self.views_db.close()
         self.state_db.close()
@@ -196,9 +206,10 @@ def engine_config(settings: Settings, env: dict[str, str], clock: Clock, key_sto
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     data_dir: Path = settings.data_dir
     if settings.database_url:
-        db = Database(settings.database_url, settings.database_schema)
+        db = Database(settings.database_url, settings.database_schema, max_connections=settings.db_pool_size)
         db.ensure_schema()
-        env = event_store_env(postgres=db.pg.eventsourcing_env(settings.database_schema))
+        env = event_store_env(postgres=db.pg.eventsourcing_env(settings.database_schema),
+                              pool_size=settings.event_store_pool_size)
         state_db = views_db = db
         store = f"postgresql://{db.pg.host}:{db.pg.port}/{db.pg.dbname} schema={settings.database_schema}"
     else:
@@ -213,7 +224,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         on_close.append(democlock.stamp_events(demo_clock))
     # The key store has its own connections: keys are read while decoding events, which
     # other code may do while it holds a connection of the state or views database.
-    keys_db = Database(settings.database_url, settings.database_schema, max_connections=5, max_idle=2) \
+    keys_db = Database(settings.database_url, settings.database_schema, max_connections=settings.keys_pool_size,
+                       max_idle=min(2, settings.keys_pool_size)) \
         if settings.database_url else Database(str(data_dir / "relay.sqlite"))
     keys = SqlKeyStore(keys_db)
     app = ServiceOrderApp(engine_config(settings, env, clock or SystemClock(), keys))

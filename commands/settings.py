@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "SERVICEORDER_DATABASE_URL"))
     database_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     data_dir: Path = Path(".serviceorder")
+    # PostgreSQL connections per process (docs/operations.md sums them for a deployment):
+    # our own SQL (views, relay checkpoints, tokens), the event store (eventsourcing's
+    # pool: one kept open, the rest opened under load), and the personal-data keys.
+    db_pool_size: int = Field(default=10, ge=2, le=1000)
+    event_store_pool_size: int = Field(default=10, ge=2, le=1000)
+    keys_pool_size: int = Field(default=3, ge=1, le=100)
 
     # Kafka. No KAFKA_BOOTSTRAP_SERVERS: the bundled broker on a free local port.
     kafka_bootstrap_servers: str | None = Field(
@@ -41,7 +47,9 @@ class Settings(BaseSettings):
     # On PostgreSQL the relay wakes on every write (LISTEN/NOTIFY) but starts batches at
     # most this often, so that under load the writes of this interval go out together.
     relay_min_cycle: float = Field(default=0.05, ge=0, le=10)
-    relay_verify_interval: float = Field(default=60.0, gt=0)
+    # Seconds between read-back checks of the topics (a broker that came back empty is
+    # noticed within this, and its topics republished): one cheap read for all partitions.
+    relay_verify_interval: float = Field(default=5.0, gt=0)
 
     # Projections: "assign" reads every partition in one worker; "group" joins a consumer
     # group so that several workers share the partitions.
@@ -50,7 +58,7 @@ class Settings(BaseSettings):
     projection_batch_size: int = Field(default=500, ge=1, le=10_000)
     # How often a running worker checks that the broker still holds what it applied (a
     # broker that lost its memory and was republished is re-read from offset zero).
-    projection_verify_interval: float = Field(default=30.0, gt=0)
+    projection_verify_interval: float = Field(default=5.0, gt=0)
     # The longest a fetch waits at the broker for new records: a bound on a view's lag when
     # the broker holds a fetch for its full wait (kafka-python's default is 500 ms).
     projection_fetch_wait_ms: int = Field(default=100, ge=1, le=5_000)

@@ -28,12 +28,13 @@ from typing import Any, Callable
 import psycopg2
 import structlog
 from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka.errors import OffsetOutOfRangeError
 
 from projections import parking
 from projections.base import Projection
 from projections.storable import storable_envelope, storable_text
 from streams import envelope as ce
-from streams.kafka import KafkaConfig, partitions_of, read_record_at
+from streams.kafka import KafkaConfig, close_producer, partitions_of, records_at
 from sqlstore.sqldb import Cursor, Database
 
 log = structlog.get_logger(__name__)
@@ -94,9 +95,10 @@ class ProjectionWorker:
 
     def _position_partitions(self, partitions: list[TopicPartition]) -> None:
         stored = self.stored_offsets()
+        replaced = self._replaced(partitions, stored)
         for tp in partitions:
             next_offset, last_event_id = stored.get(tp, (0, ""))
-            if not self._log_holds(tp, next_offset, last_event_id):
+            if tp in replaced:
                 log.warning("projection_log_mismatch", projection=self.projection.name, topic=tp.topic,
                             partition=tp.partition, offset=next_offset - 1, expected_event_id=last_event_id)
                 next_offset = 0
@@ -105,13 +107,14 @@ class ProjectionWorker:
             log.info("partition_positioned", projection=self.projection.name, topic=tp.topic,
                      partition=tp.partition, offset=next_offset)
 
-    def _log_holds(self, tp: TopicPartition, next_offset: int, last_event_id: str) -> bool:
-        """Whether the partition still holds, just before ``next_offset``, the record this
-        view applied last (trivially so when it has applied nothing there)."""
-        if next_offset == 0:
-            return True
-        record = read_record_at(self.kafka, tp, next_offset - 1)
-        return record is not None and _event_id(record.value) == last_event_id
+    def _replaced(self, partitions: list[TopicPartition],
+                  stored: dict[TopicPartition, tuple[int, str]]) -> set[TopicPartition]:
+        """The partitions that no longer hold, just before their stored offset, the record
+        this view applied last (one read-back for all; a partition with nothing applied
+        holds trivially)."""
+        applied = {tp: stored[tp] for tp in partitions if stored.get(tp, (0, ""))[0] > 0}
+        found = records_at(self.kafka, {tp: next_offset - 1 for tp, (next_offset, _) in applied.items()})
+        return {tp for tp, record in found.items() if record is None or _event_id(record.value) != applied[tp][1]}
 
     def verify_log(self) -> bool:
         """Check that the broker still holds the records this view has applied; if a
@@ -121,8 +124,7 @@ class ProjectionWorker:
         True if it reconnected."""
         if self.consumer is None:
             return False
-        stored = self.stored_offsets()
-        replaced = [tp for tp in self.consumer.assignment() if not self._log_holds(tp, *stored.get(tp, (0, "")))]
+        replaced = self._replaced(list(self.consumer.assignment()), self.stored_offsets())
         if replaced:
             log.warning("projection_log_replaced", projection=self.projection.name,
                         partitions=[f"{tp.topic}[{tp.partition}]" for tp in replaced])
@@ -142,7 +144,7 @@ class ProjectionWorker:
     def connect(self) -> None:
         if self.mode == "assign":
             self.consumer = self.kafka.consumer(max_poll_interval_ms=self.max_poll_interval_ms,
-                                                fetch_max_wait_ms=self.fetch_max_wait_ms)
+                                                fetch_max_wait_ms=self.fetch_max_wait_ms, auto_offset_reset="none")
             try:
                 partitions = [tp for topic in self.topics for tp in partitions_of(self.consumer, topic, timeout=5)]
             except TimeoutError:
@@ -165,6 +167,7 @@ class ProjectionWorker:
                 group_id=self.group_id,
                 max_poll_interval_ms=self.max_poll_interval_ms,
                 fetch_max_wait_ms=self.fetch_max_wait_ms,
+                auto_offset_reset="none",
                 session_timeout_ms=min(10_000, self.max_poll_interval_ms),
                 heartbeat_interval_ms=min(3_000, self.max_poll_interval_ms // 3),
             )
@@ -175,8 +178,8 @@ class ProjectionWorker:
             self.consumer.close()
             self.consumer = None
         if self._producer is not None:
-            self._producer.close(timeout=5)
-            self._producer = None
+            producer, self._producer = self._producer, None
+            close_producer(producer, 5)
 
     # Applying ---------------------------------------------------------------------------
 
@@ -315,10 +318,26 @@ class ProjectionWorker:
                           events=len(self._dead_letters))
         self._dead_letters = []
 
+    def _poll(self) -> dict[TopicPartition, list[Any]]:
+        """One poll. The consumer does not reset out-of-range positions by itself: a position
+        beyond the end of its partition is the first sign of a broker that came back empty
+        (or a topic recreated), so the log is verified at once instead of at the next
+        periodic check; otherwise (retention moved the start past it) it reads from the start."""
+        try:
+            return self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
+        except OffsetOutOfRangeError as exc:
+            out_of_range = list(exc.args[0]) if exc.args and isinstance(exc.args[0], dict) else []
+            log.warning("projection_offset_out_of_range", projection=self.projection.name,
+                        partitions=[f"{tp.topic}[{tp.partition}]" for tp in out_of_range])
+            if not self.verify_log():
+                for tp in out_of_range:
+                    self.consumer.seek_to_beginning(tp)
+            return {}
+
     def poll_once(self) -> int:
         if self.consumer is None:
             self.connect()
-        batch = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
+        batch = self._poll()
         if not batch:
             return 0
         try:
@@ -358,7 +377,8 @@ class ProjectionWorker:
                 log.exception("projection_batch_failed", projection=self.projection.name, retry_in_s=backoff)
                 self.close()
                 stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                # Capped low: the view follows within seconds of its database or broker returning.
+                backoff = min(backoff * 2, 2.0)
         self.close()
         log.info("projection_stopped", projection=self.projection.name)
 
@@ -379,7 +399,7 @@ class ProjectionWorker:
         total = 0
         quiet = 0
         while quiet < idle_polls:
-            batch = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
+            batch = self._poll()
             if batch:
                 quiet = 0
                 self.apply_batch(batch)

@@ -57,6 +57,20 @@ class PostgresURL:
         }
 
 
+def alive(conn: Any) -> bool:
+    """Whether an idle connection is still usable, found without a round trip: the server
+    sends nothing on an idle connection (no LISTEN) unless it is closing it (a restart, an
+    administrator's terminate), so a readable or hung-up socket means it is gone."""
+    if conn.closed:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return not poller.poll(0)
+    except (OSError, ValueError, psycopg2.Error):
+        return False
+
+
 def _returns_rows(sql: str) -> bool:
     head = sql.lstrip()[:6].upper()
     return head in ("SELECT", "WITH") or "RETURNING" in sql.upper()
@@ -150,13 +164,10 @@ class Database:
                                                 f"({self._max} in use)")
             try:
                 self._close_stale()
-                with self._idle_lock:
-                    conn = None
-                    while self._idle and conn is None:
-                        _, conn = self._idle.pop()
-                        conn = None if conn.closed else conn
-                if conn is not None:
-                    return conn
+                while (conn := self._pop_idle()) is not None:
+                    if alive(conn):
+                        return conn
+                    conn.close()
                 return psycopg2.connect(host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname,
                                         user=self.pg.user, password=self.pg.password,
                                         options=f"-c search_path={self.schema}", connect_timeout=10)
@@ -167,6 +178,19 @@ class Database:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
+
+    def _pop_idle(self) -> Any:
+        with self._idle_lock:
+            return self._idle.pop()[1] if self._idle else None
+
+    def _drop_idle(self) -> None:
+        """Close every idle connection: one connection found the server gone (a restart, a
+        network failure), and the others, opened to the same server, are as dead; each one
+        handed out would cost a request its answer (a 503)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for _, conn in idle:
+            conn.close()
 
     def _close_stale(self) -> None:
         """Close the connections idle for longer than the timeout (the oldest come first)."""
@@ -185,7 +209,8 @@ class Database:
             try:
                 # A connection that saw the server go away is dropped, not reused: after a
                 # PostgreSQL restart every pooled connection is dead.
-                status = conn.info.transaction_status if not conn.closed else None
+                lost = bool(conn.closed)  # psycopg2 marks a connection the server dropped
+                status = conn.info.transaction_status if not lost else None
                 keep = not broken and status == psycopg2.extensions.TRANSACTION_STATUS_IDLE and not self._closed
                 if keep:
                     self._close_stale()
@@ -195,6 +220,8 @@ class Database:
                             self._idle.append((time.monotonic(), conn))
                 if not keep:
                     conn.close()
+                if lost:
+                    self._drop_idle()
             finally:
                 self._slots.release()
         else:
@@ -254,6 +281,15 @@ class Database:
                     broken = True
             self._release(conn, broken)
 
+    def session(self, options: str = "") -> Any:
+        """A connection of its own, outside the pool and its limit, in autocommit (PostgreSQL):
+        for what lasts as long as a session does (an advisory lock, LISTEN)."""
+        conn = psycopg2.connect(host=self.pg.host, port=self.pg.port, dbname=self.pg.dbname, user=self.pg.user,
+                                password=self.pg.password, connect_timeout=10,
+                                options=f"-c search_path={self.schema} {options}".strip())
+        conn.autocommit = True
+        return conn
+
     def ensure_schema(self) -> None:
         if self.dialect == "postgres" and self.schema != "public":
             conn = psycopg2.connect(
@@ -311,10 +347,7 @@ class Doorbell:
         while not self._stop.is_set():
             conn = None
             try:
-                pg = self.db.pg
-                conn = psycopg2.connect(host=pg.host, port=pg.port, dbname=pg.dbname, user=pg.user,
-                                        password=pg.password, connect_timeout=10)
-                conn.autocommit = True
+                conn = self.db.session()
                 with conn.cursor() as cur:
                     cur.execute(f'LISTEN "{self.channel}"')
                 self._rang.set()

@@ -15,37 +15,24 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
-from kafka import TopicPartition
+from kafka.errors import KafkaTimeoutError
 
 from contract.names import CATEGORIES
 from engine.store.topics import category_of, event_type_name, stored_topics
 from streams import envelope
-from streams.kafka import KafkaConfig, read_record_at
-from sqlstore.sqldb import Database, Doorbell
+from streams.checkpoint import REPUBLISHING, Published, RelayState
+from streams.kafka import KafkaConfig, close_producer, records_at
+from streams.lease import Lease, lease_for
+from sqlstore.sqldb import Doorbell
 
 log = structlog.get_logger(__name__)
 
-DDL = (
-    """CREATE TABLE IF NOT EXISTS relay_position (
-        relay TEXT PRIMARY KEY,
-        position BIGINT NOT NULL,
-        updated_at TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS relay_checkpoints (
-        relay TEXT NOT NULL,
-        topic TEXT NOT NULL,
-        partition_no INTEGER NOT NULL,
-        last_offset BIGINT NOT NULL,
-        event_id TEXT NOT NULL,
-        PRIMARY KEY (relay, topic, partition_no)
-    )""",
-)
+__all__ = ["REPUBLISHING", "Published", "Relay", "RelayState", "envelope_of", "event_topics"]
 
 
 def _envelope_id(raw: bytes) -> str | None:
@@ -53,14 +40,6 @@ def _envelope_id(raw: bytes) -> str | None:
         return str(envelope.decode(raw)["id"])
     except envelope.MalformedEnvelope:
         return None
-
-
-@dataclass
-class Published:
-    topic: str
-    partition: int
-    offset: int
-    event_id: str
 
 
 def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dict[str, Any]] | None:
@@ -76,67 +55,8 @@ def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dic
                                     position=n.id, source_prefix=source_prefix)
 
 
-# The partition number of the marker row of a topic whose republish has not completed.
-REPUBLISHING = -1
-
-
-class RelayState:
-    """The relay's durable checkpoint, in the same database as the event store."""
-
-    def __init__(self, db: Database, name: str) -> None:
-        self.db = db
-        self.name = name
-        with db.transaction() as cur:
-            for stmt in DDL:
-                cur.execute(stmt)
-
-    def position(self) -> int:
-        with self.db.transaction() as cur:
-            row = cur.execute("SELECT position FROM relay_position WHERE relay = %s", (self.name,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def checkpoints(self) -> dict[TopicPartition, tuple[int, str]]:
-        with self.db.transaction() as cur:
-            rows = cur.execute(
-                "SELECT topic, partition_no, last_offset, event_id FROM relay_checkpoints WHERE relay = %s",
-                (self.name,),
-            ).fetchall()
-        return {TopicPartition(t, int(p)): (int(o), e) for t, p, o, e in rows}
-
-    def commit(self, position: int | None, published: list[Published]) -> None:
-        last: dict[tuple[str, int], Published] = {}
-        for p in published:
-            key = (p.topic, p.partition)
-            if key not in last or p.offset > last[key].offset:
-                last[key] = p
-        with self.db.transaction() as cur:
-            if position is not None:
-                cur.execute(
-                    "INSERT INTO relay_position (relay, position, updated_at) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at",
-                    (self.name, position, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
-                )
-            for p in last.values():
-                cur.execute(
-                    "INSERT INTO relay_checkpoints (relay, topic, partition_no, last_offset, event_id) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (relay, topic, partition_no) DO UPDATE SET "
-                    "last_offset = EXCLUDED.last_offset, event_id = EXCLUDED.event_id",
-                    (self.name, p.topic, p.partition, p.offset, p.event_id),
-                )
-
-    def forget_topic(self, topic: str) -> None:
-        """Drop a topic's checkpoints and mark it as being republished: until the republish
-        completes (``republished``), verification finds the topic behind, so a republish cut
-        short by a crash or a broker failure is started again, not silently left partial."""
-        with self.db.transaction() as cur:
-            cur.execute("DELETE FROM relay_checkpoints WHERE relay = %s AND topic = %s", (self.name, topic))
-            cur.execute("INSERT INTO relay_checkpoints (relay, topic, partition_no, last_offset, event_id) "
-                        "VALUES (%s, %s, %s, %s, %s)", (self.name, topic, REPUBLISHING, -1, "republishing"))
-
-    def republished(self, topic: str) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("DELETE FROM relay_checkpoints WHERE relay = %s AND topic = %s AND partition_no = %s",
-                        (self.name, topic, REPUBLISHING))
+# The longest pause between two attempts after a failure (seconds).
+MAX_BACKOFF = 2.0
 
 
 class Relay:
@@ -150,8 +70,11 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         min_cycle: float = 0.05,
-        verify_interval: float = 60.0,
+        verify_interval: float = 5.0,
         after_send: Callable[[int], None] | None = None,
+        lease: Lease | None = None,
+        standby_interval: float = 1.0,
+        send_timeout: float = 5.0,
     ) -> None:
         self.app = app
         self.kafka = kafka
@@ -165,6 +88,12 @@ class Relay:
         self.verify_interval = verify_interval
         # Test seam for fault injection: called after each send with the count so far.
         self.after_send = after_send
+        # Several relays may run; the one holding the lease publishes (streams.lease), the
+        # others try to take it every ``standby_interval`` seconds.
+        self.lease = lease
+        self.standby_interval = standby_interval
+        self.send_timeout = send_timeout
+        self._stopping = threading.Event()
         self._producer: Any = None
         self._last_verify = 0.0
 
@@ -180,10 +109,10 @@ class Relay:
             self._last_verify = 0.0
         return self._producer
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10) -> None:
         if self._producer is not None:
-            self._producer.close(timeout=10)
-            self._producer = None
+            producer, self._producer = self._producer, None
+            close_producer(producer, timeout)
 
     # One batch ---------------------------------------------------------------------------
 
@@ -203,12 +132,25 @@ class Relay:
             futures.append((future, env["id"]))
             if self.after_send:
                 self.after_send(sent)
-        self.producer.flush()
+        self._flush()
         published = []
         for future, event_id in futures:
             md = future.get(timeout=30)
             published.append(Published(md.topic, md.partition, md.offset, event_id))
         return published
+
+    def _flush(self) -> None:
+        """Wait at most ``send_timeout`` seconds for the broker's acknowledgements. A broker
+        that came back empty answers a running (idempotent) producer with errors it retries
+        for minutes; the batch fails instead, and the next producer verifies the topics first."""
+        deadline = time.monotonic() + self.send_timeout
+        while True:
+            try:
+                self.producer.flush(timeout=0.25)
+                return
+            except KafkaTimeoutError:
+                if time.monotonic() > deadline or self._stopping.is_set():
+                    raise
 
     def run_once(self) -> int:
         """Publish the next batch; returns how many notifications it moved past."""
@@ -242,13 +184,13 @@ class Relay:
             existing = set(admin.list_topics())
         finally:
             admin.close()
-        for tp, (offset, event_id) in self.state.checkpoints().items():
-            if tp.topic in behind:
-                continue
+        checkpoints = self.state.checkpoints()
+        for tp in checkpoints:
             if tp.topic not in existing or tp.partition == REPUBLISHING:
                 behind.add(tp.topic)
-                continue
-            record = read_record_at(self.kafka, tp, offset)
+        to_read = {tp: offset for tp, (offset, _) in checkpoints.items() if tp.topic not in behind}
+        for tp, record in records_at(self.kafka, to_read).items():
+            offset, event_id = checkpoints[tp]
             if record is None or _envelope_id(record.value) != event_id:
                 log.warning("topic_behind_store", topic=tp.topic, partition=tp.partition, offset=offset,
                             expected_event_id=event_id)
@@ -302,29 +244,58 @@ class Relay:
         return Doorbell(self.state.db, channel)
 
     def run(self, stop: threading.Event) -> None:
-        log.info("relay_started", position=self.state.position())
+        """Publish while holding the lease; wait as a standby while another relay holds it."""
+        self._stopping = stop
+        lease = self.lease or lease_for(self.state.db, self.state.name)
+        standby_since: float | None = None
+        try:
+            while not stop.is_set():
+                if not lease.try_acquire():
+                    if standby_since is None:
+                        standby_since = time.monotonic()
+                        log.info("relay_standby", relay=self.state.name)
+                    stop.wait(self.standby_interval)
+                    continue
+                # Logged without a database read: the lease changes hands when the database
+                # does (a restart), and this loop must not die of it.
+                log.info("relay_active", relay=self.state.name,
+                         waited_s=round(time.monotonic() - standby_since, 3) if standby_since else 0.0)
+                standby_since = None
+                self._publish(stop, lease)
+                if not stop.is_set():
+                    log.warning("relay_lease_lost", relay=self.state.name)
+        finally:
+            lease.release()
+        log.info("relay_stopped", relay=self.state.name)
+
+    def _publish(self, stop: threading.Event, lease: Lease) -> None:
+        """The active relay's loop, until ``stop`` or until the lease is lost."""
         doorbell = self._doorbell()
         backoff = self.poll_interval
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                self.producer  # noqa: B018 - creates the topics up front, so consumers can start
-                moved = self.run_once()
-                backoff = self.poll_interval
-            except Exception:
-                log.exception("relay_batch_failed", retry_in_s=backoff)
-                self.close()
-                moved = 0
-                backoff = min(backoff * 2 if backoff else 1.0, 30.0)
-                stop.wait(backoff)
-                continue
-            if moved < self.batch_size:
-                if doorbell is not None:
-                    doorbell.wait(self.poll_interval, stop)
-                    stop.wait(self.min_cycle - (time.monotonic() - started))
-                else:
-                    stop.wait(self.poll_interval)
-        if doorbell is not None:
-            doorbell.close()
-        self.close()
-        log.info("relay_stopped", position=self.state.position())
+        try:
+            while not stop.is_set() and lease.held():
+                started = time.monotonic()
+                try:
+                    self.producer  # noqa: B018 - creates the topics up front, so consumers can start
+                    moved = self.run_once()
+                    backoff = self.poll_interval
+                except Exception:
+                    log.exception("relay_batch_failed", retry_in_s=backoff)
+                    # What the producer still holds is sent again from the checkpoint.
+                    self.close(timeout=0)
+                    moved = 0
+                    # Capped low: the service is back within seconds of its store or broker.
+                    backoff = min(backoff * 2 if backoff else 1.0, MAX_BACKOFF)
+                    stop.wait(backoff)
+                    continue
+                if moved < self.batch_size:
+                    if doorbell is not None:
+                        doorbell.wait(self.poll_interval, stop)
+                        stop.wait(self.min_cycle - (time.monotonic() - started))
+                    else:
+                        stop.wait(self.poll_interval)
+        finally:
+            if doorbell is not None:
+                doorbell.close()
+            # Every batch was flushed before its checkpoint: nothing held is owed to anyone.
+            self.close(timeout=0)

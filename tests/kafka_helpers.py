@@ -9,7 +9,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 
-def consume_all(bootstrap_servers: str, topic: str, *, expect: int | None = None, timeout: float = 20.0,
+def consume_all(bootstrap_servers: str, topic: str, *, expect: int | None = None, timeout: float = 60.0,
                 idle: float = 1.5) -> list[Any]:
     """Every record of ``topic`` from offset zero; stops at ``expect`` records or when idle."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,

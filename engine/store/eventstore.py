@@ -25,18 +25,21 @@ topics.register_moved_topics()
 
 
 def event_store_env(
-    *, sqlite_path: str | None = None, postgres: Mapping[str, str] | None = None
+    *, sqlite_path: str | None = None, postgres: Mapping[str, str] | None = None, pool_size: int = 10
 ) -> dict[str, str]:
-    """The eventsourcing environment for one of the two supported stores."""
+    """The eventsourcing environment for one of the two supported stores. On PostgreSQL
+    ``pool_size`` bounds the event store's connections; one is kept open, the others are
+    opened under load and closed after ten idle minutes (psycopg_pool's ``max_idle``)."""
     if postgres is not None:
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # eventsourcing's PostgreSQL factory, recovering from a server restart at once.
+            "PERSISTENCE_MODULE": "engine.store.pgstore:PostgresFactory",
             # The library's DB functions drop the table lock that keeps the notification
             # log gap-free for followers; the lock timeout stops writers queueing forever.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "POSTGRES_LOCK_TIMEOUT": "5",
-            "POSTGRES_POOL_SIZE": "5",
-            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_POOL_SIZE": "1",
+            "POSTGRES_MAX_OVERFLOW": str(pool_size - 1),
             **postgres,
         }
     if sqlite_path is None:

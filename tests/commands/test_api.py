@@ -190,7 +190,7 @@ def test_concurrent_commands_on_one_order_write_once(client: TestClient, runtime
 def test_a_view_that_lags_answers_503_with_retry_after(client: TestClient, runtime: Runtime) -> None:
     runtime.stop.set()  # relay and projections stop: from now on the view can only lag
     for thread in runtime.threads:
-        thread.join(15)
+        thread.join(60)
     position = place(client)["position"]
     response = client.get("/customers/cust-42/timeline", params={"wait_for_position": position, "wait_timeout": 0.2})
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"

@@ -2,16 +2,24 @@
 
 The API, relay, projection worker and scheduler run as separate processes against the real
 PostgreSQL and a broker of their own. While clients keep sending commands, each process is
-killed with SIGKILL and restarted in turn, the broker is restarted empty, and PostgreSQL is
-stopped and started. Afterwards every accepted command's event is in the store exactly
-once, on Kafka (copies only of the same event), and in the views exactly once; the views
-equal a rebuild from offset zero; commands sent while PostgreSQL was down were answered
-503 problem+json and wrote nothing.
+killed with SIGKILL and restarted in turn (the relay has a standby, which takes over), the
+broker is restarted empty, and PostgreSQL is stopped and started. Afterwards every accepted
+command's event is in the store exactly once, on Kafka (copies only of the same event), and
+in the views exactly once; the views equal a rebuild from offset zero; commands sent while
+PostgreSQL was down were answered 503 problem+json and wrote nothing.
+
+The recoveries are measured and printed (issue 19's targets are asserted): the standby
+relay takes over within 10 s of the active one's kill -9; after PostgreSQL restarts, each
+process fails at most one request or batch before serving again; after the broker comes
+back empty, a new event reaches the views within 10 s; ``serve`` stops within 5 s while the
+broker is down.
+
+PostgreSQL here is a private cluster of the test's own (tests/pgcluster.py): stopping the
+machine's shared one would fail every other test using it at that moment.
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import signal
@@ -20,6 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 from uuid import UUID, uuid4
@@ -29,18 +38,16 @@ import pytest
 
 from commands.bootstrap import build_runtime
 from streams.broker import BrokerProcess, free_port
+from tests import pgcluster
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.kafka_helpers import consume_all
 from tests.projections.test_worker import view_dump
 from tests.projections.topic_order import wait_until_caught_up
+from tests.waiting import wait_for
 
-pytestmark = pytest.mark.skipif(not glob.glob("/etc/postgresql/*"), reason="needs the local PostgreSQL cluster")
+pytestmark = pytest.mark.skipif(not pgcluster.available(), reason="needs PostgreSQL's server binaries")
 
-
-def pg_ctl(action: str) -> None:
-    version = os.path.basename(glob.glob("/etc/postgresql/*")[0])
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *(
-        ["-m", "fast"] if action == "stop" else [])], check=True, capture_output=True)
+SCHEMA = "faults"
 
 
 class Cluster:
@@ -49,17 +56,20 @@ class Cluster:
     COMMANDS = {
         "api": ["serve", "--no-relay", "--no-projections", "--no-scheduler"],
         "relay": ["relay"],
+        "standby": ["relay"],
         "projections": ["project", "order_tracking", "customer_timeline"],
         "scheduler": ["scheduler"],
+        "serve": ["serve"],
     }
 
-    def __init__(self, tmp_path: Path, pg_url: str, schema: str) -> None:
+    def __init__(self, tmp_path: Path, pg: pgcluster.PrivateCluster) -> None:
         self.tmp_path = tmp_path
+        self.pg = pg
         self.broker = BrokerProcess(log_file=tmp_path / "broker.log").start()
         self.port = free_port()
         self.topic_prefix = f"faults{uuid4().hex[:8]}"
-        self.settings = make_settings("postgres", tmp_path, self.broker, self.topic_prefix, pg_url, schema)
-        self.env = {**os.environ, "DATABASE_URL": pg_url, "SERVICEORDER_DATABASE_SCHEMA": schema,
+        self.settings = make_settings("postgres", tmp_path, self.broker, self.topic_prefix, pg.url, SCHEMA)
+        self.env = {**os.environ, "DATABASE_URL": pg.url, "SERVICEORDER_DATABASE_SCHEMA": SCHEMA,
                     "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
                     "SERVICEORDER_TOPIC_PREFIX": self.topic_prefix, "SERVICEORDER_ADMIN_TOKEN": ADMIN_TOKEN,
                     "SERVICEORDER_DATA_DIR": str(tmp_path / "data"), "SERVICEORDER_PORT": str(self.port),
@@ -72,13 +82,38 @@ class Cluster:
         log = open(self.tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
         self.processes[name] = subprocess.Popen([sys.executable, "-m", "commands.cli", *self.COMMANDS[name]],
                                                 env=self.env, stdout=log, stderr=log)
-        if name == "api":
-            self.wait_for_api()
+        if name in ("api", "serve"):
+            self.wait_for_api(name)
+
+    def log(self, name: str) -> Path:
+        return self.tmp_path / f"{name}.log"
+
+    def logged(self, name: str, *events: str, since: float = 0.0) -> list[dict[str, Any]]:
+        """The named process's log events of these kinds, logged at or after ``since`` (epoch s)."""
+        found = []
+        for line in self.log(name).read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if entry.get("event") in events and timestamp(entry) >= since:
+                    found.append(entry)
+        return found
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
+
+    def terminate(self, name: str, timeout: float = 60) -> float:
+        """SIGTERM, and the seconds the process took to exit."""
+        process = self.processes.pop(name)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        return time.monotonic() - started
 
     def stop_all(self) -> None:
         for process in self.processes.values():
@@ -91,21 +126,27 @@ class Cluster:
         self.processes.clear()
         self.broker.stop()
 
-    def restart_broker(self) -> None:
-        port = self.broker.port
+    def stop_broker(self) -> None:
         self.broker.stop()
-        self.broker = BrokerProcess(port=port, log_file=self.tmp_path / "broker2.log").start()
 
-    def wait_for_api(self, timeout: float = 60) -> None:
+    def start_broker(self) -> None:
+        """The broker again on its port, empty (the bundled one keeps nothing)."""
+        self.broker = BrokerProcess(port=self.broker.port, log_file=self.tmp_path / "broker2.log").start()
+
+    def wait_for_api(self, name: str = "api", timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.processes["api"].poll() is None:
+        while time.monotonic() < deadline and self.processes[name].poll() is None:
             try:
                 httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1)
                 return
             except httpx.TransportError:
                 time.sleep(0.1)
-        log = (self.tmp_path / "api.log").read_text(errors="replace")
+        log = self.log(name).read_text(errors="replace")
         raise AssertionError(f"the API did not start:\n{log[-3000:]}")
+
+
+def timestamp(entry: dict[str, Any]) -> float:
+    return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
 class Clients:
@@ -185,53 +226,114 @@ class Clients:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, pg_url: str, pg_schema: str) -> Iterator[Cluster]:
-    c = Cluster(tmp_path, pg_url, pg_schema)
+def private_pg() -> Iterator[pgcluster.PrivateCluster]:
+    pg = pgcluster.PrivateCluster()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, private_pg: pgcluster.PrivateCluster) -> Iterator[Cluster]:
+    c = Cluster(tmp_path, private_pg)
     try:
         yield c
     finally:
         c.stop_all()
-        from tests.services import ensure_postgres
 
-        ensure_postgres()
+
+ORDER = {"customer_id": "cust-probe", "tier": "vip", "delivery_address": "1 Probe Road",
+         "items": [{"sku": "WP-500", "quantity": 1}]}
+
+
+def relay_fail_over(cluster: Cluster) -> float:
+    """Kill -9 the active relay under load; the seconds until the standby is active."""
+    wait_for(lambda: cluster.logged("standby", "relay_standby"), 60,
+             f"the standby relay did not wait: {cluster.log('standby').read_text(errors='replace')[-2000:]}")
+    assert not cluster.logged("standby", "relay_active"), "two relays active at once"
+    killed = time.time()
+    cluster.kill("relay")
+    (active,) = wait_for(lambda: cluster.logged("standby", "relay_active"), 30, "the standby did not take over")
+    return timestamp(active) - killed
+
+
+def failures_after_postgres_restart(cluster: Cluster, since: float) -> dict[str, int]:
+    """Per background process, the batches or passes that failed once PostgreSQL was back."""
+    kinds = {"relay": "relay_batch_failed", "standby": "relay_batch_failed",
+             "projections": "projection_batch_failed", "scheduler": "scheduler_pass_failed"}
+    return {name: len(cluster.logged(name, kind, since=since)) for name, kind in kinds.items()}
 
 
 def test_kills_and_outages_under_load_lose_and_duplicate_nothing(cluster: Cluster) -> None:
-    for name in ("api", "relay", "projections", "scheduler"):
+    cluster.start("relay")
+    wait_for(lambda: cluster.logged("relay", "relay_active"), 60, "the relay did not start")
+    for name in ("api", "projections", "scheduler", "standby"):
         cluster.start(name)
     clients = Clients(cluster.port, count=6)
     clients.start()
+    timings: dict[str, float] = {}
     try:
         time.sleep(2)
-        for name in ("api", "relay", "projections", "scheduler"):
+        timings["relay fail-over (s)"] = relay_fail_over(cluster)
+        cluster.start("relay")  # back, as the standby now
+        for name in ("api", "projections", "scheduler"):
             cluster.kill(name)
             time.sleep(0.5)
             cluster.start(name)
             time.sleep(1.5)
-        cluster.restart_broker()
-        time.sleep(3)
+
+        # The broker comes back empty: a new event reaches the views within seconds.
+        cluster.stop_broker()
+        cluster.start_broker()
+        back = time.monotonic()
+        with httpx.Client(base_url=f"http://127.0.0.1:{cluster.port}",
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as http:
+            order = http.post("/orders", json={**ORDER, "customer_id": "cust-after-broker"},
+                              headers={"Idempotency-Key": "probe-after-broker"}).json()["order_id"]
+            wait_for(lambda: http.get(f"/orders/{order}/tracking").status_code == 200, 60,
+                     "the new event did not reach the view")
+        timings["broker back empty -> event in the view (s)"] = time.monotonic() - back
 
         # PostgreSQL goes away: commands are refused with 503 problem+json, and write nothing.
-        pg_ctl("stop")
+        cluster.pg.stop()
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{cluster.port}",
                               headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as http:
-                probe = http.post("/orders", json={"customer_id": "cust-probe", "tier": "vip",
-                                                   "delivery_address": "1 Probe Road",
-                                                   "items": [{"sku": "WP-500", "quantity": 1}]},
-                                  headers={"Idempotency-Key": "probe-during-outage"})
+                probe = http.post("/orders", json=ORDER, headers={"Idempotency-Key": "probe-during-outage"})
         finally:
-            pg_ctl("start")
+            cluster.pg.start()
+        restarted, restarted_at = time.time(), time.monotonic()
         assert probe.status_code == 503, probe.text
         assert probe.headers["content-type"].startswith("application/problem+json")
         assert probe.json()["type"] == "urn:serviceorder:problem:store-unavailable"
         assert "Retry-After" in probe.headers
+        # Back: the API serves again after at most one 503 (a read, a command).
+        with httpx.Client(base_url=f"http://127.0.0.1:{cluster.port}",
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as http:
+            api_503s = 0
+            for path in ("/lag", "/orders"):
+                while (answer := http.get(path) if path == "/lag" else http.post(
+                        path, json={**ORDER, "customer_id": "cust-after-pg"})).status_code == 503:
+                    api_503s += 1
+                    assert api_503s <= 5, answer.text
+                assert answer.status_code in (200, 201), answer.text
+        timings["PostgreSQL back -> API serving (s)"] = time.monotonic() - restarted_at
         time.sleep(3)
     finally:
         clients.finish()
 
+    failed = failures_after_postgres_restart(cluster, restarted)
+    print("\nrecovery under load: " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
+          + f"; 503s from the API after PostgreSQL came back: {api_503s}; failed batches after it: {failed}")
+    assert timings["relay fail-over (s)"] < 10
+    assert timings["broker back empty -> event in the view (s)"] < 10
+    assert api_503s <= 1
+    assert all(count <= 1 for count in failed.values()), failed
     assert clients.unexpected == []
-    assert clients.unavailable, "commands sent during the outage should have been answered 503"
+    # (The probe above is the proof of the 503 during the outage: the private cluster
+    # restarts in a fraction of a second, so the clients' commands may all miss it.)
     assert all(r.headers["content-type"].startswith("application/problem+json") for r in clients.unavailable)
     runtime = build_runtime(cluster.settings.model_copy(update={
         "kafka_bootstrap_servers": cluster.broker.bootstrap_servers}))
@@ -330,3 +432,21 @@ def test_clients_racing_on_one_order_exactly_one_wins_each_version(cluster: Clus
         assert [e.originator_version for e in runtime.app.events.get(UUID(order))] == list(range(1, 5 + rounds))
     finally:
         runtime.close()
+
+
+def test_serve_stops_within_seconds_while_the_broker_is_down(cluster: Cluster) -> None:
+    """``serve`` (API, relay, every projection, scheduler in one process) with its broker
+    gone: SIGTERM ends it within 5 s (issue 19: 27.7 s), not after its Kafka clients'
+    timeouts."""
+    cluster.start("serve")
+    with httpx.Client(base_url=f"http://127.0.0.1:{cluster.port}",
+                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as http:
+        order = http.post("/orders", json=ORDER).json()["order_id"]
+        wait_for(lambda: http.get(f"/orders/{order}/tracking").status_code == 200, 60, "the view did not follow")
+    cluster.stop_broker()
+    # Stopped once the relay is in its Kafka clients' waits (its next check of the topics failed).
+    wait_for(lambda: cluster.logged("serve", "relay_batch_failed"), 60, "the relay did not notice")
+    took = cluster.terminate("serve")
+    print(f"\nserve stopped {took:.2f} s after SIGTERM with the broker down")
+    assert took < 5
+    assert cluster.logged("serve", "serve_stopped")

@@ -34,7 +34,7 @@ def iso(moment: Any) -> str:
     return moment.isoformat()
 
 
-def eventually(check: Any, timeout: float = 20.0) -> Any:
+def eventually(check: Any, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()

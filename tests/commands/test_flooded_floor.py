@@ -61,7 +61,7 @@ def test_the_flooded_floor(client: TestClient, runtime: Runtime, clock: ManualCl
     summaries = [e["summary"] for e in timeline["entries"]]
     assert "Compensation revised from 3000.00 to 7200.00: two supplier quotes, minus depreciation" in summaries
     assert "Compensation of 7200.00 paid" in summaries
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while True:
         board = ok(client.get("/complaints", params={"category": "product_quality"}))
         months = ok(client.get("/compensation/monthly"))["months"]
@@ -78,7 +78,7 @@ def test_a_claim_without_a_proposal_in_48_hours_escalates(client: TestClient, cl
                                                     "description": "engineer damaged a cabinet"}), 201)["id"]
     claim_id = ok(client.post(f"/complaints/{complaint}/claims", json={"damage": "kitchen cabinet door"}), 201)["id"]
     clock.advance(timedelta(hours=48, minutes=1))
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not ok(client.get(f"/claims/{claim_id}"))["proposal_overdue"]:
         assert time.monotonic() < deadline, "the 48-hour deadline did not fire"
         time.sleep(0.05)

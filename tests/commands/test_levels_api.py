@@ -16,7 +16,7 @@ def ok(response: Any, status: int = 200) -> dict[str, Any]:
     return response.json()
 
 
-def eventually(check: Any, timeout: float = 20.0) -> Any:
+def eventually(check: Any, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := check()):
         assert time.monotonic() < deadline, "condition not reached in time"

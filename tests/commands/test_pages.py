@@ -46,7 +46,7 @@ def server(runtime: Runtime) -> Iterator[str]:
         time.sleep(0.05)
     yield base
     http.should_exit = True
-    thread.join(timeout=10)
+    thread.join(timeout=30)
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_a_customer_follows_an_order_while_the_operator_records_it(server: str, 
         console.wait_for_function("document.getElementById('step-result').textContent.includes('version')")
         assert "error" not in (console.get_attribute("#step-result", "class") or "")
         console.evaluate("document.getElementById('step-result').textContent = ''")
-        page.wait_for_selector(f"[data-order='{order_id}'] li.current[data-step='{step}']", timeout=15_000)
+        page.wait_for_selector(f"[data-order='{order_id}'] li.current[data-step='{step}']", timeout=60_000)
     console.screenshot(path=str(SHOTS / "console-commands.png"), full_page=True)
 
     assert page.locator(f"[data-order='{order_id}'] li.done").count() == len(STEPS)

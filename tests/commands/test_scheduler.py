@@ -37,7 +37,7 @@ def index_deadlines(runtime: Runtime, count: int) -> None:
     relay.catch_up()
     relay.close()
     worker = runtime.worker(DeadlineIndex())
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         worker.poll_once()
         with runtime.views_db.transaction() as cur:

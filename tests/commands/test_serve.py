@@ -123,7 +123,7 @@ def test_several_api_processes_share_the_port_and_a_dead_one_is_replaced(workdir
     served = Served(workdir, "--workers", "2")
     try:
         assert "2 API processes" in served.banner
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while len(api_processes(served.process.pid)) < 2:
             assert time.monotonic() < deadline
             time.sleep(0.1)

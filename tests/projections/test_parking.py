@@ -35,7 +35,7 @@ class Poisoned(OrderTracking):
 def dead_letters(runtime: Runtime, topic: str) -> list[dict[str, Any]]:
     consumer = runtime.kafka.consumer()
     try:
-        partitions = partitions_of(consumer, topic, timeout=10)
+        partitions = partitions_of(consumer, topic, timeout=60)
         consumer.assign(partitions)
         consumer.seek_to_beginning()
         found: list[dict[str, Any]] = []

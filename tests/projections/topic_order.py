@@ -57,7 +57,7 @@ def replay_aggregate_by_aggregate(runtime: Runtime, projection: Projection, cate
                     projection.apply(cur, env)
 
 
-def wait_until_caught_up(runtime: Runtime, timeout: float = 30.0,
+def wait_until_caught_up(runtime: Runtime, timeout: float = 60.0,
                          projections: Collection[str] | None = None) -> dict[str, Any]:
     """Wait until the relay has published the whole store and the projections (all, or
     those named) have applied everything published; the lag report at that point."""
@@ -74,11 +74,11 @@ def wait_until_caught_up(runtime: Runtime, timeout: float = 30.0,
         time.sleep(0.05)
 
 
-def stop_when_caught_up(runtime: Runtime, timeout: float = 30.0) -> None:
+def stop_when_caught_up(runtime: Runtime, timeout: float = 60.0) -> None:
     """Wait until everything is published and applied, then stop the background workers:
     only then is an incremental view complete enough to compare with a rebuild."""
     wait_until_caught_up(runtime, timeout)
     runtime.stop.set()
     for thread in runtime.threads:
-        thread.join(timeout=15)
+        thread.join(timeout=30)
         assert not thread.is_alive(), f"{thread.name} did not stop"
