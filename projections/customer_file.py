@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections.phones import DEFAULT_REGION, stored_key
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from streams.sqldb import Cursor, Database, dump_json
@@ -17,6 +18,10 @@ class CustomerFile(PersonalDataView):
     layout = 2  # 2: the language the customer reads (LanguagePreferred)
     personal_columns = {"customer_files": {"name": "%s", "phone": "%s", "address": "%s",
                                            "search_text": "LOWER(customer_id)"}}
+
+    def __init__(self, phone_region: str = DEFAULT_REGION) -> None:
+        # Phones written without a country code are this region's (SERVICEORDER_PHONE_DEFAULT_REGION).
+        self.phone_region = phone_region
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -50,7 +55,9 @@ class CustomerFile(PersonalDataView):
                           (customer_id,)).fetchone()
         name, phone, address = row if row else (None, None, None)
         name, phone, address = contact.get("name", name), contact.get("phone", phone), contact.get("address", address)
-        search = " ".join(x for x in (customer_id, name, phone, address) if x).lower()
+        # The phone's E.164 digits too, so that +86 / 0086 / no country code all find it.
+        search = " ".join(x for x in (customer_id, name, phone, stored_key(phone, self.phone_region), address)
+                          if x).lower()
         cur.execute(
             "INSERT INTO customer_files (customer_id, name, phone, address, search_text, updated_at) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (customer_id) DO UPDATE SET name = EXCLUDED.name, "

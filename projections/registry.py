@@ -6,6 +6,7 @@ from projections.audit import AuditIndex
 from projections.base import Projection
 from projections.complaints import ComplaintsBoard
 from projections.customer_file import CustomerFile
+from projections.phones import DEFAULT_REGION
 from projections.deadlines import DeadlineIndex
 from projections.fieldwork import EngineerAgenda, VisitLog
 from projections.ledger import EngineerLedger
@@ -23,9 +24,9 @@ PROJECTIONS: dict[str, type[Projection]] = {
 }
 
 
-def build(names: list[str] | None = None) -> list[Projection]:
+def build(names: list[str] | None = None, *, phone_region: str = DEFAULT_REGION) -> list[Projection]:
     chosen = list(PROJECTIONS) if names is None else names
     unknown = [n for n in chosen if n not in PROJECTIONS]
     if unknown:
         raise KeyError(f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(PROJECTIONS)}")
-    return [PROJECTIONS[n]() for n in chosen]
+    return [CustomerFile(phone_region) if n == CustomerFile.name else PROJECTIONS[n]() for n in chosen]
