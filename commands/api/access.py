@@ -48,7 +48,7 @@ def endpoints(routers: Iterable[APIRouter]) -> Iterator[tuple[str, str, APIRoute
     for router in routers:
         for route in router.routes:
             assert isinstance(route, APIRoute)
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 yield method, route.path, route
 
 

@@ -93,7 +93,7 @@ def install(app: FastAPI) -> None:
             if isinstance(exc, family):
                 log.info("command_refused", problem=slug, status=status, detail=exc.detail, rule=exc.rule)
                 named = {"rule": exc.rule} if exc.rule else {}
-                return problem_response(request, status, exc.title, exc.detail, slug, **named)
+                return problem_response(request, status, exc.title, exc.detail, slug, None, **named)
         raise AssertionError("unreachable: DomainError is the last family")
 
     @app.exception_handler(Problem)

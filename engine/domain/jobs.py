@@ -248,7 +248,7 @@ class FieldJob(Aggregate):
             raise InvalidCommand(f"a repair records its fault cause: one of {', '.join(FAULT_CAUSES)}")
         if self.kind != "repair" and fault_cause is not None:
             raise InvalidCommand("only a repair records a fault cause")
-        replaced: tuple[str, ...] = ()
+        replaced: list[str] = []
         if self.kind == "consumable_replacement":
             replaced = list(consumables_replaced or self.consumables)
             unknown = sorted(set(replaced) - set(self.consumables))

@@ -79,7 +79,8 @@ class ConsumableReminder(Aggregate):
 
     def due_of(self, consumable: str) -> datetime:
         # Snapshots and histories from before per-consumable dates had one date for all.
-        return getattr(self, "due", {}).get(consumable, self.due_at)
+        due: dict[str, datetime] = getattr(self, "due", {})
+        return due.get(consumable, self.due_at)
 
     def renew(self, *, now: datetime, meta: dict[str, str], after_days: int | None = None,
               replaced: list[str] | None = None) -> None:

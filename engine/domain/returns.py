@@ -16,7 +16,7 @@ concurrent returns of the last unit conflict instead of both passing.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -189,7 +189,7 @@ class ReturnRequest(Aggregate):
         self.status = "closed"
 
 
-def units(items: list[Mapping[str, Any]]) -> dict[str, int]:
+def units(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """Units per SKU in a list of return lines (a SKU may be named on several lines)."""
     counted: Counter[str] = Counter()
     for item in items:
@@ -201,7 +201,7 @@ class ReturnedGoods(Aggregate):
     """What has been asked back of one order, per return request. Internal (not published)."""
 
     @staticmethod
-    def create_id(order_id: str, **_: Any) -> UUID:  # type: ignore[override]
+    def create_id(order_id: str, **_: Any) -> UUID:
         return uuid5(NAMESPACE_URL, f"serviceorder:returned-goods:{order_id}")
 
     @event("ReturnedGoodsStarted")
@@ -215,7 +215,7 @@ class ReturnedGoods(Aggregate):
             total.update(lines)
         return dict(total)
 
-    def reserve(self, *, return_id: str, items: list[Mapping[str, Any]], ordered: Mapping[str, int]) -> None:
+    def reserve(self, *, return_id: str, items: Sequence[Mapping[str, Any]], ordered: Mapping[str, int]) -> None:
         """Count a new return's units against what the order holds less what is already asked back."""
         wanted, already = units(items), self.returned()
         unknown = sorted(set(wanted) - set(ordered))
