@@ -4,7 +4,7 @@ The authorization matrix test and docs/api.md's role table both come from here, 
 documented roles cannot drift from the code: ``python -m commands.api.access --write
 docs/api.md`` rewrites the table between its markers, and a test fails when it is stale.
 Job-scoped routes (a ``{job_id}`` in the path, or a payment naming a job) let an engineer
-act only on jobs dispatched to them; the engine checks that (engine/cross_workflow.py).
+act only on jobs dispatched to them; the engine checks that (engine/application/policies.py).
 """
 
 from __future__ import annotations
