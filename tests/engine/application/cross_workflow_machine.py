@@ -1,57 +1,38 @@
 """A stateful model of the whole engine at the application level (issue 17): hypothesis
-drives random sequences across orders, jobs, follow-ups, claims, payments and returns,
-through the application's public commands, and after every step checks the rules that
-span workflows:
-
-- compensation paid on a claim adds up to its last accepted amount once paid, across
-  reopenings;
-- no engineer's fee is payable (or paid) before a follow-up (or an operator) confirmed the
-  work and its charges;
-- no holdback from an engineer with fewer jobs in the period than the rule's minimum;
-- the customer account view, built from the published events, holds the charges, payments,
-  refunds and compensation the model expects, and its balance is charges less payments
-  (and credits) plus refunds;
-- an engineer's command on another engineer's job always fails and stores nothing;
-- a return never asks back more than its order delivered; a complaint closes only with its
-  claims settled; the two on-site payment paths agree at the follow-up.
-"""
+drives random sequences across orders, jobs, follow-ups, claims, payments and returns
+through the application's public commands. The rules check, as they go, that an engineer's
+command on another's job always fails and stores nothing, that a return never asks back
+more than its order delivered, that a complaint closes only with its claims settled and that
+the two on-site payment paths agree at the follow-up; cross_workflow_invariants.py checks
+the money after every step."""
 
 from __future__ import annotations
 
-import tempfile
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Callable
 from uuid import UUID
 
 from hypothesis import note
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from engine.application.app import ServiceOrderApp
 from engine.application.config import EngineConfig
 from engine.application.context import CommandContext, Principal
-from engine.domain.accounts import EngineerAccount, account_id
-from engine.domain.claims import CompensationClaim
 from engine.domain.clock import ManualClock
 from engine.domain.errors import NotPermitted
 from engine.domain.followups import followup_id
 from engine.domain.jobs import DEFAULT_REPAIR_LIABILITY, FAULT_CAUSES
 from engine.domain.periods import period_bounds
-from projections.payments import CustomerAccounts
-from projections.queries import Views
-from streams.relay import envelope_of
-from streams.sqldb import Database
+from tests.engine.application.cross_workflow_invariants import ENGINEERS, MIN_JOBS, CrossWorkflowInvariants, dec
 from tests.engine.stateful import ModelChecked
 
 OPS = CommandContext.new(Principal("desk", frozenset({"operator", "finance"})))
 WHY = OPS.because("as the model says")
 SITE = {"lat": 30.2741, "lng": 120.1551}
 NEAR = {"lat": 30.2743, "lng": 120.1553}
-ENGINEERS = ("li", "wang")
 CUSTOMERS = ("c1", "c2")
-MIN_JOBS = 2
 AMOUNTS = st.sampled_from(["30", "99.50", "150"])
 CLAIM_AMOUNTS = st.sampled_from(["500", "800", "1200"])
 
@@ -60,11 +41,7 @@ def engineer(name: str) -> CommandContext:
     return CommandContext.new(Principal(name, frozenset({"engineer"})))
 
 
-def dec(value: Any) -> Decimal:
-    return Decimal(str(value))
-
-
-class CrossWorkflowModel(ModelChecked, RuleBasedStateMachine):
+class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         self.clock = ManualClock()
@@ -78,11 +55,7 @@ class CrossWorkflowModel(ModelChecked, RuleBasedStateMachine):
         self.money = {c: {k: Decimal(0) for k in ("charge", "received", "refunded", "compensation")}
                       for c in CUSTOMERS}
         self.next_period = "2026-01"
-        self.tmp = tempfile.TemporaryDirectory()
-        self.views_db = Database(f"sqlite:///{Path(self.tmp.name) / 'views.db'}")
-        self.accounts_view = CustomerAccounts()
-        self.accounts_view.create(self.views_db)
-        self.applied = 0
+        self.start_views()
 
     # Orders and their jobs -------------------------------------------------------------------
 
@@ -321,50 +294,3 @@ class CrossWorkflowModel(ModelChecked, RuleBasedStateMachine):
                 self.app.pay_statement(OPS, account.engineer, self.next_period, reference="bank")
         year, month = map(int, self.next_period.split("-"))
         self.next_period = f"{year + month // 12}-{month % 12 + 1:02d}"
-
-    # Invariants -------------------------------------------------------------------------------
-
-    def engineer_accounts(self) -> list[EngineerAccount]:
-        found = (self.app.uow.find(EngineerAccount, account_id(e)) for e in ENGINEERS)
-        return [a for a in found if a is not None]
-
-    @invariant()
-    def compensation_paid_is_the_last_accepted_amount(self) -> None:
-        for claim_id, c in self.claims.items():
-            claim = self.app.uow.find(CompensationClaim, claim_id)
-            assert claim is not None
-            if c["status"] in ("paid", "closed") and c["amount"] is not None:
-                paid = sum(dec(e["data"]["amount"]) for e in self.app.history(claim_id)
-                           if e["event_type"] == "CompensationPaid")
-                assert paid == dec(c["amount"]) == dec(claim.paid_total), (claim_id, paid, c)
-
-    @invariant()
-    def no_fee_is_payable_before_a_confirmed_follow_up_and_no_holdback_below_the_minimum(self) -> None:
-        for account in self.engineer_accounts():
-            for line in account.lines:
-                if line["kind"] == "fee" and line["status"] in ("payable", "held", "settled", "paid"):
-                    assert self.jobs[UUID(line["job_id"])].get("ever_confirmed"), line
-            for statement in account.statements.values():
-                if statement["holdback_rule"]["jobs_in_period"] < MIN_JOBS:
-                    assert statement["holdback"] == "0.00", statement
-
-    @invariant()
-    def customer_accounts_hold_what_the_model_expects(self) -> None:
-        with self.views_db.transaction() as cur:
-            for n in self.app.recorder.select_notifications(start=self.applied + 1, limit=1_000_000):
-                found = envelope_of(self.app, n, "/model")
-                if found and found[0] in self.accounts_view.categories:
-                    self.accounts_view.apply(cur, found[1])
-                self.applied = n.id
-        views = Views(self.views_db)
-        for customer, expected in self.money.items():
-            account = views.customer_account(customer)
-            totals = {k: dec(v) for k, v in account["totals"].items()}
-            assert {k: totals[k] for k in expected} == expected, (customer, account["totals"], expected)
-            assert dec(account["outstanding"]) == (totals["charge"] - totals["credit"] - totals["received"]
-                                                   + totals["refunded"])
-
-    def teardown(self) -> None:
-        if hasattr(self, "views_db"):
-            self.views_db.close()
-            self.tmp.cleanup()
