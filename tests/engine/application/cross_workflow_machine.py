@@ -42,6 +42,8 @@ def engineer(name: str) -> CommandContext:
 
 
 class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMachine):
+    # Choices draw from lists in the order things were made, never sorted by their random
+    # ids, so that a replayed example draws the same data.
     @initialize()
     def start(self) -> None:
         self.clock = ManualClock()
@@ -81,7 +83,7 @@ class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMa
                           "completions": 0, "confirmed": False, "paid": None, "order_charged": order_charged}
 
     def _jobs(self, *statuses: str) -> list[UUID]:
-        return sorted(j for j, m in self.jobs.items() if m["status"] in statuses)
+        return [j for j, m in self.jobs.items() if m["status"] in statuses]
 
     @precondition(lambda self: self._jobs("completed"))
     @rule(data=st.data(), fee=AMOUNTS)
@@ -166,7 +168,7 @@ class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMa
     @rule(data=st.data(), command=st.sampled_from(["check_in", "check_out", "complete", "payment", "on_site",
                                                    "cancel", "accept", "decline"]))
     def an_engineer_acts_on_anothers_job(self, data: st.DataObject, command: str) -> None:
-        job = data.draw(st.sampled_from(sorted(self.jobs)))
+        job = data.draw(st.sampled_from(list(self.jobs)))
         m = self.jobs[job]
         intruder = next(e for e in ENGINEERS if e != m["engineer"])
         me = engineer(intruder)
@@ -204,7 +206,7 @@ class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMa
     @rule(data=st.data(), step=st.sampled_from(["propose", "dispute", "revise", "accept", "pay", "close", "reopen"]),
           amount=CLAIM_AMOUNTS)
     def a_claim_moves(self, data: st.DataObject, step: str, amount: str) -> None:
-        claim = data.draw(st.sampled_from(sorted(self.claims)))
+        claim = data.draw(st.sampled_from(list(self.claims)))
         c = self.claims[claim]
         due = dec(c["amount"] or 0) - c["paid"]
         legal, command = {
@@ -234,7 +236,7 @@ class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMa
     @precondition(lambda self: any(m["status"] != "closed" for m in self.complaints.values()))
     @rule(data=st.data())
     def close_a_complaint(self, data: st.DataObject) -> None:
-        complaint = data.draw(st.sampled_from(sorted(k for k, m in self.complaints.items() if m["status"] != "closed")))
+        complaint = data.draw(st.sampled_from([k for k, m in self.complaints.items() if m["status"] != "closed"]))
         m = self.complaints[complaint]
         if m["status"] == "filed":
             self.app.acknowledge_complaint(OPS, complaint)
@@ -252,7 +254,7 @@ class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMa
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), quantity=st.integers(1, 3), sku=st.sampled_from(["WP-500", "WP-500", "NOPE"]))
     def ask_for_a_return(self, data: st.DataObject, quantity: int, sku: str) -> None:
-        order = data.draw(st.sampled_from(sorted(self.orders)))
+        order = data.draw(st.sampled_from(list(self.orders)))
         o = self.orders[order]
         legal = sku == "WP-500" and o["asked"] + quantity <= o["units"]
         if self.attempt(legal, lambda: self.app.request_return(
@@ -264,7 +266,7 @@ class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMa
     @precondition(lambda self: self.returns)
     @rule(data=st.data())
     def reject_a_return(self, data: st.DataObject) -> None:
-        request = data.draw(st.sampled_from(sorted(self.returns)))
+        request = data.draw(st.sampled_from(list(self.returns)))
         r = self.returns.pop(request)
         approver = CommandContext.new(Principal("fin", frozenset({"approver:finance"}))).because("too late")
         self.app.vote_on_return(approver, request, "finance", approve=False)
@@ -272,7 +274,7 @@ class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMa
 
     @rule(customer=st.sampled_from(CUSTOMERS), amount=AMOUNTS)
     def refund_goodwill(self, customer: str, amount: str) -> None:
-        orders = sorted(o for o, m in self.orders.items() if m["customer"] == customer)
+        orders = [o for o, m in self.orders.items() if m["customer"] == customer]
         if orders:
             self.app.pay_refund(WHY, customer_id=customer, amount=amount, method="transfer", order_id=orders[0])
             self.money[customer]["refunded"] += dec(amount)
