@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from engine.application.app import ServiceOrderApp
 from engine.application.config import EngineConfig
 from engine.domain.calendar import TIER_TARGETS, with_holidays
 from engine.domain.clock import Clock, SystemClock
+from engine.domain.jobs import DEFAULT_REPAIR_LIABILITY
 from engine.domain.returns import DEFAULT_REQUIRED
 from engine.store.eventstore import event_store_env
 from engine.store.personal import KeyStore
@@ -61,7 +63,8 @@ class Runtime:
 
     @property
     def views(self) -> Views:
-        return Views(self.views_db, ZoneInfo(self.settings.display_time_zone))
+        return Views(self.views_db, ZoneInfo(self.settings.display_time_zone),
+                     phone_region=self.settings.phone_default_region)
 
     def start_kafka(self) -> KafkaConfig:
         """Connect to the configured cluster, or spawn the bundled broker."""
@@ -98,7 +101,7 @@ class Runtime:
         )
 
     def projections(self, names: list[str] | None = None) -> list[Projection]:
-        return build_projections(names, self.personal_fields())
+        return build_projections(names, self.personal_fields(), phone_region=self.settings.phone_default_region)
 
     def personal_fields(self) -> PersonalFields | None:
         """The opener of sealed personal fields, with the key store the service seals with."""
@@ -189,12 +192,17 @@ def signer_for(settings: Settings) -> Signer:
 def engine_config(settings: Settings, env: dict[str, str], clock: Clock, key_store: KeyStore) -> EngineConfig:
     """The engine's configuration from the settings (docs/operations.md lists them)."""
     tier_targets = dict(TIER_TARGETS)
-    if settings.holidays:
-        tier_targets = with_holidays(tier_targets, frozenset(settings.holidays))
+    if settings.holidays or settings.make_up_working_days:
+        tier_targets = with_holidays(tier_targets, frozenset(settings.holidays),
+                                     frozenset(settings.make_up_working_days))
     return EngineConfig(
         env=env, clock=clock, group_commit_max=settings.group_commit_max, key_store=key_store,
         signer=signer_for(settings),
-        visit_max_distance_m=settings.visit_max_distance_m, tier_targets=tier_targets,
+        visit_max_distance_m=settings.visit_max_distance_m,
+        device_time_max_age=timedelta(hours=settings.device_time_max_age_hours),
+        reschedule_min_notice=timedelta(hours=settings.reschedule_min_notice_hours),
+        repair_liability={**DEFAULT_REPAIR_LIABILITY, **{str(k): str(v) for k, v in settings.repair_liability.items()}},
+        tier_targets=tier_targets,
         hotline_time_zone=settings.hotline_time_zone,
         return_departments={**DEFAULT_REQUIRED,
                             **{k: tuple(v) for k, v in (settings.return_departments or {}).items()}},
@@ -229,7 +237,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         if settings.database_url else Database(str(data_dir / "relay.sqlite"))
     keys = SqlKeyStore(keys_db)
     app = ServiceOrderApp(engine_config(settings, env, clock or SystemClock(), keys))
-    for projection in build_projections():
+    for projection in build_projections(phone_region=settings.phone_default_region):
         projection.create(views_db)
     tokens = TokenRegistry(state_db, app.clock)
     admin_token, generated = admin_token_for(data_dir, settings.admin_token)

@@ -9,7 +9,9 @@ from typing import Literal
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, field_validator
+import phonenumbers
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,6 +73,17 @@ class Settings(BaseSettings):
 
     # Field work.
     visit_max_distance_m: float = Field(default=200.0, gt=0, le=50_000)
+    # A device time on a check-in or check-out (offline work) is at most this old when the
+    # server receives it; never in the future, never before the job was dispatched.
+    device_time_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    # Unless the customer asks, an appointment is moved at least this long before it starts.
+    reschedule_min_notice_hours: float = Field(default=4.0, ge=0, le=24 * 14)
+    # Who pays for a repair by its fault cause (JSON); causes left out keep the default rule:
+    # installation_error -> installer, product_quality -> manufacturer, customer_misuse and
+    # weather_conditions -> customer.
+    repair_liability: dict[Literal["installation_error", "product_quality", "customer_misuse",
+                                   "weather_conditions"],
+                           Literal["customer", "installer", "manufacturer"]] = Field(default_factory=dict)
     scheduler_interval: float = Field(default=1.0, gt=0, le=3600)
 
     # Returns: which departments judge each resolution (JSON), e.g.
@@ -80,6 +93,9 @@ class Settings(BaseSettings):
 
     # Public holidays (JSON list of dates) that the 5x8 tiers do not count; 7x24 ignores them.
     holidays: list[date] = Field(default_factory=list)
+    # Make-up working days (调休): weekend dates (JSON list) worked instead of days around a
+    # holiday; the 5x8 tiers count them as working days.
+    make_up_working_days: list[date] = Field(default_factory=list)
 
     # Settlement (workflow 8): the currency of every amount, the time zone whose months are
     # the settlement periods, and the recorded holdback rule: a share of each period's fees
@@ -91,6 +107,10 @@ class Settings(BaseSettings):
     holdback_min_jobs: int = Field(default=10, ge=0, le=100_000)
     # The first-install repair rate counts repairs opened within this many days.
     first_install_repair_days: int = Field(default=90, ge=1, le=3650)
+
+    # Phones written without a country code belong to this region (ISO 3166 code; its country
+    # code applies: CN -> +86), for finding customers by phone however it is written.
+    phone_default_region: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
 
     # The hotline's time zone: which day a call counts on.
     hotline_time_zone: str = "Asia/Shanghai"
@@ -134,6 +154,23 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {zone!r}") from None
         return zone
+
+    @field_validator("phone_default_region")
+    @classmethod
+    def _known_region(cls, region: str) -> str:
+
+
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {region!r}")
+        return region
+
+    @model_validator(mode="after")
+    def _make_up_days_are_not_holidays(self) -> Settings:
+        clash = sorted(set(self.holidays) & set(self.make_up_working_days))
+        if clash:
+            raise ValueError(f"{', '.join(d.isoformat() for d in clash)} cannot be both a holiday and a make-up "
+                             "working day")
+        return self
 
     @property
     def embedded_store(self) -> bool:

@@ -20,7 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from contract.names import ERASED
+from projections.phones import DEFAULT_REGION, stored_key
 from projections.privacy import PersonalDataView
+from streams.sealed import PersonalFields
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json
 
@@ -33,6 +35,11 @@ class CustomerFile(PersonalDataView):
     tables = ("customer_files", "customer_products", "customer_installations")
     # 2: the language the customer reads (LanguagePreferred); 3: positions, installations apart
     layout = 3
+
+    def __init__(self, personal: PersonalFields | None = None, phone_region: str = DEFAULT_REGION) -> None:
+        super().__init__(personal)
+        # Phones written without a country code are this region's (SERVICEORDER_PHONE_DEFAULT_REGION).
+        self.phone_region = phone_region
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -79,7 +86,9 @@ class CustomerFile(PersonalDataView):
 
     def _write(self, cur: Cursor, customer_id: str, name: str | None, phone: str | None, address: str | None,
                updated_at: str, contact_position: int | None, address_position: int | None) -> None:
-        search = " ".join(x for x in (customer_id, name, phone, address) if x and x != ERASED).lower()
+        # The phone's E.164 digits too, so that +86 / 0086 / no country code all find it.
+        digits = stored_key(phone, self.phone_region) if phone and phone != ERASED else None
+        search = " ".join(x for x in (customer_id, name, phone, digits, address) if x and x != ERASED).lower()
         cur.execute(
             f"INSERT INTO customer_files (customer_id, {_FILE_COLUMNS}, search_text) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (customer_id) DO UPDATE SET "

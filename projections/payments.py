@@ -3,7 +3,10 @@ unresolved service issues shown beside an unpaid balance (workflow 9, seed 004).
 
 Charges follow one rule, written here once: an order charges its installation fees when it
 is placed; any other job (a repair, a replacement, a visit, an installation opened without
-an order) charges its fee when first completed. A self-installation credits the fee back.
+an order) charges its fee when first completed, if the customer pays for it (a repair
+caused by an installation error or by product quality is the installer's or the maker's:
+``charged_to``). A self-installation credits the fee back. Money taken on site for a job is
+counted once: from the job's ``PaymentRecorded`` (a payment ``recorded_on_job`` mirrors it).
 
 Events arrive on several topics with no order between them, so every row is keyed by the
 fact it records and every issue keeps the store positions that opened and closed it: the
@@ -84,7 +87,8 @@ class CustomerAccounts(Projection):
             self._move(cur, env, f"charge:order:{subject}", "charge", d["customer_id"], subject, None, fees)
         elif kind == "JobCompleted":
             job = self._subject(cur, subject)
-            if not (job["kind"] == "installation" and job["order_id"]):
+            charged = d.get("charged_to", "customer") == "customer"
+            if charged and not (job["kind"] == "installation" and job["order_id"]):
                 self._move(cur, env, f"charge:job:{subject}", "charge", job["customer_id"], job["order_id"], subject,
                            Decimal(job["fee"]))
         elif kind == "SelfInstallationAgreed":
@@ -95,6 +99,8 @@ class CustomerAccounts(Projection):
             job = self._subject(cur, subject)
             self._move(cur, env, env["id"], "received", job["customer_id"], job["order_id"], subject,
                        Decimal(d["amount"]))
+        elif kind == "PaymentReceived" and d.get("recorded_on_job"):
+            pass  # counted from the job's PaymentRecorded, written with it
         elif kind in ("PaymentReceived", "RefundPaid"):
             self._move(cur, env, env["id"], "received" if kind == "PaymentReceived" else "refunded", d["customer_id"],
                        d["order_id"], d["job_id"], Decimal(d["amount"]))

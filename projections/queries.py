@@ -8,6 +8,7 @@ from typing import Any
 from engine.domain.calendar import BusinessCalendar
 from projections.finance import FinanceViews
 from projections.messages import DEFAULT as DEFAULT_LANGUAGE, render
+from projections.phones import DEFAULT_REGION, split_query
 from projections.worker import wait_until
 from sqlstore.sqldb import Database, load_json
 
@@ -22,9 +23,10 @@ class ViewNotCaughtUp(Exception):
 class Views(FinanceViews):
     """Queries over the read models (their tables are created before the API starts)."""
 
-    def __init__(self, db: Database, zone: tzinfo = timezone.utc) -> None:
+    def __init__(self, db: Database, zone: tzinfo = timezone.utc, phone_region: str = DEFAULT_REGION) -> None:
         self.db = db
         self.zone = zone  # of the times in summaries
+        self.phone_region = phone_region
 
     def timeline(self, customer_id: str, *, limit: int = 100, after: int = 0,
                  language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
@@ -134,8 +136,9 @@ class Views(FinanceViews):
         return row[0] if row else None
 
     def search_customers(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
-        """Customers whose id, name, phone or address contains every word of ``query``."""
-        words = [w for w in query.lower().split() if w][:8]
+        """Customers whose id, name, phone or address contains every word of ``query``; a phone
+        is found however it is written (projections/phones.py)."""
+        words = split_query(query, self.phone_region)[:8]
         sql = "SELECT customer_id, name, phone, address FROM customer_files"
         if words:
             sql += " WHERE " + " AND ".join("search_text LIKE %s ESCAPE '\\'" for _ in words)

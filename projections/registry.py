@@ -6,6 +6,7 @@ from projections.audit import AuditIndex
 from projections.base import Projection
 from projections.complaints import ComplaintsBoard
 from projections.customer_file import CustomerFile
+from projections.phones import DEFAULT_REGION
 from projections.deadlines import DeadlineIndex
 from projections.fieldwork import EngineerAgenda, VisitLog
 from projections.ledger import EngineerLedger
@@ -24,11 +25,13 @@ PROJECTIONS: dict[str, type[Projection]] = {
 }
 
 
-def build(names: list[str] | None = None, personal: PersonalFields | None = None) -> list[Projection]:
+def build(names: list[str] | None = None, personal: PersonalFields | None = None, *,
+          phone_region: str = DEFAULT_REGION) -> list[Projection]:
     """The projections named (all by default); ``personal`` opens sealed personal fields for
-    the views that show them."""
+    the views that show them; ``phone_region`` is the customer file's default phone region."""
     chosen = list(PROJECTIONS) if names is None else names
     unknown = [n for n in chosen if n not in PROJECTIONS]
     if unknown:
         raise KeyError(f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(PROJECTIONS)}")
-    return [PROJECTIONS[n](personal) for n in chosen]
+    return [CustomerFile(personal, phone_region) if n == CustomerFile.name else PROJECTIONS[n](personal)
+            for n in chosen]

@@ -46,6 +46,7 @@ PROBLEM_SCHEMA = {
         "detail": {"type": "string"},
         "instance": {"type": ["string", "null"]},
         "request_id": {"type": ["string", "null"]},
+        "rule": {"type": "string", "description": "the named domain rule that refused the command"},
     },
     "additionalProperties": True,
 }
@@ -102,8 +103,9 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: errors.DomainError) -> JSONResponse:
         for family, status, slug in STATUS:
             if isinstance(exc, family):
-                log.info("command_refused", problem=slug, status=status, detail=exc.detail)
-                return problem_response(request, status, exc.title, exc.detail, slug)
+                log.info("command_refused", problem=slug, status=status, detail=exc.detail, rule=exc.rule)
+                named = {"rule": exc.rule} if exc.rule else {}
+                return problem_response(request, status, exc.title, exc.detail, slug, None, **named)
         raise AssertionError("unreachable: DomainError is the last family")
 
     @app.exception_handler(Problem)

@@ -22,7 +22,7 @@ Department = Literal["sales", "technical", "finance", "logistics"]
 @router.post("", status_code=201, response_model=ResultOut)
 def request_return(body: RequestReturnIn, ctx: DeskContext, app: OrdersDep, response: Response,
                    idempotency_key: IdempotencyKey = None) -> ResultOut:
-    result = app.request_return(ctx, customer_id=body.customer_id, order_id=body.order_id,
+    result = app.request_return(ctx, customer_id=body.customer_id, order_id=str(body.order_id),
                                 resolution=body.resolution, reason=body.reason,
                                 items=[i.model_dump() for i in body.items], idempotency_key=idempotency_key)
     return command_reply(response, result, f"/returns/{result.aggregate_id}")

@@ -245,7 +245,7 @@ class ReturnItemIn(Strict):
 
 class RequestReturnIn(Strict):
     customer_id: str = Field(min_length=1, max_length=100)
-    order_id: str | None = Field(default=None, max_length=100)
+    order_id: UUID = Field(description="the order whose delivered goods come back")
     resolution: Literal["refund", "exchange"]
     reason: FreeText = Field(min_length=1, max_length=2000)
     items: list[ReturnItemIn] = Field(min_length=1, max_length=200)

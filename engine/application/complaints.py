@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from engine.application import policies
 from engine.application.context import CommandContext
 from engine.application.handler import Handler
 from engine.application.unit_of_work import Change, CommandResult, Effects
@@ -63,8 +64,12 @@ class Complaints(Handler):
 
     def close_complaint(self, ctx: CommandContext, complaint_id: UUID, *, expected_version: int | None = None,
                         idempotency_key: str | None = None) -> CommandResult:
-        return self._complaint(ctx, "close_complaint", complaint_id, {}, lambda c: c.close(meta=ctx.meta()),
-                               expected_version, idempotency_key)
+        def change(complaint: Complaint) -> None:
+            claims = [self.uow.load(CompensationClaim, UUID(c)) for c in complaint.claim_ids]
+            policies.complaint_claims_settled(complaint, claims)
+            complaint.close(meta=ctx.meta())
+
+        return self._complaint(ctx, "close_complaint", complaint_id, {}, change, expected_version, idempotency_key)
 
     def reopen_complaint(self, ctx: CommandContext, complaint_id: UUID, *, expected_version: int | None = None,
                          idempotency_key: str | None = None) -> CommandResult:
@@ -163,7 +168,8 @@ class Complaints(Handler):
                 "customer_id": c.customer_id, "status": c.status, "facts": c.facts, "liability": c.liability,
                 "amount": c.amount, "revision": c.revision, "escalation_level": c.escalation_level,
                 "proposal_due_at": c.proposal_due_at.isoformat(), "proposal_overdue": c.proposal_overdue,
-                "paid": c.paid}
+                # Across reopenings: everything paid on the claim, and what is still due.
+                "paid": c.paid_total or c.paid, "last_payment": c.paid, "due": f"{c.due:.2f}"}
 
     def _on_proposal_overdue(self, deadline: Deadline, now: datetime, meta: dict[str, str]) -> list[Aggregate]:
         claim = self.uow.load(CompensationClaim, UUID(deadline.subject_id))

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from engine.domain.calendar import TIER_TARGETS, BusinessCalendar
 from engine.domain.clock import Clock, SystemClock
+from engine.domain.jobs import DEFAULT_MAX_DEVICE_AGE, DEFAULT_MIN_NOTICE, DEFAULT_REPAIR_LIABILITY
 from engine.domain.returns import DEFAULT_REQUIRED
 from engine.store.personal import KeyStore
 from engine.store.signing import Signer
@@ -39,6 +40,11 @@ class EngineConfig:
     signer: Signer | None = None
     # Field work: how far from the site a check-in may be and still count as verified.
     visit_max_distance_m: float = 200.0
+    # How old a device time on a check-in or check-out may be; how much notice a reschedule
+    # needs unless the customer asked; who pays for a repair, by its fault cause.
+    device_time_max_age: timedelta = DEFAULT_MAX_DEVICE_AGE
+    reschedule_min_notice: timedelta = DEFAULT_MIN_NOTICE
+    repair_liability: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_REPAIR_LIABILITY))
     # Service levels: each tier's business calendar and allowed time; the hotline's day.
     tier_targets: TierTargets = field(default_factory=lambda: dict(TIER_TARGETS))
     hotline_time_zone: str = "Asia/Shanghai"

@@ -41,7 +41,7 @@ class Consumables(Handler):
                         fee: Any = "0", expected_version: int | None = None,
                         idempotency_key: str | None = None) -> CommandResult:
         def change(reminder: ConsumableReminder) -> Effects:
-            chosen = consumables or reminder.consumables
+            chosen = consumables or reminder.due_consumables
             if set(chosen) - set(reminder.consumables):
                 raise InvalidCommand(f"replaceable consumables are {', '.join(reminder.consumables)}")
             job = policies.replacement_job_on_acceptance(reminder, chosen, fee, ctx.meta())
@@ -56,6 +56,7 @@ class Consumables(Handler):
         return {"reminder_id": str(r.id), "version": r.version, "customer_id": r.customer_id,
                 "installation_job_id": r.installation_job_id, "product": r.product, "consumables": r.consumables,
                 "status": r.status, "round": r.round, "due_at": r.due_at.isoformat(),
+                "due": {c: r.due_of(c).isoformat() for c in r.consumables}, "due_consumables": r.due_consumables,
                 "replacement_job_id": r.replacement_job_id}
 
     def _on_reminder_due(self, deadline: Deadline, now: datetime, meta: dict[str, str]) -> list[Aggregate]:

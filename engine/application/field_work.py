@@ -64,12 +64,12 @@ class FieldWork(Handler):
                 if chosen != installer:
                     raise InvalidCommand(f"the original installer is {installer}: to route elsewhere, "
                                          "say why they are unavailable")
-                repair.dispatch(installer, routing="original_installer", meta=ctx.meta(),
+                repair.dispatch(installer, routing="original_installer", now=self.uow.now(), meta=ctx.meta(),
                                 note=f"installed this product (job {installation.id})")
             else:
                 if not engineer or engineer == installer:
                     raise InvalidCommand("name another engineer when the original installer is unavailable")
-                repair.dispatch(engineer, routing="operator_choice", meta=ctx.meta(),
+                repair.dispatch(engineer, routing="operator_choice", now=self.uow.now(), meta=ctx.meta(),
                                 note=f"original installer {installer} unavailable: {original_unavailable}")
             return Effects(repair, {"engineer": repair.engineer})
 
@@ -81,7 +81,8 @@ class FieldWork(Handler):
                      expected_version: int | None = None, idempotency_key: str | None = None) -> CommandResult:
         return self._job(ctx, "dispatch_job", job_id, {"engineer": engineer, "note": note},
                          lambda job: job.dispatch(engineer, routing="redispatch" if job.declined_by else
-                                                  "operator_choice", note=note, meta=ctx.meta()),
+                                                  "operator_choice", note=note, now=self.uow.now(),
+                                                  meta=ctx.meta()),
                          expected_version, idempotency_key)
 
     def accept_job(self, ctx: CommandContext, job_id: UUID, engineer: str, *, expected_version: int | None = None,
@@ -108,7 +109,8 @@ class FieldWork(Handler):
                                idempotency_key: str | None = None) -> CommandResult:
         def change(job: FieldJob) -> Effects:
             stale = stop_window_deadline(self.deadlines, job, "rescheduled", ctx.meta())
-            job.reschedule(start, end, now=self.uow.now(), initiator=initiator, meta=ctx.meta())
+            job.reschedule(start, end, now=self.uow.now(), initiator=initiator, meta=ctx.meta(),
+                           min_notice=self.config.reschedule_min_notice)
             return Effects(job, also=[*stale, window_deadline(self.deadlines, job, ctx.meta())])
 
         return self._job(ctx, "reschedule_appointment", job_id,
@@ -131,12 +133,14 @@ class FieldWork(Handler):
                  accuracy_m: float, at: datetime | None = None, expected_version: int | None = None,
                  idempotency_key: str | None = None) -> CommandResult:
         def change(job: FieldJob) -> Effects:
-            when = at or self.uow.now()
-            # Arriving by the window's end keeps it; arriving later leaves the breach to its deadline.
-            on_time = job.window is not None and when <= job.window["end"]
-            stale = stop_window_deadline(self.deadlines, job, "engineer checked in", ctx.meta()) if on_time else []
-            verified = job.check_in(engineer, location=location, accuracy_m=accuracy_m, at=when,
+            window = job.window
+            verified = job.check_in(engineer, location=location, accuracy_m=accuracy_m, received_at=self.uow.now(),
+                                    device_at=at, max_device_age=self.config.device_time_max_age,
                                     max_distance_m=self.config.visit_max_distance_m, meta=ctx.meta())
+            # Arriving by the window's end (on the bounded time) keeps it; arriving later leaves
+            # the breach to its deadline.
+            on_time = window is not None and job.visits[-1]["checked_in_at"] <= window["end"]
+            stale = stop_window_deadline(self.deadlines, job, "engineer checked in", ctx.meta()) if on_time else []
             return Effects(job, {"verified": verified, "distance_m": job.visits[-1]["distance_m"]}, stale)
 
         return self._job(ctx, "check_in", job_id, {"engineer": engineer, "location": dict(location),
@@ -146,7 +150,8 @@ class FieldWork(Handler):
     def check_out(self, ctx: CommandContext, job_id: UUID, engineer: str, *, at: datetime | None = None,
                   expected_version: int | None = None, idempotency_key: str | None = None) -> CommandResult:
         return self._job(ctx, "check_out", job_id, {"engineer": engineer, "at": at.isoformat() if at else None},
-                         lambda job: job.check_out(engineer, at=at or self.uow.now(), meta=ctx.meta()),
+                         lambda job: job.check_out(engineer, received_at=self.uow.now(), device_at=at,
+                                                   max_device_age=self.config.device_time_max_age, meta=ctx.meta()),
                          expected_version, idempotency_key)
 
     def complete_job(self, ctx: CommandContext, job_id: UUID, *, fault_cause: str | None = None, fixed: bool = True,
@@ -155,7 +160,7 @@ class FieldWork(Handler):
         def change(job: FieldJob) -> Effects:
             stale = stop_window_deadline(self.deadlines, job, "job completed", ctx.meta())
             job.complete(fault_cause=fault_cause, fixed=fixed, consumables_replaced=consumables_replaced,
-                         notes=notes, meta=ctx.meta())
+                         notes=notes, liability=self.config.repair_liability, meta=ctx.meta())
             return Effects(job, *self._after_completion(job, ctx.meta(), stale))
 
         return self._job(ctx, "complete_job", job_id,
@@ -245,9 +250,14 @@ class FieldWork(Handler):
             "visits": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in visit.items()}
                        for visit in job.visits],
             "fault_cause": job.fault_cause, "payment": job.payment,
+            "charged_to": job.charged_to if job.status == "completed" else None,
         }
 
     def _job(self, ctx: CommandContext, name: str, job_id: UUID, payload: dict[str, Any], change: Change[FieldJob],
              expected_version: int | None, idempotency_key: str | None) -> CommandResult:
-        return self.uow.change(ctx, name, FieldJob, job_id, payload, change, expected_version=expected_version,
+        def held(job: FieldJob) -> Effects | dict[str, Any] | None:
+            policies.engineer_holds_job(ctx.principal, job)
+            return change(job)
+
+        return self.uow.change(ctx, name, FieldJob, job_id, payload, held, expected_version=expected_version,
                                idempotency_key=idempotency_key, not_found=job_not_found)

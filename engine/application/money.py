@@ -108,10 +108,17 @@ class Money(Handler):
                         collected_by: str | None = None, idempotency_key: str | None = None) -> CommandResult:
         def act() -> Effects:
             order = self._check_money_subject(customer_id, order_id, job_id)
-            return Effects(Payment.receive(customer_id=customer_id, amount=amount, currency=self.config.currency,
-                                           method=method, order_id=_text_id(order), job_id=_text_id(job_id),
-                                           on_site=on_site, collected_by=collected_by, at=self.uow.now(),
-                                           meta=ctx.meta()))
+            job = None if job_id is None else self.uow.load(FieldJob, job_id)
+            if job is not None:
+                policies.engineer_holds_job(ctx.principal, job)
+                if on_site:
+                    policies.on_site_payment_on_job(job, amount=amount, method=method, meta=ctx.meta())
+            on_job = job is not None and on_site
+            payment = Payment.receive(customer_id=customer_id, amount=amount, currency=self.config.currency,
+                                      method=method, order_id=_text_id(order), job_id=_text_id(job_id),
+                                      on_site=on_site, collected_by=collected_by, at=self.uow.now(),
+                                      recorded_on_job=on_job, meta=ctx.meta())
+            return Effects(payment, also=[job] if job is not None and on_job else [])
 
         return self.uow.command(ctx, "receive_payment", {"customer": customer_id, "amount": str(amount),
                                                          "method": method, "order": _text_id(order_id),

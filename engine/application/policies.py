@@ -18,6 +18,15 @@ changed; they never save.
   field work  job reopened                 -> money: fees reversed
   money       refund for the engineer's bad work -> money: that job's fees reversed
   orders      order's tier                 -> service levels: clock of that tier
+
+And every rule that needs two aggregates (issue 17), checked inside the command's write so
+a refusal stores nothing:
+
+  field work  every job-scoped command by an engineer -> the engineer holds the job
+  money       on-site payment for a job   -> the job records it too (one figure)
+  complaints  closing a complaint         -> its claims are paid or closed
+  returns     a return request            -> its lines fit the delivered order, less earlier returns
+  returns     a rejection                 -> the request's units go back to the order
 """
 
 from __future__ import annotations
@@ -28,14 +37,19 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from engine.application.context import Principal
 from engine.application.scheduling import Deadlines
 from engine.application.unit_of_work import UnitOfWork
 from engine.application.waits import follow_up_deadline, reminder_deadline
 from engine.domain.accounts import EngineerAccount, EngineerDirectory, account_id, cause
+from engine.domain.claims import CompensationClaim
+from engine.domain.complaints import Complaint
+from engine.domain.errors import NotPermitted, RuleViolation
 from engine.domain.followups import DUE_WITHIN, FollowUp
 from engine.domain.jobs import FieldJob
 from engine.domain.orders import ServiceOrder
 from engine.domain.reminders import DECLINED_REPEAT_DAYS, ConsumableReminder
+from engine.domain.returns import ReturnedGoods, ReturnRequest
 
 Meta = dict[str, str]
 
@@ -112,11 +126,12 @@ def reminder_on_installation(job: FieldJob, now: datetime, meta: Meta) -> Consum
 
 def reminder_renewed_on_replacement(uow: UnitOfWork, job: FieldJob, deadlines: Deadlines, now: datetime,
                                     meta: Meta) -> list[Aggregate]:
-    """A completed replacement starts the reminder's next round."""
+    """A completed replacement starts the next round of the consumables it replaced; the
+    ones the customer kept come back as if declined."""
     if job.kind != "consumable_replacement" or not job.related_id:
         return []
     reminder = uow.load(ConsumableReminder, UUID(job.related_id))
-    reminder.renew(now=now, meta=meta)
+    reminder.renew(now=now, meta=meta, replaced=list(job.replaced))
     return [reminder, reminder_deadline(deadlines, reminder, meta)]
 
 
@@ -196,3 +211,47 @@ def _reverse_fees(uow: UnitOfWork, job: FieldJob, event_type: str, now: datetime
 def tier_of_order(uow: UnitOfWork, order_id: UUID) -> str:
     """A service-level clock started for an order's item runs on the order's tier."""
     return uow.load(ServiceOrder, order_id).tier
+
+
+# Rules across two workflows ------------------------------------------------------------------
+
+def engineer_holds_job(principal: Principal, job: FieldJob) -> None:
+    """An engineer acts only on a job dispatched to them; dispatchers act on anyone's behalf."""
+    if principal.has("dispatcher") or not principal.has("engineer"):
+        return
+    if job.engineer != principal.name:
+        raise NotPermitted(f"{principal.name} does not hold job {job.id}: an engineer acts only on the jobs "
+                           "dispatched to them", rule="engineer-holds-job")
+
+
+def on_site_payment_on_job(job: FieldJob, *, amount: Any, method: str, meta: dict[str, str]) -> None:
+    """Money taken on site for a job is the job's payment too, so that the follow-up compares
+    the customer's word with what was taken, whichever way the engineer reported it."""
+    if job.payment is not None and job.payment["collected"]:
+        raise RuleViolation(f"{job.payment['amount']} collected on site is already recorded on job {job.id}",
+                            rule="one-on-site-payment")
+    job.record_payment(collected=True, amount=amount, method=method, meta=meta)
+
+
+def complaint_claims_settled(complaint: Complaint, claims: list[CompensationClaim]) -> None:
+    """A complaint is fully handled only when every claim it raised is paid (or closed)."""
+    open_claims = [f"{c.id} ({c.status}{', ' + format(c.due, '.2f') + ' due' if c.due else ''})"
+                   for c in claims if not (c.settled or c.status == "closed")]
+    if open_claims:
+        raise RuleViolation(f"complaint {complaint.id} still has compensation to settle: claim "
+                            f"{', '.join(open_claims)}", rule="complaint-claims-settled")
+
+
+def returned_goods_reserved(order: ServiceOrder, goods: ReturnedGoods | None, request: ReturnRequest) -> ReturnedGoods:
+    """Count the request's units against the order's delivered units less earlier returns."""
+    ordered = order.returnable_units(request.customer_id)
+    goods = goods or ReturnedGoods(order_id=str(order.id))
+    goods.reserve(return_id=str(request.id), items=request.items, ordered=ordered)
+    return goods
+
+
+def returned_goods_released(goods: ReturnedGoods | None, request: ReturnRequest) -> list[ReturnedGoods]:
+    """A rejected request asks nothing back any more: its units return to the order."""
+    if request.status != "rejected" or goods is None:
+        return []
+    return [goods] if goods.release(return_id=str(request.id)) else []

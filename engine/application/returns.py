@@ -7,12 +7,21 @@ from datetime import datetime
 from typing import Any, Mapping
 from uuid import UUID
 
+from engine.application import policies
 from engine.application.context import CommandContext
 from engine.application.handler import Handler
 from engine.application.unit_of_work import Change, CommandResult, Effects
-from engine.domain.errors import NotFound, NotPermitted
-from engine.domain.returns import ReturnRequest, approver_role
+from engine.domain.errors import InvalidCommand, NotFound, NotPermitted, OrderNotFound
+from engine.domain.orders import ServiceOrder
+from engine.domain.returns import ReturnedGoods, ReturnRequest, approver_role
 from engine.domain.values import moment
+
+
+def _order_uuid(order_id: str) -> UUID:
+    try:
+        return UUID(order_id)
+    except ValueError:
+        raise OrderNotFound(order_id) from None
 
 
 def _not_found(return_id: UUID) -> NotFound:
@@ -27,11 +36,16 @@ class Returns(Handler):
                    "order": order_id}
 
         def act() -> Effects:
-            request = ReturnRequest.request(customer_id=customer_id, order_id=order_id, resolution=resolution,
+            if not order_id:
+                raise InvalidCommand("a return names the order its goods came from (order_id)")
+            order = self.uow.load(ServiceOrder, _order_uuid(order_id), not_found=OrderNotFound)
+            request = ReturnRequest.request(customer_id=customer_id, order_id=str(order.id), resolution=resolution,
                                             reason=reason, items=items,
                                             required=self.config.return_departments.get(resolution, ()),
                                             meta=ctx.meta())
-            return Effects(request, {"pending": request.pending})
+            goods = self.uow.find(ReturnedGoods, ReturnedGoods.create_id(str(order.id)))
+            return Effects(request, {"pending": request.pending},
+                           [policies.returned_goods_reserved(order, goods, request)])
 
         return self.uow.command(ctx, "request_return", payload, idempotency_key, act)
 
@@ -42,7 +56,9 @@ class Returns(Handler):
 
         def change(request: ReturnRequest) -> Effects:
             request.vote(department, approve=approve, meta=ctx.meta())
-            return Effects(request, {"status": request.status, "pending": request.pending})
+            goods = self.uow.find(ReturnedGoods, ReturnedGoods.create_id(request.order_id)) if request.order_id else None
+            return Effects(request, {"status": request.status, "pending": request.pending},
+                           list(policies.returned_goods_released(goods, request)))
 
         return self._returning(ctx, "vote_on_return", return_id, {"department": department, "approve": approve,
                                                                   "reason": ctx.reason}, change,
@@ -95,7 +111,9 @@ class Returns(Handler):
         r = self.uow.load(ReturnRequest, return_id, not_found=_not_found)
         return {"return_id": str(r.id), "version": r.version, "customer_id": r.customer_id, "order_id": r.order_id,
                 "resolution": r.resolution, "items": r.items, "required": r.required, "votes": r.votes,
-                "pending": r.pending, "status": r.status, "faulty_parts": r.parts}
+                "pending": r.pending, "status": r.status, "faulty_parts": r.parts,
+                # Snapshots from before the reason was kept have none.
+                "rejection": getattr(r, "rejection", None)}
 
     def _returning(self, ctx: CommandContext, name: str, return_id: UUID, payload: dict[str, Any],
                    change: Change[ReturnRequest], expected_version: int | None,

@@ -7,11 +7,16 @@ facts relied on; an amount is proposed; the customer accepts or disputes; a disp
 escalates and the amount may be revised (each revision keeps the previous amount and the
 reason); the agreed amount is paid; the claim is closed, and may be reopened. Every decision
 carries who, when and why (event metadata) and on which facts (fact ids).
+
+Money across reopenings: what is due is the accepted amount less what was already paid, so
+a claim paid 5,000, reopened and accepted at 6,000 pays 1,000 more, and its payments add up
+to its last accepted amount. An amount is never revised below what was already paid.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -25,6 +30,10 @@ LIABLE_PARTIES = ("manufacturer", "installer", "customer", "shared")
 
 class CompensationClaim(Aggregate):
     """Category ``claims`` on the event backbone."""
+
+    # Every payment on the claim, across reopenings; a class default keeps snapshots taken
+    # before it readable (their ``paid`` was the only payment).
+    paid_total: str | None = None
 
     @classmethod
     def open(cls, *, complaint_id: str, customer_id: str, damage: str, now: datetime,
@@ -72,6 +81,17 @@ class CompensationClaim(Aggregate):
         self._require_known(facts)
         self._proposed(amount=money(amount, "amount"), facts=facts, revision=1, meta=meta)
 
+    @property
+    def already_paid(self) -> Decimal:
+        return Decimal(self.paid_total or self.paid or "0")
+
+    @property
+    def due(self) -> Decimal:
+        """What is still to pay on the accepted amount (zero before acceptance)."""
+        if self.status != "accepted" or self.amount is None:
+            return Decimal(0)
+        return Decimal(self.amount) - self.already_paid
+
     def dispute(self, *, meta: dict[str, str]) -> None:
         if self.status != "proposed":
             raise RuleViolation(f"only a proposed amount can be disputed; the claim is {self.status}")
@@ -85,7 +105,11 @@ class CompensationClaim(Aggregate):
         if not meta.get("reason"):
             raise InvalidCommand("a revision records why the amount changes")
         self._require_known(facts)
-        self._revised(previous_amount=self.amount, amount=money(amount, "amount"), facts=facts,
+        revised = money(amount, "amount")
+        if Decimal(revised) < self.already_paid:
+            raise RuleViolation(f"{self.already_paid:.2f} was already paid on this claim: a revision cannot go below it",
+                                rule="claim-due-after-payments")
+        self._revised(previous_amount=self.amount, amount=revised, facts=facts,
                       revision=self.revision + 1, meta=meta)
 
     def accept(self, *, meta: dict[str, str]) -> None:
@@ -97,12 +121,22 @@ class CompensationClaim(Aggregate):
         if self.status != "accepted":
             raise RuleViolation(f"compensation is paid once the customer accepts; the claim is {self.status}")
         paid = money(amount, "amount")
-        if paid != self.amount:
-            raise RuleViolation(f"the accepted amount is {self.amount}, not {paid}")
+        due = f"{self.due:.2f}"
+        if paid != due:
+            earlier = f" ({self.already_paid:.2f} of it already paid)" if self.already_paid else ""
+            raise RuleViolation(f"the accepted amount is {self.amount}{earlier}: {due} is due, not {paid}",
+                                rule="claim-due-after-payments")
+        if self.due <= 0:
+            raise RuleViolation("nothing is due on this claim: close it", rule="claim-due-after-payments")
         self._paid(amount=paid, reference=text(reference, "reference", limit=200), meta=meta)
 
+    @property
+    def settled(self) -> bool:
+        """Paid in full: paid, or accepted at exactly what was already paid."""
+        return self.status == "paid" or (self.status == "accepted" and self.already_paid > 0 and self.due == 0)
+
     def close(self, *, meta: dict[str, str]) -> None:
-        if self.status != "paid":
+        if not self.settled:
             raise RuleViolation(f"a claim is closed once paid; this one is {self.status}")
         self._closed(meta=meta)
 
@@ -168,6 +202,7 @@ class CompensationClaim(Aggregate):
     @event("CompensationPaid")
     def _paid(self, amount: str, reference: str, meta: dict[str, str]) -> None:
         self.status = "paid"
+        self.paid_total = str((self.already_paid + Decimal(amount)).quantize(Decimal("0.01")))
         self.paid = amount
 
     @event("ClaimClosed")

@@ -8,9 +8,12 @@ class DomainError(Exception):
 
     title = "Domain error"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, rule: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        # The named rule that refused the command (``visit-time-bounded``...), shown to clients
+        # beside the detail so they can act on it without parsing prose.
+        self.rule = rule
 
 
 class RuleViolation(DomainError):

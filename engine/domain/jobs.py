@@ -4,12 +4,19 @@ Workflow 2 and 3 of the domain:
 - a job is dispatched to an engineer, who accepts it or declines with a reason (a declined
   job waits to be dispatched again);
 - an appointment window is agreed with the customer; it may be rescheduled only before it
-  starts, recording the notice given, who asked and why; a window that passes with no
-  check-in and no reschedule is recorded as missed (by a deadline), never silently moved;
+  starts, recording the notice given, who asked and why; unless the customer asked, it is
+  moved only with the configured minimum notice (seed 003's "no answer, keep delaying"); a
+  window that passes with no check-in and no reschedule is recorded as missed (by a
+  deadline), never silently moved;
 - the engineer checks in and out with a location; a check-in within the allowed distance
   of the customer's site verifies the visit, and no job is completed without a verified
   visit (a self-installation by the customer excepted, which refunds the installation fee);
-- a completed repair names the fault's cause; a consumable replacement may replace only
+- visit times are the server's receive time; a device time (offline work) is bounded: never
+  in the future, never before dispatch, never older than the configured age, never inside a
+  window already recorded as missed; on-time, missed and duration are judged on those times;
+- a completed repair names the fault's cause, and its fee is charged to whoever the recorded
+  liability rule names for that cause (installation error -> the installer, product
+  quality -> the maker, misuse -> the customer); a consumable replacement may replace only
   some consumables, may be cancelled by the customer at the door, and records whether the
   customer paid on site.
 """
@@ -17,6 +24,7 @@ Workflow 2 and 3 of the domain:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from eventsourcing.domain import Aggregate, event
@@ -31,6 +39,17 @@ FAULT_CAUSES = ("weather_conditions", "installation_error", "customer_misuse", "
 ROUTINGS = ("operator_choice", "original_installer", "redispatch")
 MAX_WINDOW = timedelta(hours=12)
 CLOSED = ("completed", "self_installed", "cancelled_at_door")
+# Who pays for a repair, by its fault cause: the recorded rule unless configured otherwise.
+# Only misuse (and, outside warranty, weather) is the customer's; the others are the
+# installer's (deducted from their account) or the maker's.
+PAYERS = ("customer", "installer", "manufacturer")
+DEFAULT_REPAIR_LIABILITY: Mapping[str, str] = MappingProxyType({
+    "installation_error": "installer", "product_quality": "manufacturer", "customer_misuse": "customer",
+    "weather_conditions": "customer"})
+# Device clocks drift: a device time up to this far ahead of the server reads as the receive time.
+DEVICE_CLOCK_SKEW = timedelta(minutes=2)
+DEFAULT_MAX_DEVICE_AGE = timedelta(hours=24)
+DEFAULT_MIN_NOTICE = timedelta(hours=4)
 
 
 class FieldJob(Aggregate):
@@ -41,6 +60,11 @@ class FieldJob(Aggregate):
     confirmed = False
     charges_disputed: dict[str, Any] | None = None
     visits_since = 0
+    # Visit-time bounds; class defaults keep snapshots taken before them readable.
+    dispatched_at: datetime | None = None
+    missed_until: datetime | None = None
+    charged_to = "customer"
+    replaced: tuple[str, ...] = ()
 
     # Commands -------------------------------------------------------------------------
 
@@ -80,7 +104,8 @@ class FieldJob(Aggregate):
             meta=meta,
         )
 
-    def dispatch(self, engineer: str, *, routing: str, meta: dict[str, str], note: str | None = None) -> None:
+    def dispatch(self, engineer: str, *, routing: str, now: datetime, meta: dict[str, str],
+                 note: str | None = None) -> None:
         self._refuse_if_closed("dispatch")
         if routing not in ROUTINGS:
             raise InvalidCommand(f"routing must be one of {', '.join(ROUTINGS)}")
@@ -88,7 +113,7 @@ class FieldJob(Aggregate):
             raise RuleViolation(f"the job is already {self.status} to {self.engineer}; it can be dispatched "
                                 "again only after a decline")
         self._dispatched(engineer=text(engineer, "engineer", limit=100), routing=routing,
-                         note=text(note, "note", required=False), meta=meta)
+                         note=text(note, "note", required=False), at=now, meta=meta)
 
     def accept(self, engineer: str, *, meta: dict[str, str]) -> None:
         self._require_dispatched_to(engineer, "accept")
@@ -110,7 +135,7 @@ class FieldJob(Aggregate):
         self._appointment_agreed(window_start=start, window_end=end, meta=meta)
 
     def reschedule(self, start: datetime, end: datetime, *, now: datetime, initiator: str,
-                   meta: dict[str, str]) -> None:
+                   meta: dict[str, str], min_notice: timedelta = DEFAULT_MIN_NOTICE) -> None:
         self._refuse_if_closed("reschedule")
         if self.window is None:
             raise RuleViolation("there is no appointment to reschedule")
@@ -124,8 +149,14 @@ class FieldJob(Aggregate):
             raise RuleViolation(
                 f"the window starting {self.window['start'].isoformat()} has begun: it can no longer be "
                 "rescheduled; check in, or it will be recorded as missed")
+        notice = self.window["start"] - now
+        if initiator != "customer" and notice < min_notice:
+            raise RuleViolation(
+                f"the window starts in {notice.total_seconds() / 3600:.2f} h: unless the customer asks, an "
+                f"appointment is moved at least {min_notice.total_seconds() / 3600:g} h before it starts; keep it, "
+                "or it is recorded as missed", rule="reschedule-notice")
         self._check_window(start, end, now)
-        notice_hours = round((self.window["start"] - now).total_seconds() / 3600, 2)
+        notice_hours = round(notice.total_seconds() / 3600, 2)
         self._rescheduled(window_start=start, window_end=end, previous_start=self.window["start"],
                           notice_hours=notice_hours, initiator=initiator, meta=meta)
 
@@ -139,8 +170,9 @@ class FieldJob(Aggregate):
         self._appointment_missed(window_start=self.window["start"], window_end=self.window["end"], meta=meta)
         return True
 
-    def check_in(self, engineer: str, *, location: Mapping[str, Any], accuracy_m: float, at: datetime,
-                 max_distance_m: float, meta: dict[str, str]) -> bool:
+    def check_in(self, engineer: str, *, location: Mapping[str, Any], accuracy_m: float, received_at: datetime,
+                 max_distance_m: float, meta: dict[str, str], device_at: datetime | None = None,
+                 max_device_age: timedelta = DEFAULT_MAX_DEVICE_AGE) -> bool:
         self._refuse_if_closed("check in")
         if self.status != "accepted" or engineer != self.engineer:
             raise RuleViolation(f"only the engineer who accepted the job ({self.engineer or 'nobody yet'}) "
@@ -153,27 +185,60 @@ class FieldJob(Aggregate):
         assert where is not None
         if not 0 <= accuracy_m <= 10_000:
             raise InvalidCommand("accuracy_m must be between 0 and 10000")
+        at = self.visit_time(device_at, received_at, max_device_age)
+        if self.missed_until is not None and at <= self.missed_until:
+            raise RuleViolation(f"the window ending {self.missed_until.isoformat()} is recorded as missed: a check-in "
+                                "cannot be dated inside it (the breach stands); check in with the current time",
+                                rule="visit-time-bounded")
+        last_out = max((v["checked_out_at"] for v in self.visits), default=None)
+        if last_out is not None and at < last_out:
+            raise RuleViolation(f"the last visit ended at {last_out.isoformat()}: a check-in cannot be dated before it",
+                                rule="visit-time-bounded")
         distance = round(distance_m(where, self.site_location), 1)
         verified = distance <= max_distance_m and accuracy_m <= max_distance_m
-        self._checked_in(engineer=engineer, location=where, accuracy_m=float(accuracy_m), at=moment(at, "at"),
-                         distance_m=distance, verified=verified, meta=meta)
+        self._checked_in(engineer=engineer, location=where, accuracy_m=float(accuracy_m), at=at,
+                         received_at=received_at, distance_m=distance, verified=verified, meta=meta)
         return verified
 
-    def check_out(self, engineer: str, *, at: datetime, meta: dict[str, str]) -> None:
+    def check_out(self, engineer: str, *, received_at: datetime, meta: dict[str, str],
+                  device_at: datetime | None = None, max_device_age: timedelta = DEFAULT_MAX_DEVICE_AGE) -> None:
         visit = self.open_visit
         if visit is None or visit["engineer"] != engineer:
             raise RuleViolation(f"{engineer} is not checked in on this job")
-        if moment(at, "at") < visit["checked_in_at"]:
-            raise InvalidCommand("check-out cannot be before the check-in")
+        at = self.visit_time(device_at, received_at, max_device_age)
+        if at < visit["checked_in_at"]:
+            raise RuleViolation(f"check-out cannot be before the check-in at {visit['checked_in_at'].isoformat()}",
+                                rule="visit-time-bounded")
         minutes = round((at - visit["checked_in_at"]).total_seconds() / 60, 1)
-        self._checked_out(engineer=engineer, at=at, duration_minutes=minutes, meta=meta)
+        self._checked_out(engineer=engineer, at=at, received_at=received_at, duration_minutes=minutes, meta=meta)
+
+    def visit_time(self, device_at: datetime | None, received_at: datetime, max_age: timedelta) -> datetime:
+        """When a check-in or check-out happened: the receive time, or a bounded device time."""
+        moment(received_at, "received_at")
+        if device_at is None:
+            return received_at
+        moment(device_at, "at")
+        if device_at > received_at + DEVICE_CLOCK_SKEW:
+            raise RuleViolation(f"at {device_at.isoformat()} is later than the server received the report "
+                                f"({received_at.isoformat()}): a device time is never in the future",
+                                rule="visit-time-bounded")
+        at = min(device_at, received_at)
+        if at < received_at - max_age:
+            raise RuleViolation(f"at {device_at.isoformat()} is more than {max_age.total_seconds() / 3600:g} h before "
+                                "the report was received: a device time is at most that old",
+                                rule="visit-time-bounded")
+        if self.dispatched_at is not None and at < self.dispatched_at:
+            raise RuleViolation(f"at {device_at.isoformat()} is before the job was dispatched "
+                                f"({self.dispatched_at.isoformat()})", rule="visit-time-bounded")
+        return at
 
     def set_site_location(self, location: Mapping[str, Any], *, meta: dict[str, str]) -> None:
         self._refuse_if_closed("change the site")
         self._site_located(site_location=position(location), meta=meta)
 
     def complete(self, *, meta: dict[str, str], fault_cause: str | None = None, fixed: bool = True,
-                 consumables_replaced: list[str] | None = None, notes: str | None = None) -> None:
+                 consumables_replaced: list[str] | None = None, notes: str | None = None,
+                 liability: Mapping[str, str] = DEFAULT_REPAIR_LIABILITY) -> None:
         self._refuse_if_closed("complete")
         if self.open_visit is not None:
             raise RuleViolation("check out before completing the job")
@@ -189,8 +254,11 @@ class FieldJob(Aggregate):
             unknown = sorted(set(replaced) - set(self.consumables))
             if unknown or not replaced:
                 raise InvalidCommand(f"replace some of {', '.join(self.consumables)}; not {', '.join(unknown)}")
+        charged_to = liability.get(fault_cause, "customer") if fault_cause else "customer"
+        if charged_to not in PAYERS:
+            raise InvalidCommand(f"the liability rule names {charged_to!r}; payers are {', '.join(PAYERS)}")
         self._completed(fault_cause=fault_cause, fixed=fixed, consumables_replaced=replaced,
-                        notes=text(notes, "notes", required=False), meta=meta)
+                        notes=text(notes, "notes", required=False), charged_to=charged_to, meta=meta)
 
     def install_by_customer(self, *, meta: dict[str, str]) -> None:
         if self.kind != "installation":
@@ -312,9 +380,11 @@ class FieldJob(Aggregate):
         self.payment: dict[str, Any] | None = None
 
     @event("JobDispatched")
-    def _dispatched(self, engineer: str, routing: str, note: str | None, meta: dict[str, str]) -> None:
+    def _dispatched(self, engineer: str, routing: str, note: str | None, at: datetime | None,
+                    meta: dict[str, str]) -> None:
         self.status = "dispatched"
         self.engineer = engineer
+        self.dispatched_at = at
 
     @event("JobAccepted")
     def _accepted(self, engineer: str, meta: dict[str, str]) -> None:
@@ -341,6 +411,7 @@ class FieldJob(Aggregate):
     @event("AppointmentMissed")
     def _appointment_missed(self, window_start: datetime, window_end: datetime, meta: dict[str, str]) -> None:
         self.window = None
+        self.missed_until = window_end
         self.missed_windows += 1
 
     @event("SiteLocated")
@@ -349,20 +420,24 @@ class FieldJob(Aggregate):
 
     @event("EngineerCheckedIn")
     def _checked_in(self, engineer: str, location: dict[str, float], accuracy_m: float, at: datetime,
-                    distance_m: float, verified: bool, meta: dict[str, str]) -> None:
+                    received_at: datetime, distance_m: float, verified: bool, meta: dict[str, str]) -> None:
         self.visits.append({"engineer": engineer, "checked_in_at": at, "checked_out_at": None,
-                            "verified": verified, "distance_m": distance_m})
+                            "verified": verified, "distance_m": distance_m, "check_in_received_at": received_at})
 
     @event("EngineerCheckedOut")
-    def _checked_out(self, engineer: str, at: datetime, duration_minutes: float, meta: dict[str, str]) -> None:
+    def _checked_out(self, engineer: str, at: datetime, received_at: datetime, duration_minutes: float,
+                     meta: dict[str, str]) -> None:
         visit = self.open_visit
         assert visit is not None
         visit["checked_out_at"] = at
+        visit["check_out_received_at"] = received_at
 
     @event("JobCompleted")
     def _completed(self, fault_cause: str | None, fixed: bool, consumables_replaced: list[str],
-                   notes: str | None, meta: dict[str, str]) -> None:
+                   notes: str | None, charged_to: str, meta: dict[str, str]) -> None:
         self.status = "completed"
+        self.charged_to = charged_to
+        self.replaced = tuple(consumables_replaced)
         self.completions += 1
         self.fault_cause = fault_cause
         self.window = None
@@ -398,3 +473,21 @@ class FieldJob(Aggregate):
     @event("PaymentRecorded")
     def _payment_recorded(self, collected: bool, amount: str, method: str | None, meta: dict[str, str]) -> None:
         self.payment = {"collected": collected, "amount": amount, "method": method}
+
+
+# Version 2 of these events added the server's side of time (issue 17): JobDispatched its
+# ``at`` (unknown before: no lower bound), the visits their ``received_at`` (the device time
+# was taken as given, so it stands for it), and JobCompleted who pays (``charged_to``:
+# the customer, as every fee was charged then).
+def _upcast(event_class: Any, name: str, *, default: Any = None, copy_of: str | None = None) -> None:
+    def v1_v2(state: dict[str, Any]) -> None:
+        state[name] = state[copy_of] if copy_of else default
+
+    event_class.class_version = 2
+    event_class.upcast_v1_v2 = staticmethod(v1_v2)
+
+
+_upcast(FieldJob.JobDispatched, "at")  # type: ignore[attr-defined]
+_upcast(FieldJob.EngineerCheckedIn, "received_at", copy_of="at")  # type: ignore[attr-defined]
+_upcast(FieldJob.EngineerCheckedOut, "received_at", copy_of="at")  # type: ignore[attr-defined]
+_upcast(FieldJob.JobCompleted, "charged_to", default="customer")  # type: ignore[attr-defined]

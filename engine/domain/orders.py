@@ -153,6 +153,18 @@ class ServiceOrder(Aggregate):
             incident_id=incident_id, resolution=resolution, note=_text(note, "note", required=False), meta=meta
         )
 
+    def returnable_units(self, customer_id: str) -> dict[str, int]:
+        """Units per SKU a return may ask back of this order: only the customer's delivered goods."""
+        if customer_id != self.customer_id:
+            raise RuleViolation(f"order {self.id} belongs to another customer", rule="return-matches-order")
+        if self.status != "delivered":
+            raise RuleViolation(f"the order is {self.status.replace('_', ' ')}: only delivered goods are returned "
+                                "(cancel an order that has not left the warehouse)", rule="return-matches-order")
+        units: dict[str, int] = {}
+        for item in self.items:
+            units[item["sku"]] = units.get(item["sku"], 0) + item["quantity"]
+        return units
+
     def cancel(self, *, meta: dict[str, str]) -> None:
         if self.cancelled:
             raise RuleViolation("the order is already cancelled")

@@ -3,6 +3,10 @@
 Installing a product with consumables starts a reminder cycle, due some days later (90 by
 default, set per product on the order item). When it falls due the customer is contacted:
 they accept (a replacement job is opened) or decline (the reminder repeats later).
+
+Each consumable keeps its own due date: a replacement of some filters renews only those;
+the ones the customer kept are due again as if declined (30 days on), and one not yet due
+keeps its date. The reminder falls due at the earliest of them, for those due then.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class ConsumableReminder(Aggregate):
         self.status = "scheduled"
         self.round = 1
         self.replacement_job_id: str | None = None
+        self.due = {c: due_at for c in consumables}
 
     def fall_due(self, *, now: datetime, meta: dict[str, str]) -> bool:
         if self.status != "scheduled" or now < self.due_at:
@@ -67,12 +72,31 @@ class ConsumableReminder(Aggregate):
             raise RuleViolation(f"the reminder is {self.status}: only a due reminder is accepted")
         self._accepted(replacement_job_id=replacement_job_id, meta=meta)
 
-    def renew(self, *, now: datetime, meta: dict[str, str], after_days: int | None = None) -> None:
-        """After its replacement job, the next cycle starts from the day of the work (or, when
-        the customer cancelled at the door, after ``after_days``)."""
+    @property
+    def due_consumables(self) -> list[str]:
+        """The consumables due when the reminder falls due (the earliest due date)."""
+        return [c for c in self.consumables if self.due_of(c) <= self.due_at]
+
+    def due_of(self, consumable: str) -> datetime:
+        # Snapshots and histories from before per-consumable dates had one date for all.
+        due: dict[str, datetime] = getattr(self, "due", {})
+        return due.get(consumable, self.due_at)
+
+    def renew(self, *, now: datetime, meta: dict[str, str], after_days: int | None = None,
+              replaced: list[str] | None = None) -> None:
+        """After its replacement job, the replaced consumables start their next cycle on the day
+        of the work; the others, if due, come back as if declined. When the customer cancelled
+        at the door, everything is due again after ``after_days``."""
         if self.status != "accepted":
             raise RuleViolation("a reminder renews after its replacement job")
-        self._renewed(due_at=now + timedelta(days=after_days or self.interval_days), meta=meta)
+        if after_days is not None:
+            due = {c: now + timedelta(days=after_days) for c in self.consumables}
+        else:
+            renewed = set(self.consumables if replaced is None else replaced)
+            declined = now + timedelta(days=DECLINED_REPEAT_DAYS)
+            due = {c: now + timedelta(days=self.interval_days) if c in renewed else
+                   (declined if self.due_of(c) <= now else self.due_of(c)) for c in self.consumables}
+        self._renewed(due_at=min(due.values()), consumables=due, meta=meta)
 
     @event("ReminderDue")
     def _fell_due(self, round: int, meta: dict[str, str]) -> None:  # noqa: A002 - event field name
@@ -81,7 +105,9 @@ class ConsumableReminder(Aggregate):
     @event("ReminderDeclined")
     def _declined(self, next_due_at: datetime, meta: dict[str, str]) -> None:
         self.status = "scheduled"
-        self.due_at = next_due_at
+        # What was due is postponed; a consumable due later keeps its date.
+        self.due = {c: max(self.due_of(c), next_due_at) for c in self.consumables}
+        self.due_at = min(self.due.values())
         self.round += 1
 
     @event("ReminderAccepted")
@@ -90,12 +116,23 @@ class ConsumableReminder(Aggregate):
         self.replacement_job_id = replacement_job_id
 
     @event("ReminderRenewed")
-    def _renewed(self, due_at: datetime, meta: dict[str, str]) -> None:
+    def _renewed(self, due_at: datetime, consumables: dict[str, datetime] | None, meta: dict[str, str]) -> None:
         self.status = "scheduled"
         self.due_at = due_at
+        self.due = dict(consumables) if consumables else {c: due_at for c in self.consumables}
         self.round += 1
         self.replacement_job_id = None
 
 
 def reminder_interval(item: dict[str, Any]) -> int:
     return int(item.get("consumable_interval_days") or DEFAULT_INTERVAL_DAYS)
+
+
+# Version 2 of ReminderRenewed added each consumable's next due date (``consumables``);
+# version 1 renewed every consumable to ``due_at`` (None reads that way).
+def _reminder_renewed_v1_v2(state: dict[str, Any]) -> None:
+    state["consumables"] = None
+
+
+ConsumableReminder.ReminderRenewed.class_version = 2  # type: ignore[attr-defined]
+ConsumableReminder.ReminderRenewed.upcast_v1_v2 = staticmethod(_reminder_renewed_v1_v2)  # type: ignore[attr-defined]

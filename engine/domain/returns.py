@@ -6,11 +6,18 @@ is approved when all required departments approve and rejected on the first reje
 a reason the customer sees; a vote after the decision is refused. Then logistics collects
 the goods, they are received and inspected, and a refund is issued or an exchange shipped.
 Faulty parts follow reverse logistics: collected, inspected, then repaired or scrapped.
+
+A return is made against its order: every line names a SKU the order holds, and no SKU
+comes back more often than it was ordered, counting the order's other returns that were
+not rejected. ``ReturnedGoods`` (one per order, internal) keeps that count, so two
+concurrent returns of the last unit conflict instead of both passing.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections import Counter
+from typing import Any, Mapping, Sequence
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -136,6 +143,7 @@ class ReturnRequest(Aggregate):
         self.votes: dict[str, bool] = {}
         self.status = "requested"
         self.parts: dict[str, str | None] = {}
+        self.rejection: dict[str, str | None] | None = None
 
     @event("DepartmentVoted")
     def _voted(self, department: str, approved: bool, pending: list[str], meta: dict[str, str]) -> None:
@@ -148,6 +156,8 @@ class ReturnRequest(Aggregate):
     @event("ReturnRejected")
     def _rejected(self, department: str, meta: dict[str, str]) -> None:
         self.status = "rejected"
+        # The reason the customer reads is the rejecting vote's reason, carried in the metadata.
+        self.rejection = {"department": department, "reason": meta.get("reason")}
 
     @event("PickupScheduled")
     def _pickup_scheduled(self, pickup_at: Any, meta: dict[str, str]) -> None:
@@ -177,3 +187,58 @@ class ReturnRequest(Aggregate):
     @event("ReturnClosed")
     def _closed(self, meta: dict[str, str]) -> None:
         self.status = "closed"
+
+
+def units(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Units per SKU in a list of return lines (a SKU may be named on several lines)."""
+    counted: Counter[str] = Counter()
+    for item in items:
+        counted[str(item["sku"])] += int(item["quantity"])
+    return dict(counted)
+
+
+class ReturnedGoods(Aggregate):
+    """What has been asked back of one order, per return request. Internal (not published)."""
+
+    @staticmethod
+    def create_id(order_id: str, **_: Any) -> UUID:
+        return uuid5(NAMESPACE_URL, f"serviceorder:returned-goods:{order_id}")
+
+    @event("ReturnedGoodsStarted")
+    def __init__(self, order_id: str) -> None:
+        self.order_id = order_id
+        self.returns: dict[str, dict[str, int]] = {}
+
+    def returned(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for lines in self.returns.values():
+            total.update(lines)
+        return dict(total)
+
+    def reserve(self, *, return_id: str, items: Sequence[Mapping[str, Any]], ordered: Mapping[str, int]) -> None:
+        """Count a new return's units against what the order holds less what is already asked back."""
+        wanted, already = units(items), self.returned()
+        unknown = sorted(set(wanted) - set(ordered))
+        if unknown:
+            raise RuleViolation(f"order {self.order_id} has no {', '.join(unknown)}: a return names what the "
+                                "order delivered", rule="return-matches-order")
+        over = [f"{sku} ({n} asked, {ordered[sku] - already.get(sku, 0)} of {ordered[sku]} left to return)"
+                for sku, n in sorted(wanted.items()) if already.get(sku, 0) + n > ordered[sku]]
+        if over:
+            raise RuleViolation(f"more units than the order holds: {'; '.join(over)}", rule="return-matches-order")
+        self._reserved(return_id=return_id, units=wanted)
+
+    def release(self, *, return_id: str) -> bool:
+        """A rejected return gives its units back. False if it held none."""
+        if return_id not in self.returns:
+            return False
+        self._released(return_id=return_id)
+        return True
+
+    @event("ReturnUnitsReserved")
+    def _reserved(self, return_id: str, units: dict[str, int]) -> None:
+        self.returns[return_id] = dict(units)
+
+    @event("ReturnUnitsReleased")
+    def _released(self, return_id: str) -> None:
+        del self.returns[return_id]

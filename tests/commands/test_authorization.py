@@ -10,19 +10,20 @@ engineers and customers (their own, else 404) are checked on real data below.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from commands.api import access
 from commands.api.app import ROUTERS, create_app
 from commands.api.batch import command_routes
 from commands.auth import ROLES
 from commands.bootstrap import Runtime
 from engine.domain.clock import ManualClock
-from engine.application.context import Principal
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation
 
@@ -40,32 +41,11 @@ def token(role: str) -> str:
     return f"matrix-{role.replace(':', '-')}-token-0123456789"
 
 
-def required(route: APIRoute) -> list[tuple[str, ...]]:
-    """Every role requirement in the route's dependency tree (all must be met)."""
-    found: list[tuple[str, ...]] = []
-
-    def walk(dependant: Any) -> None:
-        roles = getattr(dependant.call, "roles", None)
-        if roles:
-            found.append(tuple(roles))
-        for sub in dependant.dependencies:
-            walk(sub)
-
-    walk(route.dependant)
-    return found
-
-
-def allowed(role: str, requirements: list[tuple[str, ...]]) -> bool:
-    principal = Principal(principal_of(role), frozenset({role}))
-    return all(any(principal.has(r) for r in needed) for needed in requirements)
+required, allowed = access.requirements, access.allowed
 
 
 def endpoints(_: Any = None) -> Iterator[tuple[str, str, APIRoute]]:
-    for router in ROUTERS:
-        for route in router.routes:
-            assert isinstance(route, APIRoute)
-            for method in sorted(route.methods):
-                yield method, route.path, route
+    return access.endpoints(ROUTERS)
 
 
 def principal_of(role: str) -> str:
@@ -173,3 +153,62 @@ def test_engineers_and_customers_read_only_their_own(client: TestClient, runtime
     eventually(lambda: client.get("/engineers/li/ledger", headers=li).status_code == 200)
     assert client.get("/engineers/li/ledger", headers=wang).status_code == 403
     assert client.get("/engineers/li/ledger", headers=own).status_code == 403
+
+
+def test_the_documented_role_table_is_the_matrix(backend: str) -> None:
+    document = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    assert access.with_table(document, access.role_table(ROUTERS)) == document, (
+        "docs/api.md's role table is stale: run `python -m commands.api.access --write docs/api.md`")
+    assert "| `POST /claims/{claim_id}/payment` | admin, finance |" in document
+    assert "| `POST /refunds` | admin, finance |" in document
+
+
+# What an engineer's body says on each job-scoped command; other job routes need no engineer.
+def job_body(method: str, path: str, engineer: str, job_id: str) -> dict[str, Any] | None:
+    if method != "POST":
+        return None
+    return {
+        "/jobs/{job_id}/accept": {"engineer": engineer},
+        "/jobs/{job_id}/decline": {"engineer": engineer, "reason": "too far"},
+        "/jobs/{job_id}/check-ins": {"engineer": engineer, "lat": 30.2743, "lng": 120.1553, "accuracy_m": 5},
+        "/jobs/{job_id}/check-outs": {"engineer": engineer},
+        "/jobs/{job_id}/cancel-at-door": {"reason": "changed their mind"},
+        "/jobs/{job_id}/payments": {"collected": True, "amount": "999", "method": "cash"},
+        "/payments": {"customer_id": "cust-own", "amount": "999", "method": "cash", "job_id": job_id, "on_site": True,
+                      "collected_by": engineer},
+    }.get(path, {})
+
+
+def test_every_job_scoped_route_against_own_and_anothers_job(client: TestClient, runtime: Runtime,
+                                                             clock: ManualClock) -> None:
+    """Engineer B's token on A's job: refused (403, or 404 for reads) and nothing stored,
+    whatever the body says; A's own token gets past authorization on every route the
+    engineer role may call."""
+    for name in ("li", "wang"):
+        runtime.tokens.add(token(name), name, ["engineer"])
+    order = {"customer_id": "cust-own", "tier": "vip", "delivery_address": "1 Lake Rd",
+             "site_location": {"lat": 30.2741, "lng": 120.1551},
+             "items": [{"sku": "WP-500", "needs_installation": True, "installation_fee": "150"}]}
+    order_id = ok(client.post("/orders", json=order), 201)["order_id"]
+    for body in ({"step": "stock_prepared"}, {"step": "left_warehouse"},
+                 {"step": "driver_assigned", "driver": "Zhao"}, {"step": "in_transit", "position": order["site_location"]}):
+        ok(client.post(f"/orders/{order_id}/delivery-steps", json=body))
+    (job_id,) = ok(client.post(f"/orders/{order_id}/delivery-steps", json={"step": "delivered"}))["job_ids"]
+    ok(client.post(f"/jobs/{job_id}/dispatch", json={"engineer": "li"}))
+    li, wang = ({"Authorization": f"Bearer {token(n)}"} for n in ("li", "wang"))
+    scoped = [(m, p, r) for m, p, r in endpoints() if access.job_scoped(m, p)]
+    assert len(scoped) >= 16
+    for method, path, route in scoped:
+        url_path = path.replace("{job_id}", job_id)
+        version = runtime.app.get_job(UUID(job_id))["version"]
+        for body in (job_body(method, path, "wang", job_id), job_body(method, path, "li", job_id)):
+            response = client.request(method, url_path, json=body, headers=wang)
+            assert response.status_code in (403, 404), f"wang {method} {path} {body}: {response.text}"
+            assert response.headers["content-type"].startswith("application/problem+json")
+        assert runtime.app.get_job(UUID(job_id))["version"] == version, f"{method} {path} stored something"
+        if allowed("engineer", required(route)):
+            own = client.request(method, url_path, json=job_body(method, path, "li", job_id), headers=li)
+            assert own.status_code not in (401, 403, 404), f"li {method} {path}: {own.text}"
+    refused = client.post(f"/jobs/{job_id}/check-ins", json=job_body("POST", "/jobs/{job_id}/check-ins", "wang",
+                                                                       job_id), headers=wang)
+    assert refused.json()["rule"] == "engineer-holds-job"

@@ -19,6 +19,17 @@ def ok(response: Any, status: int = 200) -> dict[str, Any]:
     return response.json()
 
 
+def delivered_order(client: TestClient) -> str:
+    """A return is made against the customer's delivered order."""
+    site = {"lat": 30.2741, "lng": 120.1551}
+    order_id = ok(client.post("/orders", json={"customer_id": "cust-ret", "tier": "basic", "delivery_address": "1 Rd",
+                                               "items": [{"sku": "WP-500", "quantity": 1}]}), 201)["order_id"]
+    for body in ({"step": "stock_prepared"}, {"step": "left_warehouse"}, {"step": "driver_assigned", "driver": "Zhao"},
+                 {"step": "in_transit", "position": site}, {"step": "delivered"}):
+        ok(client.post(f"/orders/{order_id}/delivery-steps", json=body))
+    return order_id
+
+
 def approvers(runtime: Runtime) -> dict[str, dict[str, str]]:
     headers = {}
     for department in ("sales", "technical", "finance", "logistics"):
@@ -31,7 +42,7 @@ def approvers(runtime: Runtime) -> dict[str, dict[str, str]]:
 def test_parallel_approval_then_refund_and_reverse_logistics(client: TestClient, runtime: Runtime,
                                                              clock: ManualClock) -> None:
     who = approvers(runtime)
-    return_id = ok(client.post("/returns", json=REQUEST), 201)["id"]
+    return_id = ok(client.post("/returns", json={**REQUEST, "order_id": delivered_order(client)}), 201)["id"]
     wrong = client.post(f"/returns/{return_id}/votes/finance", json={"approve": True}, headers=who["sales"])
     assert wrong.status_code == 403 and "approver:finance" in wrong.json()["detail"]
 
@@ -61,7 +72,8 @@ def test_parallel_approval_then_refund_and_reverse_logistics(client: TestClient,
 
     timeline = ok(client.get("/customers/cust-ret/timeline", params={"wait_for_position": closed["position"]}))
     summaries = [e["summary"] for e in timeline["entries"]]
-    assert summaries[0] == "Refund requested for WP-500: waiting for sales, technical, finance, logistics"
+    assert summaries[summaries.index("Delivered") + 1] == (
+        "Refund requested for WP-500: waiting for sales, technical, finance, logistics")
     assert "Finance approved; still waiting for sales, technical, logistics" in summaries
     assert "Request approved by every department" in summaries
     assert summaries[-3:] == ["Faulty part pump inspected", "Faulty part pump repaired", "Return closed"]
@@ -70,7 +82,8 @@ def test_parallel_approval_then_refund_and_reverse_logistics(client: TestClient,
     chinese = client.get("/customers/cust-ret/timeline", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
     assert chinese.headers["content-language"] == "zh" and "Accept-Language" in chinese.headers["vary"]
     zh = [e["summary"] for e in ok(chinese)["entries"]]
-    assert zh[0] == "已申请退货退款：WP-500；等待销售部、技术部、财务部、物流部审批"
+    # The return follows its order's delivery in the timeline.
+    assert zh[summaries.index("Delivered") + 1] == "已申请退货退款：WP-500；等待销售部、技术部、财务部、物流部审批"
     assert "财务部已同意；仍在等待销售部、技术部、物流部" in zh
     assert zh[-3:] == ["故障部件 pump 已检测", "故障部件 pump 已修复", "退换货已结束"]
     assert [e["event_id"] for e in ok(chinese)["entries"]] == [e["event_id"] for e in timeline["entries"]]
@@ -78,7 +91,8 @@ def test_parallel_approval_then_refund_and_reverse_logistics(client: TestClient,
 
 def test_one_rejection_rejects_with_the_reason_the_customer_sees(client: TestClient, runtime: Runtime) -> None:
     who = approvers(runtime)
-    return_id = ok(client.post("/returns", json={**REQUEST, "resolution": "exchange"}), 201)["id"]
+    return_id = ok(client.post("/returns", json={**REQUEST, "resolution": "exchange",
+                                                 "order_id": delivered_order(client)}), 201)["id"]
     missing = client.post(f"/returns/{return_id}/votes/sales", json={"approve": False}, headers=who["sales"])
     assert missing.status_code == 422
     rejected = ok(client.post(f"/returns/{return_id}/votes/sales",

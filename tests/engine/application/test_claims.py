@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -103,3 +104,40 @@ def test_no_proposal_within_48_hours_is_a_breach_and_an_escalation() -> None:
     history = app.history(late)
     assert [h["event_type"] for h in history] == ["ClaimOpened", "ProposalOverdue"]
     assert history[0]["meta"]["actor"] == "system"
+
+
+def _paid_claim(amount: str) -> CompensationClaim:
+    c = CompensationClaim.open(complaint_id="k1", customer_id="c1", damage="floor", now=NOW, meta=META)
+    c.propose(amount=amount, facts=[], meta=META)
+    c.accept(meta=META)
+    c.pay(amount=amount, reference="T-1", meta=META)
+    return c
+
+
+def test_a_reopened_claim_pays_only_what_is_due_on_its_new_accepted_amount() -> None:
+    c = _paid_claim("5000")
+    c.close(meta=META)
+    c.reopen(meta=WHY)
+    c.revise(amount="6000", facts=[], meta=WHY)
+    c.accept(meta=META)
+    assert c.due == Decimal("1000")
+    with pytest.raises(RuleViolation, match="1000.00 is due, not 6000.00") as refused:
+        c.pay(amount="6000", reference="T-2", meta=META)
+    assert refused.value.rule == "claim-due-after-payments"
+    c.pay(amount="1000", reference="T-2", meta=META)
+    assert (c.status, c.paid_total, c.due) == ("paid", "6000.00", Decimal(0))
+    c.close(meta=META)
+
+
+def test_a_revision_never_goes_below_what_was_paid_and_an_equal_one_closes_without_paying() -> None:
+    c = _paid_claim("5000")
+    c.close(meta=META)
+    c.reopen(meta=WHY)
+    with pytest.raises(RuleViolation, match="5000.00 was already paid"):
+        c.revise(amount="4000", facts=[], meta=WHY)
+    c.revise(amount="5000", facts=[], meta=WHY)
+    c.accept(meta=META)
+    with pytest.raises(RuleViolation, match="nothing is due"):
+        c.pay(amount="0", reference="T-2", meta=META)
+    c.close(meta=META)
+    assert c.status == "closed"

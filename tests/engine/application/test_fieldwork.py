@@ -176,7 +176,9 @@ def test_consumable_reminder_cycle(app: ServiceOrderApp, clock: ManualClock) -> 
     visit_and_complete(app, clock, job_id)
     renewed = app.get_reminder(reminder)
     assert (renewed["status"], renewed["round"]) == ("scheduled", 3)
-    assert renewed["due_at"] == (clock.now() + timedelta(days=90)).isoformat()
+    # Only PP was replaced: its next cycle is 90 days on; the others come back in 30.
+    assert renewed["due"]["PP"] == (clock.now() + timedelta(days=90)).isoformat()
+    assert renewed["due_at"] == (clock.now() + timedelta(days=30)).isoformat()
     app.record_payment(CTX.because("no cash on hand"), job_id, collected=False, amount="60")
     assert app.get_job(job_id)["payment"] == {"collected": False, "amount": "60.00", "method": None}
 

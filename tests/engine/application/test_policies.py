@@ -8,18 +8,25 @@ from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
+import pytest
+
 from eventsourcing.domain import Aggregate
 
 from engine.application import policies
 from engine.application.app import ServiceOrderApp
 from engine.application.waits import FOLLOW_UP, FOLLOW_UP_OVERDUE, REMINDER, REMINDER_DUE
+from engine.application.context import Principal
 from engine.domain.accounts import EngineerAccount, EngineerDirectory, account_id
+from engine.domain.claims import CompensationClaim
+from engine.domain.complaints import Complaint
+from engine.domain.errors import NotPermitted, RuleViolation
 from engine.domain.clock import ManualClock
 from engine.domain.deadlines import Deadline, deadline_id
 from engine.domain.followups import FollowUp, followup_id
 from engine.domain.jobs import FieldJob
 from engine.domain.orders import ServiceOrder
 from engine.domain.reminders import ConsumableReminder
+from engine.domain.returns import ReturnRequest
 from tests.engine.application.test_fieldwork import CTX, ITEM, NEAR, SITE, WHY, accepted_job, deliver
 from tests.engine.application.test_fieldwork import app, clock  # noqa: F401  (the in-memory app, a manual clock)
 
@@ -152,7 +159,9 @@ def test_completed_replacement_renews_its_reminder(app: ServiceOrderApp, clock: 
     (reminder,) = [a for a in changed if isinstance(a, ConsumableReminder)]
     (deadline,) = [a for a in changed if isinstance(a, Deadline)]
     assert (reminder.id, reminder.status, reminder.round) == (reminder_id, "scheduled", 2)
-    assert reminder.due_at == clock.now() + timedelta(days=90)
+    # Only PP was replaced: it starts a new cycle; the others come back as if declined.
+    assert reminder.due_of("PP") == clock.now() + timedelta(days=90)
+    assert reminder.due_at == clock.now() + timedelta(days=30)
     assert (deadline.id, deadline.action) == (deadline_id(REMINDER, reminder_id, "2"), REMINDER_DUE)
     installation = completed(app, clock, accepted_job(app))
     assert policies.reminder_renewed_on_replacement(app.uow, installation, app.deadlines, clock.now(), META) == []
@@ -233,3 +242,47 @@ def test_refund_for_bad_work_reverses_the_jobs_fee(app: ServiceOrderApp, clock: 
 def test_service_level_clock_takes_the_orders_tier(app: ServiceOrderApp) -> None:
     oid = app.place_order(CTX, customer_id="c1", items=[ITEM], tier="svip", delivery_address="1 Lake Rd").aggregate_id
     assert policies.tier_of_order(app.uow, oid) == "svip"
+
+
+def test_an_engineer_holds_the_job_they_act_on(app: ServiceOrderApp) -> None:
+    job = app.uow.load(FieldJob, accepted_job(app))
+    policies.engineer_holds_job(Principal(job.engineer or "", frozenset({"engineer"})), job)
+    policies.engineer_holds_job(Principal("desk", frozenset({"dispatcher"})), job)
+    with pytest.raises(NotPermitted) as refused:
+        policies.engineer_holds_job(Principal("someone-else", frozenset({"engineer"})), job)
+    assert refused.value.rule == "engineer-holds-job"
+
+
+def test_an_on_site_payment_is_the_jobs_payment_once(app: ServiceOrderApp, clock: ManualClock) -> None:
+    job = completed(app, clock, accepted_job(app))
+    policies.on_site_payment_on_job(job, amount="30", method="cash", meta=META)
+    assert job.payment == {"collected": True, "amount": "30.00", "method": "cash"}
+    with pytest.raises(RuleViolation) as refused:
+        policies.on_site_payment_on_job(job, amount="30", method="cash", meta=META)
+    assert refused.value.rule == "one-on-site-payment"
+
+
+def test_a_complaint_closes_only_with_its_claims_settled(clock: ManualClock) -> None:
+    complaint = Complaint.file(customer_id="c1", category="service", description="cabinet", meta=META)
+    claim = CompensationClaim.open(complaint_id=str(complaint.id), customer_id="c1", damage="door",
+                                   now=clock.now(), meta=META)
+    claim.propose(amount="300", facts=[], meta=META)
+    claim.accept(meta=META)
+    with pytest.raises(RuleViolation, match="300.00 due") as refused:
+        policies.complaint_claims_settled(complaint, [claim])
+    assert refused.value.rule == "complaint-claims-settled"
+    claim.pay(amount="300", reference="T", meta=META)
+    policies.complaint_claims_settled(complaint, [claim])
+
+
+def test_returned_goods_are_reserved_against_the_order_and_released_on_rejection(app: ServiceOrderApp) -> None:
+    job = app.uow.load(FieldJob, deliver(app)[0])
+    order = app.uow.load(ServiceOrder, UUID(job.order_id))
+    request = ReturnRequest.request(customer_id=order.customer_id, order_id=str(order.id), resolution="refund",
+                                    reason="leaks", items=[{"sku": order.items[0]["sku"], "quantity": 1}],
+                                    required=("finance",), meta=META)
+    goods = policies.returned_goods_reserved(order, None, request)
+    assert goods.returned() == {order.items[0]["sku"]: 1}
+    assert policies.returned_goods_released(goods, request) == []  # not rejected
+    request.vote("finance", approve=False, meta={**META, "reason": "too late"})
+    assert policies.returned_goods_released(goods, request) == [goods] and goods.returned() == {}

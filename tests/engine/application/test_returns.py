@@ -10,7 +10,7 @@ from engine.application.app import ServiceOrderApp
 from engine.application.config import EngineConfig
 from engine.application.context import CommandContext, Principal
 from engine.domain.errors import InvalidCommand, NotPermitted, RuleViolation
-from engine.domain.returns import ReturnRequest
+from engine.domain.returns import ReturnedGoods, ReturnRequest
 
 META = {"actor": "op", "request_id": "r", "correlation_id": "c", "causation_id": "r"}
 WHY = {**META, "reason": "outside the 7-day window"}
@@ -79,7 +79,12 @@ def test_only_a_departments_approver_may_vote_for_it() -> None:
     app = ServiceOrderApp(EngineConfig())
     operator = CommandContext.new(Principal("olga", frozenset({"operator"})))
     finance = CommandContext.new(Principal("fay", frozenset({"approver:finance"})))
-    rid = app.request_return(operator, customer_id="c1", resolution="refund", reason="leaks",
+    order = app.place_order(operator, customer_id="c1", items=[{"sku": "WP-500"}], tier="basic",
+                            delivery_address="1 Lake Rd").aggregate_id
+    for step, more in (("stock_prepared", {}), ("left_warehouse", {}), ("driver_assigned", {"driver": "Zhao"}),
+                       ("in_transit", {"position": {"lat": 30.27, "lng": 120.15}}), ("delivered", {})):
+        app.record_delivery_step(operator, order, step, **more)  # type: ignore[arg-type]
+    rid = app.request_return(operator, customer_id="c1", order_id=str(order), resolution="refund", reason="leaks",
                              items=[{"sku": "WP-500"}]).aggregate_id
     with pytest.raises(NotPermitted, match="approver:finance"):
         app.vote_on_return(operator, rid, "finance", approve=True)
@@ -88,3 +93,27 @@ def test_only_a_departments_approver_may_vote_for_it() -> None:
     result = app.vote_on_return(finance, rid, "finance", approve=True)
     assert result.extra == {"status": "requested", "pending": ["sales", "technical", "logistics"]}
     assert app.get_return(rid)["votes"] == {"finance": True}
+
+
+def test_the_customer_reads_the_rejecting_departments_reason() -> None:
+    r = request()
+    r.vote("finance", approve=False, meta=WHY)
+    assert r.rejection == {"department": "finance", "reason": "outside the 7-day window"}
+
+
+def test_returned_goods_are_counted_against_the_order() -> None:
+    goods = ReturnedGoods(order_id="o1")
+    assert goods.id == ReturnedGoods.create_id("o1")
+    ordered = {"WP-500": 1, "PP": 3}
+    with pytest.raises(RuleViolation, match="has no NOPE") as refused:
+        goods.reserve(return_id="r1", items=[{"sku": "NOPE", "quantity": 1}], ordered=ordered)
+    assert refused.value.rule == "return-matches-order"
+    with pytest.raises(RuleViolation, match=r"WP-500 \(5 asked, 1 of 1 left to return\)"):
+        goods.reserve(return_id="r1", items=[{"sku": "WP-500", "quantity": 5}], ordered=ordered)
+    goods.reserve(return_id="r1", items=[{"sku": "PP", "quantity": 1}, {"sku": "PP", "quantity": 1}],
+                  ordered=ordered)
+    with pytest.raises(RuleViolation, match=r"PP \(2 asked, 1 of 3 left"):
+        goods.reserve(return_id="r2", items=[{"sku": "PP", "quantity": 2}], ordered=ordered)
+    assert goods.release(return_id="r1") and not goods.release(return_id="r1")
+    goods.reserve(return_id="r2", items=[{"sku": "PP", "quantity": 3}], ordered=ordered)
+    assert goods.returned() == {"PP": 3}

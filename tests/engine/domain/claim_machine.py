@@ -1,8 +1,12 @@
-"""A stateful model of a compensation claim: proposals, disputes, revisions, payment, reopening."""
+"""A stateful model of a compensation claim: proposals, disputes, revisions, payment, reopening.
+
+Across reopenings what is due is the last accepted amount less everything already paid, and
+no revision goes below what was paid."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -33,9 +37,14 @@ class ClaimLifecycle(ModelChecked, RuleBasedStateMachine):
         if self.attempt(self.status == "proposed", lambda: self.c.dispute(meta=META)):
             self.status = "disputed"
 
+    @property
+    def due(self) -> Decimal:
+        return Decimal(self.amounts[-1]) - sum((Decimal(p) for p in self.paid), Decimal(0)) if self.amounts else Decimal(0)
+
     @rule(amount=AMOUNTS)
     def revise(self, amount: str) -> None:
-        if self.attempt(self.status in ("disputed", "reopened"),
+        paid = sum((Decimal(p) for p in self.paid), Decimal(0))
+        if self.attempt(self.status in ("disputed", "reopened") and Decimal(amount) >= paid,
                         lambda: self.c.revise(amount=amount, facts=[], meta=META)):
             self.status = "proposed"
             self.amounts.append(amount)
@@ -47,15 +56,16 @@ class ClaimLifecycle(ModelChecked, RuleBasedStateMachine):
 
     @rule(exact=st.booleans())
     def pay(self, exact: bool) -> None:
-        amount = self.amounts[-1] if exact and self.amounts else "1.00"
-        legal = self.status == "accepted" and exact and bool(self.amounts)
+        amount = str(self.due) if exact else "1.00"
+        legal = self.status == "accepted" and exact and self.due > 0
         if self.attempt(legal, lambda: self.c.pay(amount=amount, reference="tx", meta=META)):
             self.status = "paid"
             self.paid.append(amount)
 
     @rule()
     def close(self) -> None:
-        if self.attempt(self.status == "paid", lambda: self.c.close(meta=META)):
+        settled = self.status == "paid" or (self.status == "accepted" and bool(self.paid) and self.due == 0)
+        if self.attempt(settled, lambda: self.c.close(meta=META)):
             self.status = "closed"
 
     @rule()
@@ -68,6 +78,7 @@ class ClaimLifecycle(ModelChecked, RuleBasedStateMachine):
         assert self.c.status == self.status
         assert self.c.revision == len(self.amounts)
         assert (self.c.amount or None) == (f"{float(self.amounts[-1]):.2f}" if self.amounts else None)
+        assert self.c.already_paid == sum((Decimal(p) for p in self.paid), Decimal(0))
 
     @invariant()
     def every_revision_keeps_the_previous_amount(self) -> None:

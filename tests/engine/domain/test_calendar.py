@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,3 +64,20 @@ def test_configured_holidays_apply_to_working_day_tiers_only() -> None:
     assert targets["vip"][0].holidays == national_day  # type: ignore[index]
     assert targets["svip"][0].holidays == frozenset()  # type: ignore[index]
     assert targets["basic"] is None
+
+
+def test_make_up_working_days_are_worked_like_any_working_day() -> None:
+    # National Day 2026: 1-7 Oct off; Saturday 10 Oct is worked instead (调休).
+    holidays = frozenset(date(2026, 10, d) for d in range(1, 8))
+    calendar = BusinessCalendar(working_days=frozenset(range(5)), opens=9, closes=17, holidays=holidays,
+                                working_dates=frozenset({date(2026, 10, 10)}))
+    friday_end = datetime(2026, 10, 9, 17, tzinfo=calendar.tz)
+    assert calendar.add(friday_end, timedelta(hours=2)) == datetime(2026, 10, 10, 11, tzinfo=calendar.tz)
+    assert calendar.elapsed(friday_end, datetime(2026, 10, 12, 9, tzinfo=calendar.tz)) == timedelta(hours=8)
+    assert BusinessCalendar.from_spec(calendar.spec()) == calendar
+    old_spec = {k: v for k, v in calendar.spec().items() if k != "working_dates"}
+    assert BusinessCalendar.from_spec(old_spec).working_dates == frozenset()
+    targets = with_holidays(TIER_TARGETS, holidays, frozenset({date(2026, 10, 10)}))
+    assert targets["vip"][0].works_on(date(2026, 10, 10))  # type: ignore[index]
+    with pytest.raises(ValueError, match="both a holiday and a make-up"):
+        BusinessCalendar(holidays=frozenset({date(2026, 10, 10)}), working_dates=frozenset({date(2026, 10, 10)}))

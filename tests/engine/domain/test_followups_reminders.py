@@ -94,3 +94,23 @@ def test_deadline_fires_once_when_due_and_not_after_cancel() -> None:
     e = Deadline(kind="appointment", subject_id="job-1", key="2", due_at=NOW, action="job.miss_appointment",
                  args={}, customer_id=None, meta=META)
     assert e.cancel(reason="checked in", meta=META) and not e.is_due(NOW)
+
+
+def test_replacing_some_filters_renews_only_those() -> None:
+    r = ConsumableReminder.start(customer_id="c1", installation_job_id="job-1", product={"sku": "WP"},
+                                 consumables=["PP", "carbon", "RO"], interval_days=90, site_address="a",
+                                 site_location=None, now=NOW, meta=META)
+    r.fall_due(now=NOW + timedelta(days=90), meta=META)
+    assert r.due_consumables == ["PP", "carbon", "RO"]
+    r.accept(replacement_job_id="job-2", meta=META)
+    done = NOW + timedelta(days=92)
+    r.renew(now=done, replaced=["PP"], meta=META)
+    assert r.due_of("PP") == done + timedelta(days=90)
+    assert r.due_of("carbon") == r.due_of("RO") == done + timedelta(days=30)
+    assert r.due_at == done + timedelta(days=30)
+    assert r.collect_events()[-1].consumables["PP"] == done + timedelta(days=90)
+    r.fall_due(now=done + timedelta(days=30), meta=META)
+    assert r.due_consumables == ["carbon", "RO"]
+    # Declining postpones what is due; PP keeps its own date.
+    r.decline(now=done + timedelta(days=30), repeat_after_days=30, meta=META)
+    assert (r.due_of("PP"), r.due_of("RO")) == (done + timedelta(days=90), done + timedelta(days=60))
