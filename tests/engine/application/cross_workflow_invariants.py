@@ -26,7 +26,7 @@ from engine.domain.claims import CompensationClaim
 from projections.payments import CustomerAccounts
 from projections.queries import Views
 from streams.relay import envelope_of
-from streams.sqldb import Database
+from sqlstore.sqldb import Database
 
 ENGINEERS = ("li", "wang")
 MIN_JOBS = 2
