@@ -3,7 +3,14 @@
 import { Board, choice, countdown } from "./board.js";
 
 const short = (id) => el("span", { title: id }, id.slice(0, 8));
-const COMPLAINT_NEXT = { filed: "acknowledge", reopened: "acknowledge", resolved: "close" };
+// The next step of a complaint's handling: [action, path, the text it needs (if any)].
+const COMPLAINT_NEXT = {
+  filed: ["acknowledge", "acknowledge"],
+  acknowledged: ["investigate", "investigation", "findings"],
+  investigating: ["resolve", "resolve", "resolution"],
+  reopened: ["resolve", "resolve", "resolution"],
+  resolved: ["close", "close"],
+};
 
 export function complaintsBoard() {
   return new Board({
@@ -15,9 +22,13 @@ export function complaintsBoard() {
     cells: (c) => [short(c.complaint_id), c.customer_id, t(c.category), el("span", { class: "badge" }, t(c.status)),
       when(c.filed_at)],
     actions: (c, board) => {
-      const next = COMPLAINT_NEXT[c.status];
-      return next ? [board.action(c, next, (h) => api("POST", `/complaints/${c.complaint_id}/${next}`, undefined, h),
-        "primary")] : [];
+      const [next, path, needs] = COMPLAINT_NEXT[c.status] || [];
+      if (!next) return [];
+      const text = needs ? el("input", { name: needs, size: 16, placeholder: t(`${needs}_hint`) }) : null;
+      return [text, board.action(c, next, (h) => {
+        if (text && !text.value.trim()) throw new ApiError(422, { detail: t("reason_needed") });
+        return api("POST", `/complaints/${c.complaint_id}/${path}`, text ? { [needs]: text.value.trim() } : undefined, h);
+      }, "primary")];
     },
   });
 }
@@ -28,7 +39,8 @@ export function claimsBoard() {
     filters: () => [choice("overdue", "deadline", ["", ["true", "overdue"], ["false", "within_deadline"]], "")],
     columns: ["claim", "customer", "status", "proposal_due", "escalation", "liability", "amount"],
     cells: (c) => [short(c.claim_id), c.customer_id, el("span", { class: "badge" }, t(c.status)),
-      c.first_proposal_at ? el("span", { class: "badge ok" }, t("proposed")) : countdown(c.proposal_due_at),
+      c.first_proposal_at ? el("span", { class: "badge ok" }, `${t("proposed")} ${when(c.first_proposal_at)}`)
+        : countdown(c.proposal_due_at),
       c.escalation_level ? el("span", { class: "badge warn" }, `${t("level")} ${c.escalation_level}`) : "",
       c.liability ? t(c.liability) : "", c.amount || ""],
     actions: (c, board) => {

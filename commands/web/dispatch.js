@@ -17,7 +17,7 @@ export function jobQueue() {
     id: "jobs", title: "jobs_board", path: "/jobs", key: (j) => j.job_id, items: (p) => p.jobs,
     filters: () => [choice("status", "status", ["waiting", "dispatched", "accepted", "completed"], "waiting"),
       field("engineer", "engineer", { size: 10 })],
-    columns: ["job", "kind", "customer", "address", "product", "status", "engineer", "appointment", "missed"],
+    columns: ["job", "kind", "customer", "address", "product", "status", "engineer", "appointment", "missed_windows"],
     cells: jobCells,
     actions: (j, board) => {
       if (j.status === "open" || j.status === "declined") {

@@ -75,6 +75,7 @@ def test_a_customer_follows_an_order_while_the_operator_records_it(server: str, 
     console.fill("#token", ADMIN_TOKEN)
     console.click("#login-form button")
     console.wait_for_selector("#app:not(.hidden)")
+    console.click("button[data-tab='customers']")
     for _ in range(50):
         console.fill("#q", "lake road")
         console.click("#search-form button")
