@@ -10,10 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
+from engine.clock import ManualClock
+from engine.settling import period_bounds
 from tests.commands.boards_data import long_history, open_claim, open_jobs, request_returns
 from tests.commands.test_field_story import eventually, ok
+from tests.commands.test_settlement_month import installation, next_period
 
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 
 
 def every_page(client: TestClient, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
@@ -149,3 +152,31 @@ def test_returns_claims_slas_and_call_backs_list_with_versions(client: TestClien
     board = ok(client.get("/slas", params={"wait_for_position": sla["position"]}))
     assert [(i["sla_id"], i["version"]) for i in board["items"]] == [(sla["id"], 1)] and board["now"]
     assert ok(client.get("/slas", params={"state": "breached"}))["items"] == []
+
+
+def test_finance_lists_a_periods_statements_and_pays_with_if_match(client: TestClient, runtime: Runtime,
+                                                                  clock: ManualClock) -> None:
+    period = next_period(clock)
+    start, end = period_bounds(period, "Asia/Shanghai")
+    clock.set(start + timedelta(days=2, hours=1))
+    for name in ("li", "wang", "zhao"):
+        runtime.tokens.add(f"{name}-token-0123456789ab", name, ["engineer"])
+        installation(client, clock, name, f"cust-{name}")
+    clock.advance(end - clock.now() + timedelta(hours=1))
+    run = ok(client.post("/settlements", json={"period": period}), 201)
+    statements = every_page(client, f"/settlements/{period}/statements", "statements", limit=2,
+                            wait_for_position=run["position"])
+    assert [(s["engineer"], s["status"], s["total"]) for s in statements] == [
+        (name, "issued", "150.00") for name in ("li", "wang", "zhao")]
+    li = statements[0]
+    paid = ok(client.post(f"/engineers/li/statements/{period}/pay", json={"reference": "bank #1"},
+                          headers={"If-Match": f'"{li["version"]}"'}))
+    again = client.post(f"/engineers/li/statements/{period}/pay", json={"reference": "bank #2"},
+                        headers={"If-Match": f'"{li["version"]}"'})
+    assert again.status_code == 412
+    issued = ok(client.get(f"/settlements/{period}/statements", params={
+        "status": "issued", "wait_for_position": paid["position"]}))["statements"]
+    assert [s["engineer"] for s in issued] == ["wang", "zhao"]
+    balances = every_page(client, "/engineers/balances", "accounts", limit=2)
+    assert {a["engineer"]: a["totals"]["owed"] for a in balances} == {"li": "0.00", "wang": "150.00",
+                                                                     "zhao": "150.00"}
