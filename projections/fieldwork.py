@@ -164,6 +164,6 @@ class FieldReads:
         return self._jobs(self.DAY, where, params, limit, cursor)
 
     def _jobs(self, keyset: Keyset, where: str, params: list[Any], limit: int, cursor: str | None) -> dict[str, Any]:
-        jobs, next_cursor = board_page(self.db, keyset, JOB_KEYS, "agenda_jobs", EngineerAgenda.name, "b.job_id", where,
-                                       params, limit, cursor)
+        jobs, next_cursor = board_page(self.db, keyset, JOB_KEYS, "agenda_jobs", EngineerAgenda.name, "b.job_id",
+                                       where, params, limit, cursor)
         return {"jobs": jobs, "next_cursor": next_cursor}

@@ -12,7 +12,7 @@ from typing import Any
 
 from contract.names import PERSONAL_EVENT_FIELDS
 from projections.messages import DEFAULT as DEFAULT_LANGUAGE, render
-from projections.paging import MAX_POSITION
+from projections.paging import MAX_POSITION, Keyset, board_page
 from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type
@@ -132,13 +132,17 @@ class OrderTracking(PersonalDataView):
 ORDER_KEYS = ("order_id", "customer_id", "tier", "status", "current_step", "driver", "latitude", "longitude",
               "position_updates", "open_incidents", "version", "last_position", "placed_at", "updated_at")
 HISTORY_KEYS = ("version", "event_type", "step", "occurred_at", "actor", "message")
+DELIVERY_KEYS = ("order_id", "customer_id", "tier", "status", "current_step", "driver", "open_incidents", "placed_at",
+                 "updated_at", "version")
 
 
 class TrackingReads:
-    """An order's tracking, its history newest first and paged back by version."""
+    """An order's tracking, its history newest first and paged back by version; and the orders
+    on their way, for the dispatcher."""
 
     db: Database
     zone: tzinfo  # of the times in summaries
+    DELIVERIES = Keyset(("b.updated_at", "b.order_id"))
 
     def tracking(self, order_id: str, language: str = DEFAULT_LANGUAGE, *, history_limit: int | None = None,
                  history_before: int | None = None) -> dict[str, Any] | None:
@@ -162,3 +166,11 @@ class TrackingReads:
         return {**order, "position": None if lat is None else {"lat": lat, "lng": lng},
                 "open_incidents": load_json(order["open_incidents"]), "history": entries,
                 "history_next_before": entries[-1]["version"] if more else None}
+
+    def deliveries(self, statuses: tuple[str, ...], *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        """Orders in these states, the longest unchanged first (the dispatcher's deliveries)."""
+        rows, next_cursor = board_page(
+            self.db, self.DELIVERIES, DELIVERY_KEYS, "tracking_orders", OrderTracking.name, "b.order_id",
+            f"b.status IN ({', '.join(['%s'] * len(statuses))})", statuses, limit, cursor)
+        return {"orders": [{**r, "open_incidents": load_json(r["open_incidents"])} for r in rows],
+                "next_cursor": next_cursor}

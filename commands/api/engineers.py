@@ -21,7 +21,8 @@ def agendas(_: Viewer, views: ViewsDep, runtime: RuntimeDep, day: Annotated[date
     """Every engineer's jobs on one day, by engineer and appointment time (the dispatch board)."""
     wait_for_view(runtime, "engineer_agenda", wait_for_position, wait_timeout,
                   lambda w: runtime.app.aggregate_type(w) == "FieldJob", "a job")
-    return {"day": day.isoformat(), **views.day_agenda(day.isoformat(), engineer=engineer, limit=limit, cursor=cursor)}
+    return {"day": day.isoformat(),
+            **views.day_agenda(day.isoformat(), engineer=engineer, limit=limit, cursor=cursor)}
 
 
 @router.get("/{engineer}/agenda")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (CustomerReader, DispatchContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
-                               ViewsDep, scope)
+                               Viewer, ViewsDep, scope)
 from commands.api.problems import Problem
-from commands.api.reads import Before, Language, WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import Before, Language, Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import CancelIn, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn, ResultOut
@@ -76,6 +76,23 @@ def cancel_order(order_id: UUID, body: CancelIn, ctx: DispatchContext, orders: O
     result = orders.cancel_order(ctx.because(body.reason), order_id, expected_version=expected,
                                  idempotency_key=idempotency_key)
     return _reply(response, result)
+
+
+# "open": every order not yet delivered or cancelled (the dispatcher's deliveries).
+DELIVERY_STATES = {"open": ("placed", "in_delivery", "incident_open"), "placed": ("placed",),
+                   "in_delivery": ("in_delivery",), "incident_open": ("incident_open",),
+                   "delivered": ("delivered",), "cancelled": ("cancelled",)}
+
+
+@router.get("")
+def deliveries(_: Viewer, views: ViewsDep, runtime: RuntimeDep,
+               status: Literal["open", "placed", "in_delivery", "incident_open", "delivered", "cancelled"] = "open",
+               limit: Limit = 50, cursor: PageCursor = None, wait_for_position: WaitFor = None,
+               wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Orders by delivery state, the longest unchanged first, each with its current step and
+    the ``version`` to send as ``If-Match`` with the next step."""
+    wait_for_view(runtime, "order_tracking", wait_for_position, wait_timeout, lambda w: True, "an order")
+    return {"status": status, **views.deliveries(DELIVERY_STATES[status], limit=limit, cursor=cursor)}
 
 
 @router.get("/{order_id}")

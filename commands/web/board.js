@@ -4,6 +4,7 @@
 // offers a reload, instead of acting on what the operator no longer sees.
 
 const CONFLICTS = new Set([409, 412]);
+const RETRIES = 10;
 
 // Deadlines count down against the server's clock (which a demo may move), not the desk's.
 export const Clock = {
@@ -74,9 +75,16 @@ export class Board {
     if (append && this.cursor) params.set("cursor", this.cursor);
     if (waitFor) params.set("wait_for_position", waitFor);
     let page;
-    try {
-      page = await api("GET", `${path}?${params}`);
-    } catch (e) { this.fail(e); return; }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        page = await api("GET", `${path}?${params}`);
+        break;
+      } catch (e) {
+        // 503: the view has not caught up with the write yet (or the store is away): retry a while.
+        if (e.status !== 503 || attempt === RETRIES) { this.fail(e); return false; }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
     Clock.sync(page.now);
     this.cursor = page.next_cursor;
     this.more.classList.toggle("hidden", !page.next_cursor);
@@ -86,8 +94,8 @@ export class Board {
       this.table.replaceChildren(head, ...rows);
       if (!rows.length) this.table.append(el("tr", {}, el("td", { class: "muted", colSpan: 99 }, t("none"))));
     } else this.table.append(...rows);
-    if (this.spec.loaded) this.spec.loaded(page, this);
     tick();
+    return true;
   }
 
   row(item) {
@@ -103,8 +111,8 @@ export class Board {
       button.disabled = true;
       try {
         const result = await send({ "If-Match": `"${item.version}"` });
-        this.say(`${t("done")}: ${t(labelKey)}`, "result");
-        await this.load({ waitFor: result.position });
+        // Said once the list shows the change (or why it could not be read).
+        if (await this.load({ waitFor: result.position })) this.say(`${t("done")}: ${t(labelKey)}`, "result");
       } catch (e) {
         this.fail(e);
       } finally { button.disabled = false; }

@@ -3,8 +3,8 @@
 
 Object.assign(I18N.en, {
   tab_dispatch: "Dispatch", tab_returns: "Returns to approve", tab_complaints: "Complaints and claims",
-  tab_sla: "SLA board", tab_hotline: "Call-backs", tab_finance: "Settlement", tab_customers: "Customers",
-  tab_commands: "By id", no_boards: "This token has no boards here.", by_id_hint: "For items no board lists: command them by id.",
+  tab_deliveries: "Deliveries", tab_sla: "SLA board", tab_hotline: "Call-backs", tab_finance: "Settlement", tab_customers: "Customers",
+  no_boards: "This token has no boards here.", 
   show: "Show", more: "More", reload: "Reload", all: "All", left: "left", overdue_by: "overdue by",
   changed_meanwhile: "This item changed since the list was read; reload and check it again.",
   refused: "Refused:", history: "History, newest first",
@@ -13,7 +13,10 @@ Object.assign(I18N.en, {
   dispatched: "Dispatched", accepted: "Accepted", completed: "Completed", declined: "Declined",
   self_installed: "Self-installed", cancelled_at_door: "Cancelled at the door", installation: "Installation",
   repair: "Repair", follow_up_visit: "Follow-up visit", consumable_replacement: "Filter replacement",
-  dispatch: "Dispatch", decline: "Decline", engineer_needed: "Name the engineer first.",
+  dispatch: "Dispatch", decline: "Decline", engineer_needed: "Name the engineer first.", driver_needed: "Name the driver first.", position_needed: "Give the vehicle's position first.",
+  lat: "Latitude", lng: "Longitude", window_needed: "Give the new window and the reason first.",
+  deliveries: "Orders on their way", step: "Step", updated: "Updated", incident_open: "Incident", placed: "Placed",
+  in_delivery: "On the way",
   reason_needed: "Give the reason first.", reference_needed: "Give the payment reference first.",
   returns_board: "Returns waiting for my department", department: "Department", return: "Return",
   resolution: "Resolution", items: "Items", requested: "Requested", refund: "Refund", exchange: "Exchange",
@@ -38,9 +41,9 @@ Object.assign(I18N.en, {
 });
 
 Object.assign(I18N.zh, {
-  tab_dispatch: "派单", tab_returns: "退货审批", tab_complaints: "投诉与索赔", tab_sla: "SLA 看板",
-  tab_hotline: "待回电", tab_finance: "结算", tab_customers: "客户", tab_commands: "按编号操作",
-  no_boards: "此令牌在这里没有可用的看板。", by_id_hint: "看板未列出的事项：按编号操作。",
+  tab_dispatch: "派单", tab_deliveries: "配送", tab_returns: "退货审批", tab_complaints: "投诉与索赔", tab_sla: "SLA 看板",
+  tab_hotline: "待回电", tab_finance: "结算", tab_customers: "客户",
+  no_boards: "此令牌在这里没有可用的看板。", 
   show: "查询", more: "更多", reload: "重新加载", all: "全部", left: "剩余", overdue_by: "已超时",
   changed_meanwhile: "列表读取后此事项已有变化，请重新加载后再确认。", refused: "操作被拒绝：",
   history: "历史记录（最新在前）",
@@ -48,7 +51,8 @@ Object.assign(I18N.zh, {
   product: "产品", missed: "次爽约", missed_windows: "爽约", day: "日期", waiting: "待派", open: "新建", dispatched: "已派单",
   accepted: "已接单", completed: "已完成", declined: "已拒单", self_installed: "客户自装",
   cancelled_at_door: "上门取消", installation: "安装", repair: "维修", follow_up_visit: "回访上门",
-  consumable_replacement: "滤芯更换", dispatch: "派单", decline: "拒单", engineer_needed: "请先填写工程师。",
+  consumable_replacement: "滤芯更换", dispatch: "派单", decline: "拒单", engineer_needed: "请先填写工程师。", driver_needed: "请先填写司机。", position_needed: "请先填写车辆位置。", lat: "纬度", lng: "经度", window_needed: "请先填写新的时间段和原因。",
+  deliveries: "配送中的订单", step: "节点", incident_open: "异常", placed: "已下单", in_delivery: "配送中",
   reason_needed: "请先填写原因。", reference_needed: "请先填写付款凭证号。",
   returns_board: "待本部门审批的退货", department: "部门", return: "退货单", resolution: "处理方式",
   items: "商品", requested: "申请时间", refund: "退款", exchange: "换货",

@@ -3,7 +3,7 @@
 import { approverRoles, returnsBoard } from "./approvals.js";
 import { claimsBoard, complaintsBoard } from "./complaints.js";
 import { wireDesk } from "./desk.js";
-import { dayAgendas, jobQueue } from "./dispatch.js";
+import { dayAgendas, deliveries, jobQueue } from "./dispatch.js";
 import { balancesBoard, statementsBoard } from "./finance.js";
 import { callBacksBoard, slaBoard } from "./levels.js";
 
@@ -12,13 +12,13 @@ const $ = (id) => document.getElementById(id);
 // A tab shows to principals granted any of ``needs``; ``boards`` build its lists.
 const TABS = [
   { id: "dispatch", needs: ["dispatcher"], boards: () => [jobQueue(), dayAgendas()] },
+  { id: "deliveries", needs: ["dispatcher"], boards: () => [deliveries()] },
   { id: "returns", needs: approverRoles, boards: (grants) => [returnsBoard(grants)] },
   { id: "complaints", needs: ["complaints"], boards: () => [claimsBoard(), complaintsBoard()] },
   { id: "sla", needs: ["dispatcher", "hotline", "complaints"], boards: () => [slaBoard()] },
   { id: "hotline", needs: ["hotline"], boards: () => [callBacksBoard()] },
   { id: "finance", needs: ["finance"], boards: () => [statementsBoard(), balancesBoard()] },
   { id: "customers", needs: ["viewer"] },
-  { id: "commands", needs: ["dispatcher"] },
 ];
 const shown = new Map();  // tab id -> its boards
 

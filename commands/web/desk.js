@@ -1,6 +1,5 @@
 // The service desk's customer tab: find a customer by name, phone or address, read their file
-// with its history newest first (paging back through any length of it), make a tracking link;
-// and the forms that command by id (delivery steps, reschedules) where no list holds the item.
+// with its history newest first (paging back through any length of it), make a tracking link.
 const $ = (id) => document.getElementById(id);
 const HISTORY_PAGE = 50;
 
@@ -40,24 +39,6 @@ async function openCustomer(customerId) {
     `${p.sku} ${p.description || ""} · ${when(p.purchased_at)}`, p.installed_by ? ` · ${t("engineer")}: ${p.installed_by}` : "")));
 }
 
-function form(id, send) {
-  $(`${id}-form`).addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const out = $(`${id}-result`);
-    const values = Object.fromEntries(new FormData(event.target).entries());
-    try {
-      const result = await send(values);
-      out.className = "result";
-      out.textContent = `${t("done")}: version ${result.version}`;
-    } catch (e) {
-      out.className = "result error";
-      out.textContent = e.message;
-    }
-  });
-}
-
-const iso = (local) => new Date(local).toISOString();
-
 export function wireDesk() {
   $("search-form").addEventListener("submit", search);
   $("older").addEventListener("click", () => history($("customer").dataset.customer, $("older").dataset.before));
@@ -66,10 +47,4 @@ export function wireDesk() {
     const link = await api("POST", `/customers/${encodeURIComponent($("customer").dataset.customer)}/tracking-link`);
     $("link").value = new URL(link.url, location.href).href;
   });
-  $("step-choice").replaceChildren(...CONTRACT.deliverySteps.map((step) => el("option", {}, step)));
-  form("step", (v) => api("POST", `/orders/${v.order}/delivery-steps`, {
-    step: v.step, ...(v.driver ? { driver: v.driver } : {}),
-    ...(v.lat && v.lng ? { position: { lat: Number(v.lat), lng: Number(v.lng) } } : {}) }));
-  form("reschedule", (v) => api("POST", `/jobs/${v.job}/appointment/reschedule`, {
-    start: iso(v.start), end: iso(v.end), initiator: v.initiator, reason: v.reason }));
 }

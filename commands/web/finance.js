@@ -42,8 +42,7 @@ export function statementsBoard() {
     settle.disabled = true;
     try {
       const result = await api("POST", "/settlements", { period: period() }, { "Idempotency-Key": `settle-${period()}` });
-      board.say(`${t("done")}: ${t("run_settlement")} ${period()}`, "result");
-      await board.load({ waitFor: result.position });
+      if (await board.load({ waitFor: result.position })) board.say(`${t("done")}: ${t("run_settlement")} ${period()}`, "result");
     } catch (e) { board.fail(e); } finally { settle.disabled = false; }
   });
   board.filters.append(settle);

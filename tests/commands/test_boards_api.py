@@ -33,7 +33,7 @@ def test_a_history_longer_than_any_page_pages_back_newest_first(client: TestClie
     made = long_history(client, "cust-long", 1_050)
     # Newest first: the newer order is on top, and paging back reaches the very first event.
     first = ok(client.get("/customers/cust-long/timeline", params={
-        "order": "newest_first", "limit": 100, "wait_for_position": made["position"]}))
+        "order": "newest_first", "limit": 100, "wait_for_position": made["position"], "wait_timeout": 30}))
     assert first["entries"][0]["subject_id"] == made["newer_order_id"] and first["next_after"] is None
     entries, page = list(first["entries"]), first
     while page["next_before"] is not None:
@@ -77,7 +77,8 @@ def test_a_history_longer_than_any_page_pages_back_newest_first(client: TestClie
 
 def test_the_dispatch_queue_pages_and_its_versions_guard_every_action(client: TestClient) -> None:
     jobs = open_jobs(client, 7)
-    waiting = ok(client.get("/jobs", params={"limit": 3, "wait_for_position": jobs[-1]["position"]}))
+    waiting = ok(client.get("/jobs", params={"limit": 3, "wait_for_position": jobs[-1]["position"],
+                                             "wait_timeout": 30}))
     assert len(waiting["jobs"]) == 3 and waiting["next_cursor"]
     rows = every_page(client, "/jobs", "jobs", limit=3)
     assert sorted(r["job_id"] for r in rows) == sorted(j["id"] for j in jobs)
@@ -90,7 +91,7 @@ def test_the_dispatch_queue_pages_and_its_versions_guard_every_action(client: Te
     stale = client.post(f"/jobs/{target['job_id']}/dispatch", json={"engineer": "li"},
                         headers={"If-Match": f'"{target["version"]}"'})
     assert stale.status_code == 412 and stale.headers["content-type"].startswith("application/problem+json")
-    after = ok(client.get("/jobs", params={"wait_for_position": done["position"], "limit": 200}))
+    after = ok(client.get("/jobs", params={"wait_for_position": done["position"], "wait_timeout": 30, "limit": 200}))
     assert target["job_id"] not in [r["job_id"] for r in after["jobs"]] and len(after["jobs"]) == 6
     dispatched = ok(client.get("/jobs", params={"status": "dispatched", "engineer": "wang"}))["jobs"]
     assert [(r["job_id"], r["version"]) for r in dispatched] == [(target["job_id"], 2)]
@@ -98,7 +99,8 @@ def test_the_dispatch_queue_pages_and_its_versions_guard_every_action(client: Te
     # Declined on the engineer's behalf: back in the queue, marked declined.
     declined = ok(client.post(f"/jobs/{target['job_id']}/decline", json={"engineer": "wang", "reason": "ill today"},
                               headers={"If-Match": '"2"'}))
-    queue = ok(client.get("/jobs", params={"wait_for_position": declined["position"], "limit": 200}))["jobs"]
+    queue = ok(client.get("/jobs", params={"wait_for_position": declined["position"], "wait_timeout": 30,
+                                           "limit": 200}))["jobs"]
     assert {r["job_id"]: r["status"] for r in queue}[target["job_id"]] == "declined"
 
     for bad in ({"cursor": "not-a-cursor"}, {"cursor": "W10"}, {"status": "lost"}, {"limit": 0}, {"limit": 201}):
@@ -117,7 +119,8 @@ def test_a_day_of_agendas_lists_every_engineer_by_appointment(client: TestClient
         ok(client.post(f"/jobs/{job['id']}/accept", json={"engineer": engineer}))
         last = ok(client.post(f"/jobs/{job['id']}/appointment", json={
             "start": f"{day}T{9 + 2 * (2 - n):02d}:00:00+00:00", "end": f"{day}T{10 + 2 * (2 - n):02d}:00:00+00:00"}))
-    agenda = ok(client.get("/engineers/agendas", params={"day": day, "wait_for_position": last["position"]}))
+    agenda = ok(client.get("/engineers/agendas", params={"day": day, "wait_for_position": last["position"],
+                                                         "wait_timeout": 30}))
     assert [(j["engineer"], j["job_id"]) for j in agenda["jobs"]] == [
         ("li", jobs[2]["id"]), ("li", jobs[1]["id"]), ("zhao", jobs[0]["id"])]
     assert ok(client.get("/engineers/agendas", params={"day": "2001-01-01"}))["jobs"] == []
@@ -126,16 +129,17 @@ def test_a_day_of_agendas_lists_every_engineer_by_appointment(client: TestClient
 def test_returns_claims_slas_and_call_backs_list_with_versions(client: TestClient) -> None:
     returns = request_returns(client, 3)
     sales = every_page(client, "/returns", "returns", pending="sales", limit=2,
-                       wait_for_position=returns[-1]["position"])
+                       wait_for_position=returns[-1]["position"], wait_timeout=30)
     assert [r["return_id"] for r in sales] == [r["id"] for r in returns]
     assert all(r["version"] == 1 and "sales" in r["pending"] for r in sales)
     voted = ok(client.post(f"/returns/{returns[0]['id']}/votes/sales", json={"approve": True},
                            headers={"If-Match": '"1"'}))
-    left = ok(client.get("/returns", params={"pending": "sales", "wait_for_position": voted["position"]}))
+    left = ok(client.get("/returns", params={"pending": "sales", "wait_for_position": voted["position"],
+                                             "wait_timeout": 30}))
     assert [r["return_id"] for r in left["returns"]] == [r["id"] for r in returns[1:]]
 
     opened = open_claim(client, "cust-floor")
-    claims = ok(client.get("/claims", params={"wait_for_position": opened["claim"]["position"]}))
+    claims = ok(client.get("/claims", params={"wait_for_position": opened["claim"]["position"], "wait_timeout": 30}))
     (claim,) = claims["claims"]
     assert claim["claim_id"] == opened["claim"]["id"] and claim["version"] == 1 and claims["now"]
     assert ok(client.get("/claims", params={"overdue": True}))["claims"] == []
@@ -145,11 +149,11 @@ def test_returns_claims_slas_and_call_backs_list_with_versions(client: TestClien
         "/complaints", params={"open_only": True}))["complaints"]] == [current])
 
     call = ok(client.post("/calls", json={"phone": "+86 571 8888 0000", "answered": False}), 201)
-    due = ok(client.get("/hotline/call-backs", params={"wait_for_position": call["position"]}))
+    due = ok(client.get("/hotline/call-backs", params={"wait_for_position": call["position"], "wait_timeout": 30}))
     assert [(c["call_id"], c["version"]) for c in due["call_backs"]] == [(call["id"], 1)]
     sla = ok(client.post("/slas", json={"subject_id": "job-1", "subject_kind": "job", "customer_id": "cust-floor",
                                          "tier": "svip"}), 201)
-    board = ok(client.get("/slas", params={"wait_for_position": sla["position"]}))
+    board = ok(client.get("/slas", params={"wait_for_position": sla["position"], "wait_timeout": 30}))
     assert [(i["sla_id"], i["version"]) for i in board["items"]] == [(sla["id"], 1)] and board["now"]
     assert ok(client.get("/slas", params={"state": "breached"}))["items"] == []
 
@@ -165,7 +169,7 @@ def test_finance_lists_a_periods_statements_and_pays_with_if_match(client: TestC
     clock.advance(end - clock.now() + timedelta(hours=1))
     run = ok(client.post("/settlements", json={"period": period}), 201)
     statements = every_page(client, f"/settlements/{period}/statements", "statements", limit=2,
-                            wait_for_position=run["position"])
+                            wait_for_position=run["position"], wait_timeout=30)
     assert [(s["engineer"], s["status"], s["total"]) for s in statements] == [
         (name, "issued", "150.00") for name in ("li", "wang", "zhao")]
     li = statements[0]
@@ -175,7 +179,7 @@ def test_finance_lists_a_periods_statements_and_pays_with_if_match(client: TestC
                         headers={"If-Match": f'"{li["version"]}"'})
     assert again.status_code == 412
     issued = ok(client.get(f"/settlements/{period}/statements", params={
-        "status": "issued", "wait_for_position": paid["position"]}))["statements"]
+        "status": "issued", "wait_for_position": paid["position"], "wait_timeout": 30}))["statements"]
     assert [s["engineer"] for s in issued] == ["wang", "zhao"]
     balances = every_page(client, "/engineers/balances", "accounts", limit=2)
     assert {a["engineer"]: a["totals"]["owed"] for a in balances} == {"li": "0.00", "wang": "150.00",

@@ -34,7 +34,8 @@ def http(server: str, runtime: Runtime) -> Iterator[httpx.Client]:  # noqa: F811
 
 
 def sign_in(browser: Any, server: str, role: str, locale: str = "en-GB") -> Any:  # noqa: F811
-    desk = browser.new_context(viewport={"width": 1360, "height": 900}, locale=locale, bypass_csp=True)
+    desk = browser.new_context(viewport={"width": 1360, "height": 900}, locale=locale, timezone_id="UTC",
+                               bypass_csp=True)
     page = desk.new_page()
     page.goto(f"{server}/console")
     page.fill("#token", TOKENS[role])
@@ -60,9 +61,9 @@ def shot(page: Any, name: str) -> None:
 def test_a_dispatchers_morning(server: str, browser: Any, http: httpx.Client,  # noqa: F811
                                clock: ManualClock) -> None:
     jobs = [j["id"] for j in open_jobs(http, 3)]
-    ok(http.get("/jobs", params={"wait_for_position": 1}))  # the views are up
+    ok(http.get("/jobs", params={"wait_for_position": 1, "wait_timeout": 30}))  # the views are up
     page = sign_in(browser, server, "dispatcher")
-    assert tabs(page) == ["dispatch", "sla", "customers", "commands"]
+    assert tabs(page) == ["dispatch", "deliveries", "sla", "customers"]
     page.wait_for_selector(row(page, "jobs", jobs[2]))
 
     # Dispatch the first job from its row: it leaves the queue of jobs waiting.
@@ -111,10 +112,22 @@ def test_a_dispatchers_morning(server: str, browser: Any, http: httpx.Client,  #
     assert page.eval_on_selector_all("#board-agendas tr.board-row", "rs => rs.map(r => r.dataset.id)") == jobs[:2]
     shot(page, "console-dispatch")
 
+    # The customer cannot make the morning: moved to the afternoon before the window starts.
+    moved = f"{row(page, 'agendas', jobs[0])}"
+    later = day + timedelta(hours=6)
+    page.fill(f"{moved} input[name=start]", later.strftime("%Y-%m-%dT%H:%M"))
+    page.fill(f"{moved} input[name=end]", (later + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill(f"{moved} input[name=reason]", "customer at work until 15:00")
+    page.click(f"{moved} button[data-action=reschedule]")
+    page.wait_for_selector("#board-agendas .board-message .result")
+    assert page.eval_on_selector_all("#board-agendas tr.board-row", "rs => rs.map(r => r.dataset.id)") == [
+        jobs[1], jobs[0]]  # now after the other job
+    assert ok(http.get(f"/jobs/{jobs[0]}"))["window"]["start"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
+
 
 def test_an_approver_votes_in_chinese(server: str, browser: Any, http: httpx.Client) -> None:  # noqa: F811
     returns = [r["id"] for r in request_returns(http, 2)]
-    ok(http.get("/returns", params={"wait_for_position": 1}))
+    ok(http.get("/returns", params={"wait_for_position": 1, "wait_timeout": 30}))
     page = sign_in(browser, server, "approver:sales", locale="zh-CN")
     assert tabs(page) == ["returns", "customers"]
     assert page.inner_text("button[data-tab='returns']") == "退货审批"
@@ -138,7 +151,7 @@ def test_the_complaint_desk_proposes_before_the_clock_runs_out(server: str, brow
                                                                 http: httpx.Client) -> None:
     opened = open_claim(http, "cust-floor")
     claim, complaint = opened["claim"]["id"], opened["complaint"]["id"]
-    ok(http.get("/claims", params={"wait_for_position": opened["claim"]["position"]}))
+    ok(http.get("/claims", params={"wait_for_position": opened["claim"]["position"], "wait_timeout": 30}))
     page = sign_in(browser, server, "complaints")
     assert tabs(page) == ["complaints", "sla", "customers"]
     page.wait_for_selector(f"{row(page, 'claims', claim)} .countdown.ok")
@@ -158,8 +171,8 @@ def test_the_complaint_desk_proposes_before_the_clock_runs_out(server: str, brow
     assert ok(http.get(f"/claims/{claim}"))["status"] == "proposed"
 
 
-def test_finance_settles_the_month_and_pays(server: str, browser: Any, http: httpx.Client, runtime: Runtime,  # noqa: F811
-                                            clock: ManualClock) -> None:
+def test_finance_settles_the_month_and_pays(server: str, browser: Any, http: httpx.Client,  # noqa: F811
+                                            runtime: Runtime, clock: ManualClock) -> None:
     period = next_period(clock)
     start, end = period_bounds(period, "Asia/Shanghai")
     clock.set(start + timedelta(days=2, hours=1))
@@ -189,7 +202,7 @@ def test_finance_settles_the_month_and_pays(server: str, browser: Any, http: htt
 def test_a_customer_pages_back_through_more_than_a_thousand_entries(server: str, browser: Any,  # noqa: F811
                                                                     http: httpx.Client) -> None:
     made = long_history(http, "cust-long", 1_050)
-    ok(http.get("/customers/cust-long/timeline", params={"wait_for_position": made["position"]}))
+    ok(http.get("/customers/cust-long/timeline", params={"wait_for_position": made["position"], "wait_timeout": 30}))
     link = ok(http.post("/customers/cust-long/tracking-link"), 201)["url"]
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB", is_mobile=True,
                                 has_touch=True, bypass_csp=True)
