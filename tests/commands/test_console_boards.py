@@ -1,6 +1,6 @@
 """A morning's work in the console, in a real headless Chromium, from lists only: a
-dispatcher, an approver (in Chinese), the complaint desk, finance, and a customer paging
-back through a history of more than 1,000 entries. Nobody pastes an id. Screenshots of each
+dispatcher, an approver (in Chinese), the complaint desk, the hotline, finance, and a
+customer paging back through a history of more than 1,000 entries. Nobody pastes an id. Screenshots of each
 board are saved under ``test-results/screenshots``."""
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from tests.conftest import ADMIN_TOKEN
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 TOKENS = {"dispatcher": "desk-li-token-0123456789", "approver:sales": "sales-wu-token-0123456789",
-          "complaints": "care-he-token-0123456789", "finance": "fin-zhou-token-0123456789"}
+          "complaints": "care-he-token-0123456789", "finance": "fin-zhou-token-0123456789",
+          "hotline": "line-ma-token-0123456789"}
 
 
 @pytest.fixture
@@ -169,6 +170,34 @@ def test_the_complaint_desk_proposes_before_the_clock_runs_out(server: str, brow
     page.click(f"{row(page, 'complaints', complaint)} button[data-action=close]")
     page.wait_for_selector(row(page, "complaints", complaint), state="detached")  # closed: off the open list
     assert ok(http.get(f"/claims/{claim}"))["status"] == "proposed"
+
+
+def test_a_hotline_agent_calls_back_and_watches_the_slas(server: str, browser: Any,  # noqa: F811
+                                                          http: httpx.Client) -> None:
+    calls = [ok(http.post("/calls", json={"phone": f"+86 571 8888 000{n}", "answered": False}), 201)["id"]
+             for n in range(2)]
+    sla = ok(http.post("/slas", json={"subject_id": "job-42", "subject_kind": "job", "customer_id": "cust-vip",
+                                       "tier": "svip"}), 201)
+    ok(http.get("/slas", params={"wait_for_position": sla["position"], "wait_timeout": 30}))
+    page = sign_in(browser, server, "hotline")
+    assert tabs(page) == ["sla", "hotline", "customers"]
+    # SVIP: four hours to solve it, counting down.
+    page.wait_for_selector(f"{row(page, 'sla', sla['id'])} .countdown.warn")
+    page.fill(f"{row(page, 'sla', sla['id'])} input[name=reason]", "waiting for the customer's photos")
+    page.click(f"{row(page, 'sla', sla['id'])} button[data-action=pause]")
+    page.wait_for_selector(f"{row(page, 'sla', sla['id'])} button[data-action=resume]")
+    shot(page, "console-sla-paused")
+
+    page.click("button[data-tab='hotline']")
+    page.wait_for_selector(row(page, "callbacks", calls[1]))
+    assert "left" in page.inner_text(f"{row(page, 'callbacks', calls[0])} .countdown")
+    page.click(f"{row(page, 'callbacks', calls[0])} button[data-action=not_reached]")  # still due: stays listed
+    page.wait_for_selector("#board-callbacks .board-message .result")
+    page.click(f"{row(page, 'callbacks', calls[0])} button[data-action=reached]")
+    page.wait_for_selector(row(page, "callbacks", calls[0]), state="detached")
+    shot(page, "console-call-backs")
+    assert [c["call_id"] for c in ok(http.get("/hotline/call-backs"))["call_backs"]] == [calls[1]]
+    assert ok(http.get(f"/slas/{sla['id']}"))["status"] == "paused"
 
 
 def test_finance_settles_the_month_and_pays(server: str, browser: Any, http: httpx.Client,  # noqa: F811
