@@ -69,6 +69,11 @@ def test_a_history_longer_than_any_page_pages_back_newest_first(client: TestClie
     # What the customer has, the most recently active first: the newer order before the busy one.
     subjects = ok(client.get("/customers/cust-long/subjects"))["subjects"]
     assert [s["subject_id"] for s in subjects] == [made["newer_order_id"], made["order_id"]]
+    newest = ok(client.get("/customers/cust-long/subjects", params={"limit": 1}))
+    earlier = ok(client.get("/customers/cust-long/subjects", params={"limit": 1, "before": newest["next_before"]}))
+    assert [s["subject_id"] for s in newest["subjects"] + earlier["subjects"]] == [s["subject_id"] for s in subjects]
+    assert earlier["next_before"] is not None and not ok(client.get(
+        "/customers/cust-long/subjects", params={"before": earlier["next_before"]}))["subjects"]
     # Oldest first still pages forward as before.
     oldest = ok(client.get("/customers/cust-long/timeline", params={"limit": 2}))
     assert oldest["entries"][0]["event_type"] == "OrderPlaced" and oldest["next_before"] is None
