@@ -5,6 +5,7 @@
 
 const CONFLICTS = new Set([409, 412]);
 const RETRIES = 10;
+const WAIT_SECONDS = 10;  // per read, for the view to hold a write just made
 
 // Deadlines count down against the server's clock (which a demo may move), not the desk's.
 export const Clock = {
@@ -73,7 +74,10 @@ export class Board {
     const path = typeof this.spec.path === "function" ? this.spec.path(values) : this.spec.path;
     const params = new URLSearchParams(values);
     if (append && this.cursor) params.set("cursor", this.cursor);
-    if (waitFor) params.set("wait_for_position", waitFor);
+    if (waitFor) {
+      params.set("wait_for_position", waitFor);
+      params.set("wait_timeout", WAIT_SECONDS);
+    }
     let page;
     for (let attempt = 1; ; attempt++) {
       try {

@@ -37,6 +37,7 @@ def http(server: str, runtime: Runtime) -> Iterator[httpx.Client]:  # noqa: F811
 def sign_in(browser: Any, server: str, role: str, locale: str = "en-GB") -> Any:  # noqa: F811
     desk = browser.new_context(viewport={"width": 1360, "height": 900}, locale=locale, timezone_id="UTC",
                                bypass_csp=True)
+    desk.set_default_timeout(60_000)  # a busy machine: views may take seconds to follow a write
     page = desk.new_page()
     page.goto(f"{server}/console")
     page.fill("#token", TOKENS[role])
@@ -120,7 +121,9 @@ def test_a_dispatchers_morning(server: str, browser: Any, http: httpx.Client,  #
     page.fill(f"{moved} input[name=end]", (later + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
     page.fill(f"{moved} input[name=reason]", "customer at work until 15:00")
     page.click(f"{moved} button[data-action=reschedule]")
-    page.wait_for_selector("#board-agendas .board-message .result")
+    page.wait_for_selector("#board-agendas .board-message p", timeout=60_000)
+    assert page.get_attribute("#board-agendas .board-message p", "class") == "result", page.inner_text(
+        "#board-agendas .board-message")
     assert page.eval_on_selector_all("#board-agendas tr.board-row", "rs => rs.map(r => r.dataset.id)") == [
         jobs[1], jobs[0]]  # now after the other job
     assert ok(http.get(f"/jobs/{jobs[0]}"))["window"]["start"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
@@ -235,6 +238,7 @@ def test_a_customer_pages_back_through_more_than_a_thousand_entries(server: str,
     link = ok(http.post("/customers/cust-long/tracking-link"), 201)["url"]
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB", is_mobile=True,
                                 has_touch=True, bypass_csp=True)
+    phone.set_default_timeout(60_000)
     page = phone.new_page()
     page.goto(f"{server}{link}")
     # The newer order shows at once, though 1,050 updates of the older one came before it.
