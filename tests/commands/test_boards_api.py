@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
-from engine.clock import ManualClock
-from engine.settling import period_bounds
+from engine.domain.clock import ManualClock
+from engine.domain.periods import period_bounds
 from tests.commands.boards_data import long_history, open_claim, open_jobs, request_returns
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation, next_period

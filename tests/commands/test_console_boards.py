@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from commands.bootstrap import Runtime
-from engine.clock import ManualClock
-from engine.settling import period_bounds
+from engine.domain.clock import ManualClock
+from engine.domain.periods import period_bounds
 from tests.commands.boards_data import long_history, open_claim, open_jobs, request_returns
 from tests.commands.test_field_story import ok
 from tests.commands.test_pages import SHOTS, browser, server  # noqa: F401 - fixtures
