@@ -32,8 +32,18 @@ def open_jobs(http: Any, count: int) -> list[dict[str, Any]]:
             for n in range(count)]
 
 
+def delivered_order(http: Any, customer: str) -> str:
+    """An order brought to the customer's door: what a return is requested against."""
+    order_id = ok(http.post("/orders", json={**ORDER, "customer_id": customer}), 201)["order_id"]
+    for body in ({"step": "stock_prepared"}, {"step": "left_warehouse"}, {"step": "driver_assigned", "driver": "赵师傅"},
+                 {"step": "in_transit", "position": {"lat": 30.27, "lng": 120.15}}, {"step": "delivered"}):
+        ok(http.post(f"/orders/{order_id}/delivery-steps", json=body))
+    return str(order_id)
+
+
 def request_returns(http: Any, count: int) -> list[dict[str, Any]]:
     return [ok(http.post("/returns", json={"customer_id": f"cust-ret-{n}", "resolution": "refund",
+                                           "order_id": delivered_order(http, f"cust-ret-{n}"),
                                            "reason": "leaks at the tap", "items": [{"sku": "WP-500"}]}), 201)
             for n in range(count)]
 

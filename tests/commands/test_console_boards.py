@@ -170,8 +170,13 @@ def test_the_complaint_desk_proposes_before_the_clock_runs_out(server: str, brow
     page.click(f"{row(page, 'complaints', complaint)} button[data-action=investigate]")
     page.fill(f"{row(page, 'complaints', complaint)} input[name=resolution]", "floor repaired, 3000 paid")
     page.click(f"{row(page, 'complaints', complaint)} button[data-action=resolve]")
+    page.wait_for_selector(f"{row(page, 'complaints', complaint)} button[data-action=close]")
     page.click(f"{row(page, 'complaints', complaint)} button[data-action=close]")
-    page.wait_for_selector(row(page, "complaints", complaint), state="detached")  # closed: off the open list
+    # Its claim is proposed, not yet paid: closing is refused (409) and said so, the row stays.
+    page.wait_for_selector("#board-complaints .board-message .error")
+    shot(page, "console-complaint-close-refused")
+    assert page.locator(row(page, "complaints", complaint)).count() == 1
+    assert ok(http.get(f"/complaints/{complaint}"))["status"] == "resolved"
     assert ok(http.get(f"/claims/{claim}"))["status"] == "proposed"
 
 
