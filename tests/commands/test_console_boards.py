@@ -130,8 +130,9 @@ def test_a_dispatchers_morning(server: str, browser: Any, http: httpx.Client,  #
 
 
 def test_an_approver_votes_in_chinese(server: str, browser: Any, http: httpx.Client) -> None:  # noqa: F811
-    returns = [r["id"] for r in request_returns(http, 2)]
-    ok(http.get("/returns", params={"wait_for_position": 1, "wait_timeout": 30}))
+    requested = request_returns(http, 2)
+    returns = [r["id"] for r in requested]
+    ok(http.get("/returns", params={"wait_for_position": requested[-1]["position"], "wait_timeout": 30}))
     page = sign_in(browser, server, "approver:sales", locale="zh-CN")
     assert tabs(page) == ["returns", "customers"]
     assert page.inner_text("button[data-tab='returns']") == "退货审批"
