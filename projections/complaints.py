@@ -1,5 +1,5 @@
 """Complaint and claim views: complaints by category and state, claims with their deadlines,
-and compensation paid per month."""
+and compensation paid per month; and the reads of them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from projections.base import Projection
+from projections.paging import Keyset, board_page
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database
 
@@ -99,3 +100,53 @@ class ComplaintsBoard(Projection):
                 "INSERT INTO compensation_monthly (month, paid, payments) VALUES (%s, %s, %s) ON CONFLICT (month) "
                 "DO UPDATE SET paid = EXCLUDED.paid, payments = EXCLUDED.payments",
                 (month, str(paid + Decimal(d["amount"])), (found[1] if found else 0) + 1))
+
+
+COMPLAINT_KEYS = ("complaint_id", "customer_id", "category", "status", "filed_at", "closed_at", "version")
+CLAIM_KEYS = ("claim_id", "complaint_id", "customer_id", "status", "proposal_due_at", "first_proposal_at",
+              "proposal_overdue", "escalation_level", "liability", "amount", "paid_total", "opened_at", "version")
+
+
+class ComplaintReads:
+    """The complaint desk's lists: complaints by category and state (oldest first), claims by
+    their proposal deadline (soonest first), compensation paid per month."""
+
+    db: Database
+    COMPLAINTS = Keyset(("b.filed_at", "b.complaint_id"))
+    CLAIMS = Keyset(("b.proposal_due_at", "b.claim_id"))
+
+    def complaints(self, category: str | None = None, status: str | None = None, *, open_only: bool = False,
+                   limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        """Counts by category and state, and a page of the matching complaints."""
+        with self.db.transaction() as cur:
+            counts = cur.execute("SELECT category, status, COUNT(*) FROM complaints_board GROUP BY category, status "
+                                 "ORDER BY category, status").fetchall()
+        where, params = "1 = 1", []
+        for column, value in (("b.category", category), ("b.status", status)):
+            if value:
+                where += f" AND {column} = %s"
+                params.append(value)
+        if open_only:
+            where += " AND b.status <> 'closed'"
+        rows, next_cursor = board_page(self.db, self.COMPLAINTS, COMPLAINT_KEYS, "complaints_board",
+                                       ComplaintsBoard.name, "b.complaint_id", where, params, limit, cursor)
+        return {"counts": [{"category": c, "status": s, "count": int(n)} for c, s, n in counts],
+                "complaints": rows, "next_cursor": next_cursor}
+
+    def claims(self, open_only: bool = True, *, overdue: bool | None = None, limit: int = 50,
+               cursor: str | None = None) -> dict[str, Any]:
+        where, params = "1 = 1", []
+        if open_only:
+            where += " AND b.status <> 'closed'"
+        if overdue is not None:
+            where += " AND b.proposal_overdue = %s"
+            params.append(overdue)
+        rows, next_cursor = board_page(self.db, self.CLAIMS, CLAIM_KEYS, "claims_board", ComplaintsBoard.name,
+                                       "b.claim_id", where, params, limit, cursor)
+        return {"claims": [{**r, "proposal_overdue": bool(r["proposal_overdue"])} for r in rows],
+                "next_cursor": next_cursor}
+
+    def compensation_by_month(self) -> list[dict[str, Any]]:
+        with self.db.transaction() as cur:
+            rows = cur.execute("SELECT month, paid, payments FROM compensation_monthly ORDER BY month").fetchall()
+        return [{"month": m, "paid": p, "payments": int(n)} for m, p, n in rows]

@@ -1,9 +1,11 @@
-"""Field views: each engineer's agenda (their jobs by day) and the visit-verification log."""
+"""Field views: each engineer's agenda (their jobs by day) and the visit-verification log, and
+the dispatch board's reads of the agenda (the queue of jobs waiting, a day's agendas)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from projections.paging import Keyset, board_page
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database
@@ -128,3 +130,40 @@ class VisitLog(PersonalDataView):
                 "AND checked_out_at IS NULL",
                 (d["at"], d["duration_minutes"], job_id),
             )
+
+
+JOB_KEYS = ("job_id", "kind", "customer_id", "site_address", "product_sku", "status", "engineer", "day",
+            "window_start", "window_end", "missed_windows", "updated_at", "version")
+# The dispatcher's queue: jobs no engineer holds (never dispatched, or declined).
+WAITING = ("open", "declined")
+
+
+class FieldReads:
+    """The dispatch board's lists, read from the agenda view: jobs by state (those waiting the
+    longest first), and every engineer's jobs on one day."""
+
+    db: Database
+    QUEUE = Keyset(("b.updated_at", "b.job_id"))
+    DAY = Keyset(("b.engineer", "b.window_start", "b.job_id"))
+
+    def job_queue(self, *, statuses: tuple[str, ...] = WAITING, engineer: str | None = None, kind: str | None = None,
+                  limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        where, params = f"b.status IN ({', '.join(['%s'] * len(statuses))})", list(statuses)
+        for column, value in (("b.engineer", engineer), ("b.kind", kind)):
+            if value:
+                where += f" AND {column} = %s"
+                params.append(value)
+        return self._jobs(self.QUEUE, where, params, limit, cursor)
+
+    def day_agenda(self, day: str, *, engineer: str | None = None, limit: int = 100,
+                   cursor: str | None = None) -> dict[str, Any]:
+        where, params = "b.day = %s AND b.engineer IS NOT NULL", [day]
+        if engineer:
+            where += " AND b.engineer = %s"
+            params.append(engineer)
+        return self._jobs(self.DAY, where, params, limit, cursor)
+
+    def _jobs(self, keyset: Keyset, where: str, params: list[Any], limit: int, cursor: str | None) -> dict[str, Any]:
+        jobs, next_cursor = board_page(self.db, keyset, JOB_KEYS, "agenda_jobs", EngineerAgenda.name, "b.job_id",
+                                       where, params, limit, cursor)
+        return {"jobs": jobs, "next_cursor": next_cursor}

@@ -1,6 +1,7 @@
 """Per-engineer settlement ledger: every money line with the event that caused it, and the
 statements each settlement run issued (workflow 8). Amounts are decimal strings; sums are
-taken in Python with Decimal, never in floating point.
+taken in Python with Decimal, never in floating point. Finance's settlement board reads it
+(``LedgerReads``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from projections.base import Projection
+from projections.paging import Keyset, board_page
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json
 
@@ -144,3 +146,48 @@ class EngineerLedger(Projection):
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (engineer, line_no, kind, amount, status, job_id, rule, reverses, occurred_at or d.get("at") or env["time"],
              dump_json(d.get("cause")), dump_json(evidence), env["id"]))
+
+
+STATEMENT_ROW_KEYS = ("engineer", "period", "statement_id", "total", "holdback", "line_count", "status", "issued_at",
+                      "paid_at", "reference", "version")
+ACCOUNT_KEYS = ("engineer", "account_id", "currency", "opened_at", "version")
+
+
+class LedgerReads:
+    """Finance's settlement board: a period's statements to pay, and every engineer's balance
+    (by engineer)."""
+
+    db: Database
+    BY_ENGINEER = Keyset(("b.engineer",))
+
+    def period_statements(self, period: str, status: str | None = None, *, limit: int = 50,
+                          cursor: str | None = None) -> dict[str, Any]:
+        where, params = "b.period = %s", [period]
+        if status:
+            where += " AND b.status = %s"
+            params.append(status)
+        rows, next_cursor = board_page(
+            self.db, self.BY_ENGINEER, STATEMENT_ROW_KEYS, "ledger_statements", EngineerLedger.name,
+            "(SELECT a.account_id FROM ledger_accounts a WHERE a.engineer = b.engineer)", where, params, limit, cursor)
+        return {"period": period, "statements": rows, "next_cursor": next_cursor}
+
+    def balances(self, *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        """Each engineer's money by line status, and what is owed (settled or payable, not paid)."""
+        rows, next_cursor = board_page(self.db, self.BY_ENGINEER, ACCOUNT_KEYS, "ledger_accounts",
+                                       EngineerLedger.name, "b.account_id", "1 = 1", [], limit, cursor)
+        sums: dict[str, dict[str, Decimal]] = {r["engineer"]: {} for r in rows}
+        if sums:
+            with self.db.transaction() as cur:
+                for engineer, status, amount in cur.execute(
+                        f"SELECT engineer, status, amount FROM ledger_lines WHERE engineer IN "
+                        f"({', '.join(['%s'] * len(sums))})", list(sums)).fetchall():
+                    sums[engineer][status] = sums[engineer].get(status, Decimal(0)) + Decimal(amount)
+        return {"accounts": [{**r, "totals": _totals(sums[r["engineer"]])} for r in rows], "next_cursor": next_cursor}
+
+
+def _totals(by_status: dict[str, Decimal]) -> dict[str, str]:
+    """As the ledger read totals them: ``owed`` is the balance of every line less what was paid."""
+    owed = sum(by_status.values(), Decimal(0)) - by_status.get("paid", Decimal(0))
+    cent = Decimal("0.01")
+    shown = ("pending", "payable", "held", "settled", "paid")
+    return {**{s: str(by_status.get(s, Decimal(0)).quantize(cent)) for s in shown}, "owed": str(owed.quantize(cent))}

@@ -1,13 +1,16 @@
 """The SLA board (open items, time left in business time, warnings, breaches) and the
-hotline's daily answer rate with its pending call-backs."""
+hotline's daily answer rate with its pending call-backs; and the reads of them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from engine.domain.calendar import BusinessCalendar
+from projections.paging import MAX_LIMIT, Keyset, board_page
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
-from sqlstore.sqldb import Cursor, Database, dump_json
+from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
 
 class SlaBoard(PersonalDataView):
@@ -83,3 +86,53 @@ class SlaBoard(PersonalDataView):
                              env["position"]))
         elif kind == "CalledBack" and d["reached"]:
             cur.execute("UPDATE call_backs SET done_at = %s WHERE call_id = %s", (d["at"], subject))
+
+
+SLA_KEYS = ("sla_id", "subject_id", "subject_kind", "customer_id", "tier", "status", "calendar", "allowed_seconds",
+            "used_seconds", "run_started_at", "due_at", "warned", "breached", "version")
+CALL_BACK_KEYS = ("call_id", "phone", "customer_id", "missed_at", "due_at", "version")
+# Which open items each SLA filter shows.
+SLA_STATES = {"open": "1 = 1", "running": "b.status = 'running'", "paused": "b.status = 'paused'",
+              "warned": "b.warned AND NOT b.breached", "breached": "b.breached"}
+
+
+class LevelReads:
+    """The SLA board (soonest deadline first, time left in business time at ``now``) and the
+    hotline's answer rate and call-backs due (soonest first)."""
+
+    db: Database
+    # A paused clock has no deadline: it sorts after every running one.
+    SLAS = Keyset(("COALESCE(b.due_at, '~')", "b.sla_id"))
+    CALL_BACKS = Keyset(("b.due_at", "b.call_id"))
+
+    def sla_board(self, now: datetime, state: str = "open", *, limit: int = 50,
+                  cursor: str | None = None) -> dict[str, Any]:
+        """Open items with time left in business time, warnings and breaches."""
+        rows, next_cursor = board_page(self.db, self.SLAS, SLA_KEYS, "sla_board", SlaBoard.name, "b.sla_id",
+                                       f"b.status <> 'completed' AND {SLA_STATES[state]}", [], limit, cursor)
+        board = []
+        for item in rows:
+            used = int(item["used_seconds"])
+            calendar = item.pop("calendar")
+            if item["run_started_at"]:
+                spec = BusinessCalendar.from_spec(load_json(calendar))
+                used += int(spec.elapsed(datetime.fromisoformat(item["run_started_at"]), now).total_seconds())
+            board.append({**item, "used_seconds": used, "time_left_seconds": int(item["allowed_seconds"]) - used,
+                          "warned": bool(item["warned"]), "breached": bool(item["breached"])})
+        return {"items": board, "next_cursor": next_cursor}
+
+    def hotline(self) -> dict[str, Any]:
+        with self.db.transaction() as cur:
+            days = cur.execute("SELECT day, answered, missed FROM hotline_days ORDER BY day").fetchall()
+        return {
+            "target_answer_rate": 0.85,
+            "days": [{"day": d, "answered": a, "missed": m, "answer_rate": round(a / (a + m), 4) if a + m else None}
+                     for d, a, m in days],
+            "pending_call_backs": self.call_backs(limit=MAX_LIMIT)["call_backs"],
+        }
+
+    def call_backs(self, *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        """Missed calls not yet called back, the soonest due first."""
+        rows, next_cursor = board_page(self.db, self.CALL_BACKS, CALL_BACK_KEYS, "call_backs", SlaBoard.name,
+                                       "b.call_id", "b.done_at IS NULL", [], limit, cursor)
+        return {"call_backs": rows, "next_cursor": next_cursor}

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone, tzinfo
+from datetime import timezone, tzinfo
 from typing import Any
 
-from engine.domain.calendar import BusinessCalendar
+from projections.complaints import ComplaintReads
+from projections.fieldwork import FieldReads
 from projections.finance import FinanceViews
-from projections.messages import DEFAULT as DEFAULT_LANGUAGE, render
+from projections.ledger import LedgerReads
+from projections.levels import LevelReads
 from projections.phones import DEFAULT_REGION, split_query
+from projections.returns import ReturnsReads
+from projections.timeline import TimelineReads
+from projections.tracking import TrackingReads
 from projections.worker import wait_until
 from sqlstore.sqldb import Database, load_json
 
@@ -20,64 +25,15 @@ class ViewNotCaughtUp(Exception):
         )
 
 
-class Views(FinanceViews):
-    """Queries over the read models (their tables are created before the API starts)."""
+class Views(TimelineReads, TrackingReads, FieldReads, ReturnsReads, ComplaintReads, LevelReads, LedgerReads,
+            FinanceViews):
+    """Queries over the read models (their tables are created before the API starts); each
+    view's own reads live beside it (``*Reads``), this class holds the rest."""
 
     def __init__(self, db: Database, zone: tzinfo = timezone.utc, phone_region: str = DEFAULT_REGION) -> None:
         self.db = db
         self.zone = zone  # of the times in summaries
         self.phone_region = phone_region
-
-    def timeline(self, customer_id: str, *, limit: int = 100, after: int = 0,
-                 language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
-        with self.db.transaction() as cur:
-            rows = cur.execute(
-                "SELECT event_id, position, occurred_at, subject_id, category, event_type, version, actor, "
-                "message, data FROM timeline_entries WHERE customer_id = %s AND position > %s "
-                "ORDER BY position LIMIT %s",
-                (customer_id, after, limit),
-            ).fetchall()
-        keys = ("event_id", "position", "occurred_at", "subject_id", "category", "event_type", "version",
-                "actor", "summary", "data")
-        return [{**dict(zip(keys, r)), "summary": render(load_json(r[8]), language, self.zone),
-                 "data": load_json(r[9])} for r in rows]
-
-    def tracking(self, order_id: str, language: str = DEFAULT_LANGUAGE) -> dict[str, Any] | None:
-        with self.db.transaction() as cur:
-            row = cur.execute(
-                "SELECT order_id, customer_id, tier, status, current_step, driver, latitude, longitude, "
-                "position_updates, open_incidents, version, last_position, placed_at, updated_at "
-                "FROM tracking_orders WHERE order_id = %s",
-                (order_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            history = cur.execute(
-                "SELECT version, event_type, step, occurred_at, actor, message FROM tracking_history "
-                "WHERE order_id = %s ORDER BY version",
-                (order_id,),
-            ).fetchall()
-        (oid, customer, tier, status, step, driver, lat, lng, updates, incidents, version, pos, placed,
-         updated) = row
-        return {
-            "order_id": oid,
-            "customer_id": customer,
-            "tier": tier,
-            "status": status,
-            "current_step": step,
-            "driver": driver,
-            "position": None if lat is None else {"lat": lat, "lng": lng},
-            "position_updates": updates,
-            "open_incidents": load_json(incidents),
-            "version": version,
-            "last_position": pos,
-            "placed_at": placed,
-            "updated_at": updated,
-            "history": [
-                {**dict(zip(("version", "event_type", "step", "occurred_at", "actor"), h)),
-                 "summary": render(load_json(h[5]), language, self.zone)} for h in history
-            ],
-        }
 
     def agenda(self, engineer: str, day: str | None = None) -> list[dict[str, Any]]:
         keys = ("job_id", "kind", "customer_id", "site_address", "product_sku", "status", "day", "window_start",
@@ -146,88 +102,6 @@ class Views(FinanceViews):
             rows = cur.execute(sql + " ORDER BY customer_id LIMIT %s",
                                [*(f"%{_escape_like(w)}%" for w in words), limit]).fetchall()
         return [dict(zip(("customer_id", "name", "phone", "address"), r)) for r in rows]
-
-    def open_returns(self, department: str | None = None) -> list[dict[str, Any]]:
-        """Returns not yet closed; with a department, only those still waiting for its vote."""
-        keys = ("return_id", "customer_id", "resolution", "status", "items", "requested_at")
-        sql = f"SELECT {', '.join('b.' + k for k in keys)} FROM returns_board b WHERE b.status <> 'closed'"
-        params: list[Any] = []
-        if department:
-            sql += " AND EXISTS (SELECT 1 FROM returns_pending p WHERE p.return_id = b.return_id " \
-                   "AND p.department = %s)"
-            params.append(department)
-        with self.db.transaction() as cur:
-            rows = cur.execute(sql + " ORDER BY b.requested_at, b.return_id", params).fetchall()
-            pending = cur.execute("SELECT return_id, department FROM returns_pending").fetchall()
-        waiting: dict[str, list[str]] = {}
-        for rid, dep in pending:
-            waiting.setdefault(rid, []).append(dep)
-        return [{**dict(zip(keys, r)), "items": load_json(r[4]), "pending": sorted(waiting.get(r[0], []))}
-                for r in rows]
-
-    def complaints(self, category: str | None = None, status: str | None = None) -> dict[str, Any]:
-        """Counts by category and state, and the matching complaints."""
-        with self.db.transaction() as cur:
-            counts = cur.execute("SELECT category, status, COUNT(*) FROM complaints_board GROUP BY category, status "
-                                 "ORDER BY category, status").fetchall()
-            sql, params = "SELECT complaint_id, customer_id, category, status, filed_at, closed_at FROM " \
-                          "complaints_board WHERE 1 = 1", []
-            for column, value in (("category", category), ("status", status)):
-                if value:
-                    sql += f" AND {column} = %s"
-                    params.append(value)
-            rows = cur.execute(sql + " ORDER BY filed_at LIMIT 500", params).fetchall()
-        keys = ("complaint_id", "customer_id", "category", "status", "filed_at", "closed_at")
-        return {"counts": [{"category": c, "status": s, "count": int(n)} for c, s, n in counts],
-                "complaints": [dict(zip(keys, r)) for r in rows]}
-
-    def claims(self, open_only: bool = True) -> list[dict[str, Any]]:
-        keys = ("claim_id", "complaint_id", "customer_id", "status", "proposal_due_at", "first_proposal_at",
-                "proposal_overdue", "escalation_level", "liability", "amount", "paid_total", "opened_at")
-        sql = f"SELECT {', '.join(keys)} FROM claims_board"
-        if open_only:
-            sql += " WHERE status <> 'closed'"
-        with self.db.transaction() as cur:
-            rows = cur.execute(sql + " ORDER BY proposal_due_at", ()).fetchall()
-        return [{**dict(zip(keys, r)), "proposal_overdue": bool(r[6])} for r in rows]
-
-    def compensation_by_month(self) -> list[dict[str, Any]]:
-        with self.db.transaction() as cur:
-            rows = cur.execute("SELECT month, paid, payments FROM compensation_monthly ORDER BY month").fetchall()
-        return [{"month": m, "paid": p, "payments": int(n)} for m, p, n in rows]
-
-    def sla_board(self, now: datetime) -> list[dict[str, Any]]:
-        """Open items with time left in business time, warnings and breaches."""
-        keys = ("sla_id", "subject_id", "subject_kind", "customer_id", "tier", "status", "calendar",
-                "allowed_seconds", "used_seconds", "run_started_at", "due_at", "warned", "breached")
-        with self.db.transaction() as cur:
-            rows = cur.execute(f"SELECT {', '.join(keys)} FROM sla_board WHERE status <> 'completed' "
-                               "ORDER BY due_at", ()).fetchall()
-        board = []
-        for r in rows:
-            item = dict(zip(keys, r))
-            used = int(item["used_seconds"])
-            if item["run_started_at"]:
-                calendar = BusinessCalendar.from_spec(load_json(item.pop("calendar")))
-                used += int(calendar.elapsed(datetime.fromisoformat(item["run_started_at"]), now).total_seconds())
-            else:
-                item.pop("calendar")
-            board.append({**item, "used_seconds": used, "time_left_seconds": int(item["allowed_seconds"]) - used,
-                          "warned": bool(item["warned"]), "breached": bool(item["breached"])})
-        return board
-
-    def hotline(self) -> dict[str, Any]:
-        with self.db.transaction() as cur:
-            days = cur.execute("SELECT day, answered, missed FROM hotline_days ORDER BY day").fetchall()
-            pending = cur.execute("SELECT call_id, phone, customer_id, missed_at, due_at FROM call_backs "
-                                  "WHERE done_at IS NULL ORDER BY due_at").fetchall()
-        return {
-            "target_answer_rate": 0.85,
-            "days": [{"day": d, "answered": a, "missed": m, "answer_rate": round(a / (a + m), 4) if a + m else None}
-                     for d, a, m in days],
-            "pending_call_backs": [dict(zip(("call_id", "phone", "customer_id", "missed_at", "due_at"), p))
-                                   for p in pending],
-        }
 
     def applied_version(self, projection: str, aggregate_id: str) -> int:
         with self.db.transaction() as cur:

@@ -1,12 +1,14 @@
-"""Open returns by pending department: each department's queue of requests to judge."""
+"""Open returns by pending department: each department's queue of requests to judge (the view
+and its reads)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from projections.base import Projection
+from projections.paging import Keyset, board_page
 from streams.envelope import short_type
-from sqlstore.sqldb import Cursor, Database, dump_json
+from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
 STATUS_AFTER = {"ReturnApproved": "approved", "ReturnRejected": "rejected", "PickupScheduled": "pickup_scheduled",
                 "GoodsReceived": "received", "GoodsInspected": "inspected", "RefundIssued": "refunded",
@@ -56,3 +58,34 @@ class ReturnsBoard(Projection):
                 cur.execute("DELETE FROM returns_pending WHERE return_id = %s", (return_id,))
             cur.execute("UPDATE returns_board SET status = %s, updated_at = %s WHERE return_id = %s",
                         (STATUS_AFTER[kind], at, return_id))
+
+
+RETURN_KEYS = ("return_id", "customer_id", "resolution", "status", "items", "requested_at", "version")
+
+
+class ReturnsReads:
+    """Each department's queue: returns not closed, oldest request first, with the departments
+    still to vote."""
+
+    db: Database
+    ORDER = Keyset(("b.requested_at", "b.return_id"))
+
+    def open_returns(self, department: str | None = None, *, limit: int = 50,
+                     cursor: str | None = None) -> dict[str, Any]:
+        """Returns not yet closed; with a department, only those still waiting for its vote."""
+        where, params = "b.status <> 'closed'", []
+        if department:
+            where += " AND EXISTS (SELECT 1 FROM returns_pending p WHERE p.return_id = b.return_id " \
+                     "AND p.department = %s)"
+            params.append(department)
+        rows, next_cursor = board_page(self.db, self.ORDER, RETURN_KEYS, "returns_board", ReturnsBoard.name,
+                                       "b.return_id", where, params, limit, cursor)
+        waiting: dict[str, list[str]] = {r["return_id"]: [] for r in rows}
+        if waiting:
+            with self.db.transaction() as cur:
+                for rid, dep in cur.execute(
+                        f"SELECT return_id, department FROM returns_pending WHERE return_id IN "
+                        f"({', '.join(['%s'] * len(waiting))})", list(waiting)).fetchall():
+                    waiting[rid].append(dep)
+        return {"returns": [{**r, "items": load_json(r["items"]), "pending": sorted(waiting[r["return_id"]])}
+                            for r in rows], "next_cursor": next_cursor}

@@ -1,11 +1,15 @@
 """The customer timeline: every event about a customer, in store order, with its summary
-stored as message parts (projections.summaries), rendered in the reader's language on read."""
+stored as message parts (projections.summaries), rendered in the reader's language on read;
+and its reads, paged by store position in either direction."""
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from contract.names import ERASURE_EVENTS, PERSONAL_EVENT_FIELDS
+from projections.messages import DEFAULT as DEFAULT_LANGUAGE, render
+from projections.paging import MAX_POSITION
 from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type
@@ -102,3 +106,45 @@ class CustomerTimeline(PersonalDataView):
                 dump_json(env["data"]),
             ),
         )
+
+
+ENTRY_KEYS = ("event_id", "position", "occurred_at", "subject_id", "category", "event_type", "version", "actor",
+              "message", "data")
+
+
+class TimelineReads:
+    """A customer's timeline in either direction, paged by store position; and what the customer
+    has (orders, jobs, returns...) by latest activity, for the tracking page."""
+
+    db: Database
+    zone: tzinfo  # of the times in summaries
+
+    def timeline(self, customer_id: str, *, limit: int = 100, after: int = 0, before: int | None = None,
+                 newest_first: bool = False, language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
+        """Entries after ``after`` (oldest first), or with ``newest_first`` those before ``before``."""
+        if newest_first:
+            bound, params, order = "position < %s", [customer_id, MAX_POSITION if before is None else before], "DESC"
+        else:
+            bound, params, order = "position > %s", [customer_id, after], ""
+        with self.db.transaction() as cur:
+            rows = cur.execute(
+                f"SELECT {', '.join(ENTRY_KEYS)} FROM timeline_entries WHERE customer_id = %s AND {bound} "
+                f"ORDER BY position {order} LIMIT %s", [*params, limit]).fetchall()
+        entries = []
+        for r in rows:
+            entry = dict(zip(ENTRY_KEYS, r))
+            entry["summary"] = render(load_json(entry.pop("message")), language, self.zone)
+            entries.append({**entry, "data": load_json(r[9])})
+        return entries
+
+    def subjects(self, customer_id: str, categories: tuple[str, ...], *, limit: int = 50,
+                 before: int | None = None) -> list[dict[str, Any]]:
+        """The customer's orders, jobs... (``categories``), the most recently active first."""
+        marks = ", ".join(["%s"] * len(categories))
+        with self.db.transaction() as cur:
+            rows = cur.execute(
+                f"SELECT subject_id, category, MAX(position) FROM timeline_entries WHERE customer_id = %s "
+                f"AND category IN ({marks}) GROUP BY subject_id, category HAVING MAX(position) < %s "
+                f"ORDER BY MAX(position) DESC LIMIT %s",
+                [customer_id, *categories, MAX_POSITION if before is None else before, limit]).fetchall()
+        return [{"subject_id": s, "category": c, "last_position": int(p)} for s, c, p in rows]

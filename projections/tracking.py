@@ -1,4 +1,5 @@
-"""Order tracking: where each order's delivery stands now, and how it got there.
+"""Order tracking: where each order's delivery stands now, and how it got there (the view and
+its read, the history newest first).
 
 The history's summaries name the delivery address ("Order placed: ... to <address>"), so
 each entry also keeps its summary with the personal fields erased, which replaces it when
@@ -6,9 +7,12 @@ the customer's personal data is erased (projections/privacy.py)."""
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from contract.names import PERSONAL_EVENT_FIELDS
+from projections.messages import DEFAULT as DEFAULT_LANGUAGE, render
+from projections.paging import MAX_POSITION, Keyset, board_page
 from projections.privacy import PersonalDataView, erased_data
 from projections.summaries import summarize
 from streams.envelope import short_type
@@ -123,3 +127,50 @@ class OrderTracking(PersonalDataView):
             (order_id, env["aggregateversion"], kind, data.get("step"), env["time"], env.get("actor"),
              dump_json(summarize(env)), env["position"], erased, order_id),
         )
+
+
+ORDER_KEYS = ("order_id", "customer_id", "tier", "status", "current_step", "driver", "latitude", "longitude",
+              "position_updates", "open_incidents", "version", "last_position", "placed_at", "updated_at")
+HISTORY_KEYS = ("version", "event_type", "step", "occurred_at", "actor", "message")
+DELIVERY_KEYS = ("order_id", "customer_id", "tier", "status", "current_step", "driver", "open_incidents", "placed_at",
+                 "updated_at", "version")
+
+
+class TrackingReads:
+    """An order's tracking, its history newest first and paged back by version; and the orders
+    on their way, for the dispatcher."""
+
+    db: Database
+    zone: tzinfo  # of the times in summaries
+    DELIVERIES = Keyset(("b.updated_at", "b.order_id"))
+
+    def tracking(self, order_id: str, language: str = DEFAULT_LANGUAGE, *, history_limit: int | None = None,
+                 history_before: int | None = None) -> dict[str, Any] | None:
+        """The order as the customer follows it; ``history`` holds its events before version
+        ``history_before`` (all, by default), the newest first, at most ``history_limit``."""
+        with self.db.transaction() as cur:
+            row = cur.execute(f"SELECT {', '.join(ORDER_KEYS)} FROM tracking_orders WHERE order_id = %s",
+                              (order_id,)).fetchone()
+            if row is None:
+                return None
+            history = cur.execute(
+                f"SELECT {', '.join(HISTORY_KEYS)} FROM tracking_history WHERE order_id = %s AND version < %s "
+                "ORDER BY version DESC LIMIT %s",
+                (order_id, MAX_POSITION if history_before is None else history_before,
+                 MAX_POSITION if history_limit is None else history_limit)).fetchall()
+        order = dict(zip(ORDER_KEYS, row))
+        lat, lng = order.pop("latitude"), order.pop("longitude")
+        entries = [{**dict(zip(HISTORY_KEYS[:-1], h)), "summary": render(load_json(h[-1]), language, self.zone)}
+                   for h in history]
+        more = history_limit is not None and len(entries) == history_limit and entries[-1]["version"] > 1
+        return {**order, "position": None if lat is None else {"lat": lat, "lng": lng},
+                "open_incidents": load_json(order["open_incidents"]), "history": entries,
+                "history_next_before": entries[-1]["version"] if more else None}
+
+    def deliveries(self, statuses: tuple[str, ...], *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        """Orders in these states, the longest unchanged first (the dispatcher's deliveries)."""
+        rows, next_cursor = board_page(
+            self.db, self.DELIVERIES, DELIVERY_KEYS, "tracking_orders", OrderTracking.name, "b.order_id",
+            f"b.status IN ({', '.join(['%s'] * len(statuses))})", statuses, limit, cursor)
+        return {"orders": [{**r, "open_incidents": load_json(r["open_incidents"])} for r in rows],
+                "next_cursor": next_cursor}

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (ComplaintsContext, CustomerReader, ExpectedVersion, FinanceContext, IdempotencyKey,
                                OrdersDep, RuntimeDep, ViewsDep, Viewer, scope)
-from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import (ClaimPaymentIn, FactIn, FileComplaintIn, FindingsIn, LiabilityIn, OpenClaimIn,
@@ -77,10 +77,13 @@ def get_complaint(complaint_id: UUID, reader: CustomerReader, app: OrdersDep) ->
 def complaints_board(_: Viewer, views: ViewsDep, runtime: RuntimeDep,
                      category: Annotated[str | None, Query(max_length=40)] = None,
                      status: Annotated[str | None, Query(max_length=40)] = None,
+                     open_only: Annotated[bool, Query(description="only complaints not closed")] = False,
+                     limit: Limit = 50, cursor: PageCursor = None,
                      wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
-    """Complaints by category and state (counts), and those matching the filters."""
+    """Complaints by category and state (counts), and a page of those matching the filters
+    (the oldest first), each with the ``version`` to send as ``If-Match``."""
     wait_for_view(runtime, "complaints_board", wait_for_position, wait_timeout, lambda w: True, "a complaint")
-    return views.complaints(category, status)
+    return views.complaints(category, status, open_only=open_only, limit=limit, cursor=cursor)
 
 
 @router.post("/complaints/{complaint_id}/claims", status_code=201, response_model=ResultOut)
@@ -167,9 +170,16 @@ def claim_history(claim_id: UUID, _: Viewer, app: OrdersDep) -> dict:
 
 
 @router.get("/claims")
-def claims_board(_: Viewer, views: ViewsDep, open_only: bool = True) -> dict:
-    """Claims with their 48-hour proposal deadlines, escalations and amounts."""
-    return {"claims": views.claims(open_only)}
+def claims_board(_: Viewer, views: ViewsDep, runtime: RuntimeDep, open_only: bool = True,
+                 overdue: Annotated[bool | None, Query(description="only those past (true) or within (false) "
+                                                                    "their proposal deadline")] = None,
+                 limit: Limit = 50, cursor: PageCursor = None, wait_for_position: WaitFor = None,
+                 wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Claims with their 48-hour proposal deadlines (the soonest first), escalations and
+    amounts; ``now`` is the server's clock, which the deadlines count down against."""
+    wait_for_view(runtime, "complaints_board", wait_for_position, wait_timeout, lambda w: True, "a claim")
+    return {"now": runtime.app.clock.now().isoformat(),
+            **views.claims(open_only, overdue=overdue, limit=limit, cursor=cursor)}
 
 
 @router.get("/compensation/monthly")

@@ -1,4 +1,4 @@
-"""Engineers' agenda: their jobs, by day."""
+"""Engineers' agendas: one engineer's jobs by day, and every engineer's jobs on a day."""
 
 from __future__ import annotations
 
@@ -7,11 +7,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from commands.api.deps import EngineerReader, RuntimeDep, ViewsDep, scope
-from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+from commands.api.deps import EngineerReader, RuntimeDep, Viewer, ViewsDep, scope
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.routing import OneHopRoute
 
 router = APIRouter(route_class=OneHopRoute, prefix="/engineers", tags=["engineers"])
+
+
+@router.get("/agendas")
+def agendas(_: Viewer, views: ViewsDep, runtime: RuntimeDep, day: Annotated[date, Query(description="the day (UTC)")],
+            engineer: Annotated[str | None, Query(min_length=1, max_length=100)] = None, limit: Limit = 100,
+            cursor: PageCursor = None, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Every engineer's jobs on one day, by engineer and appointment time (the dispatch board)."""
+    wait_for_view(runtime, "engineer_agenda", wait_for_position, wait_timeout,
+                  lambda w: runtime.app.aggregate_type(w) == "FieldJob", "a job")
+    return {"day": day.isoformat(),
+            **views.day_agenda(day.isoformat(), engineer=engineer, limit=limit, cursor=cursor)}
 
 
 @router.get("/{engineer}/agenda")

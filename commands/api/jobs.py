@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (DispatchContext, ExpectedVersion, FieldContextDep, IdempotencyKey, JobReader, OrdersDep,
-                               RuntimeDep, ViewsDep, acting_as, scope)
-from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+                               RuntimeDep, Viewer, ViewsDep, acting_as, scope)
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import (CheckInIn, CheckOutIn, CompleteIn, DeclineIn, DispatchIn, EngineerIn, OpenJobIn,
@@ -19,6 +19,24 @@ from engine.domain.jobs import FieldJob
 
 router = APIRouter(route_class=OneHopRoute, prefix="/jobs", tags=["jobs"])
 Out: dict[str, Any] = {"response_model": ResultOut}
+# "waiting": jobs no engineer holds, never dispatched or declined (the dispatcher's queue).
+JOB_STATES = {"waiting": ("open", "declined"), "dispatched": ("dispatched",), "accepted": ("accepted",),
+              "completed": ("completed",), "self_installed": ("self_installed",),
+              "cancelled_at_door": ("cancelled_at_door",)}
+JobState = Literal["waiting", "dispatched", "accepted", "completed", "self_installed", "cancelled_at_door"]
+
+
+@router.get("")
+def job_queue(_: Viewer, views: ViewsDep, runtime: RuntimeDep, status: JobState = "waiting",
+              engineer: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+              kind: Annotated[str | None, Query(min_length=1, max_length=40)] = None, limit: Limit = 50,
+              cursor: PageCursor = None, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """The dispatch board: jobs in a state (by default those waiting for an engineer), the
+    longest unchanged first, each with the ``version`` to send as ``If-Match``."""
+    wait_for_view(runtime, "engineer_agenda", wait_for_position, wait_timeout,
+                  lambda w: runtime.app.aggregate_type(w) == "FieldJob", "a job")
+    return {"status": status, **views.job_queue(statuses=JOB_STATES[status], engineer=engineer, kind=kind,
+                                                limit=limit, cursor=cursor)}
 
 
 @router.post("", status_code=201, **Out)

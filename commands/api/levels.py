@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from commands.api.deps import ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, ServiceLevelContext, ViewsDep, Viewer
+from commands.api.deps import (ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, RuntimeDep,
+                               ServiceLevelContext, ViewsDep, Viewer)
 from commands.api.problems import Problem
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import CallBackIn, CallIn, ReasonIn, ResultOut, StartSlaIn
@@ -56,9 +59,14 @@ def get_sla(sla_id: UUID, _: Viewer, app: OrdersDep) -> dict:
 
 
 @router.get("/slas")
-def sla_board(_: Viewer, views: ViewsDep, app: OrdersDep) -> dict:
-    """Open items, time left in business time, warnings and breaches."""
-    return {"items": views.sla_board(app.clock.now())}
+def sla_board(_: Viewer, views: ViewsDep, runtime: RuntimeDep,
+              state: Literal["open", "running", "paused", "warned", "breached"] = "open", limit: Limit = 50,
+              cursor: PageCursor = None, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Open items, the soonest deadline first: time left in business time at ``now``, warnings
+    (``warned``: warned, not yet breached) and breaches, each with its ``version``."""
+    wait_for_view(runtime, "sla_board", wait_for_position, wait_timeout, lambda w: True, "an SLA")
+    now = runtime.app.clock.now()
+    return {"now": now.isoformat(), "state": state, **views.sla_board(now, state, limit=limit, cursor=cursor)}
 
 
 @router.post("/calls", status_code=201, response_model=ResultOut)
@@ -79,5 +87,13 @@ def call_back(call_id: UUID, body: CallBackIn, ctx: HotlineContext, app: OrdersD
 
 @router.get("/hotline")
 def hotline(_: Viewer, views: ViewsDep) -> dict:
-    """Answer rate per day (target 85%) and the call-backs still to make."""
+    """Answer rate per day (target 85%) and the call-backs still to make (the first 200)."""
     return views.hotline()
+
+
+@router.get("/hotline/call-backs")
+def call_backs(_: Viewer, views: ViewsDep, runtime: RuntimeDep, limit: Limit = 50, cursor: PageCursor = None,
+               wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Missed calls still to call back, the soonest due first, each with its ``version``."""
+    wait_for_view(runtime, "sla_board", wait_for_position, wait_timeout, lambda w: True, "a call")
+    return {"now": runtime.app.clock.now().isoformat(), **views.call_backs(limit=limit, cursor=cursor)}

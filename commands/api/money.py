@@ -8,7 +8,7 @@ charges; anyone who may view reads customer accounts and the quality figures.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from commands.api.deps import (CustomerReader, FinanceContext, IdempotencyKey, OrdersDep, RuntimeDep,
                                ViewsDep, Viewer, expected_version, requires, role_context, scope)
 from commands.api.problems import Problem
-from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import (CustomerPaymentIn, CustomerRefundIn, DeductionIn, ReasonIn, ResolveChargesIn,
@@ -92,11 +92,32 @@ def get_settlement(period: PeriodPath, _: Annotated[Principal, Depends(requires(
     return run
 
 
+@router.get("/settlements/{period}/statements")
+def period_statements(period: PeriodPath, _: Annotated[Principal, Depends(requires("finance", "auditor"))],
+                      views: ViewsDep, runtime: RuntimeDep,
+                      status: Annotated[Literal["issued", "paid"] | None, Query()] = None, limit: Limit = 50,
+                      cursor: PageCursor = None, wait_for_position: WaitFor = None,
+                      wait_timeout: WaitTimeout = 5.0) -> dict:
+    """The period's statements by engineer (finance pays them from this list), each with the
+    engineer account's ``version`` to send as ``If-Match`` when paying."""
+    wait_for_view(runtime, "engineer_ledger", wait_for_position, wait_timeout, lambda w: True, "an account")
+    return views.period_statements(period, status, limit=limit, cursor=cursor)
+
+
+@router.get("/engineers/balances")
+def balances(_: Annotated[Principal, Depends(requires("finance", "auditor"))], views: ViewsDep, runtime: RuntimeDep,
+             limit: Limit = 50, cursor: PageCursor = None, wait_for_position: WaitFor = None,
+             wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Every engineer's account by engineer: money pending, payable, held, settled, paid, owed."""
+    wait_for_view(runtime, "engineer_ledger", wait_for_position, wait_timeout, lambda w: True, "an account")
+    return views.balances(limit=limit, cursor=cursor)
+
+
 @router.post("/engineers/{engineer}/statements/{period}/pay", **Out)
 def pay_statement(engineer: Engineer, period: PeriodPath, body: StatementPaidIn, ctx: FinanceContext, app: OrdersDep,
-                  response: Response, idempotency_key: IdempotencyKey = None) -> ResultOut:
+                  response: Response, expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     return command_reply(response, app.pay_statement(ctx, engineer, period, reference=body.reference,
-                                                     idempotency_key=idempotency_key))
+                                                     expected_version=expected, idempotency_key=idempotency_key))
 
 
 def _wait_for_account(runtime: Any, engineer: str, position: int | None, timeout: float) -> None:

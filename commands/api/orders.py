@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (CustomerReader, DispatchContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
-                               ViewsDep, scope)
+                               Viewer, ViewsDep, scope)
 from commands.api.problems import Problem
-from commands.api.reads import Language, WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import Before, Language, Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import CancelIn, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn, ResultOut
@@ -77,6 +78,23 @@ def cancel_order(order_id: UUID, body: CancelIn, ctx: DispatchContext, orders: O
     return _reply(response, result)
 
 
+# "open": every order not yet delivered or cancelled (the dispatcher's deliveries).
+DELIVERY_STATES = {"open": ("placed", "in_delivery", "incident_open"), "placed": ("placed",),
+                   "in_delivery": ("in_delivery",), "incident_open": ("incident_open",),
+                   "delivered": ("delivered",), "cancelled": ("cancelled",)}
+
+
+@router.get("")
+def deliveries(_: Viewer, views: ViewsDep, runtime: RuntimeDep,
+               status: Literal["open", "placed", "in_delivery", "incident_open", "delivered", "cancelled"] = "open",
+               limit: Limit = 50, cursor: PageCursor = None, wait_for_position: WaitFor = None,
+               wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Orders by delivery state, the longest unchanged first, each with its current step and
+    the ``version`` to send as ``If-Match`` with the next step."""
+    wait_for_view(runtime, "order_tracking", wait_for_position, wait_timeout, lambda w: True, "an order")
+    return {"status": status, **views.deliveries(DELIVERY_STATES[status], limit=limit, cursor=cursor)}
+
+
 @router.get("/{order_id}")
 def get_order(order_id: UUID, reader: CustomerReader, orders: OrdersDep, response: Response) -> dict:
     scope(reader, customer_id=orders.customer_of(order_id))
@@ -87,12 +105,17 @@ def get_order(order_id: UUID, reader: CustomerReader, orders: OrdersDep, respons
 
 @router.get("/{order_id}/tracking")
 def get_tracking(order_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep, response: Response,
-                 language: Language, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+                 language: Language,
+                 history_limit: Annotated[int, Query(ge=1, le=1000)] = 100, history_before: Before = None,
+                 wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Where the delivery stands, and its history newest first: ``history_next_before`` pages
+    back (as ``history_before``, a version) to the order's first event."""
     customer = runtime.app.customer_of(order_id)
     scope(reader, customer_id=customer)
     wait_for_view(runtime, "order_tracking", wait_for_position, wait_timeout, lambda writer: writer == order_id,
                   f"order {order_id}")
-    tracking = views.tracking(str(order_id), language.language(views.customer_language(customer)))
+    tracking = views.tracking(str(order_id), language.language(views.customer_language(customer)),
+                              history_limit=history_limit, history_before=history_before)
     if tracking is None:
         raise Problem(404, "Not found", f"no tracking for order {order_id} (unknown, or not projected yet)",
                       "not-found")

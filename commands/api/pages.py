@@ -17,8 +17,10 @@ from contract.names import DELIVERY_STEPS
 
 router = APIRouter(route_class=OneHopRoute, include_in_schema=False)
 WEB = FilePath(__file__).resolve().parent.parent / "web"
-ASSETS = {"style.css": "text/css", "common.js": "text/javascript", "track.js": "text/javascript",
-          "console.js": "text/javascript"}
+# Every stylesheet and script in commands/web (no build step: the console is several small
+# ES modules); a name not in this listing is a 404, so no path can reach outside it.
+ASSETS = {p.name: "text/css" if p.suffix == ".css" else "text/javascript"
+          for p in WEB.iterdir() if p.suffix in (".css", ".js")}
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",

@@ -12,6 +12,7 @@ from eventsourcing import persistence
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.domain import errors
+from projections.paging import BadCursor
 from projections.queries import ViewNotCaughtUp
 from sqlstore.sqldb import UNAVAILABLE
 
@@ -116,6 +117,10 @@ def install(app: FastAPI) -> None:
     async def not_caught_up(request: Request, exc: ViewNotCaughtUp) -> JSONResponse:
         return problem_response(request, 503, "View not caught up", str(exc), "view-not-caught-up",
                                 {"Retry-After": "1"})
+
+    @app.exception_handler(BadCursor)
+    async def bad_cursor(request: Request, exc: BadCursor) -> JSONResponse:
+        return problem_response(request, 422, "Malformed request", f"cursor: {exc}", "malformed-request")
 
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("store_unavailable", error=type(exc).__name__, detail=str(exc).strip()[:300])

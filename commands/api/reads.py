@@ -1,4 +1,5 @@
-"""Reading views with read-your-writes: ``wait_for_position`` on any view endpoint."""
+"""Reading views with read-your-writes (``wait_for_position`` on any view endpoint), and the
+query parameters of paged lists."""
 
 from __future__ import annotations
 
@@ -11,12 +12,18 @@ from commands.api.problems import Problem
 from commands.bootstrap import Runtime
 from contract.names import CATEGORIES
 from projections.messages import negotiate
+from projections.paging import MAX_LIMIT, MAX_POSITION
 from projections.registry import PROJECTIONS
 
-MAX_POSITION = 2**63 - 1  # BIGINT: larger numbers cannot be positions and must not reach SQL
 WaitFor = Annotated[int | None, Query(ge=1, le=MAX_POSITION,
                                       description="block until the view holds the write at this store position")]
 WaitTimeout = Annotated[float, Query(gt=0, le=60, description="seconds to wait for wait_for_position")]
+# The boards' lists: a page of at most ``limit`` rows; ``next_cursor`` of one page asks for the next.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]
+PageCursor = Annotated[str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_-]+$",
+                                         description="next_cursor of the previous page")]
+Before = Annotated[int | None, Query(ge=1, le=MAX_POSITION, description="only entries before this "
+                                                                         "(next_before of the previous page)")]
 
 
 def answer_language(request: Request, response: Response, recorded: str | None = None) -> str:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from commands.api.deps import (CustomerReader, DeskContext, DispatchContext, ExpectedVersion, FinanceContext,
                                IdempotencyKey, OrdersDep, RuntimeDep, VoteContext, ViewsDep, Viewer, scope)
-from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import (ExchangeIn, InspectionIn, PartStepIn, PickupIn, RefundIn, RequestReturnIn,
@@ -105,6 +105,9 @@ def get_return(return_id: UUID, reader: CustomerReader, app: OrdersDep, response
 def open_returns(_: Viewer, views: ViewsDep, runtime: RuntimeDep,
                  pending: Annotated[Department | None, Query(description="only those waiting for this "
                                                                          "department's vote")] = None,
-                 wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+                 limit: Limit = 50, cursor: PageCursor = None, wait_for_position: WaitFor = None,
+                 wait_timeout: WaitTimeout = 5.0) -> dict:
+    """Open returns, the oldest request first, with the departments still to vote and the
+    ``version`` to send as ``If-Match``."""
     wait_for_view(runtime, "returns_board", wait_for_position, wait_timeout, lambda w: True, "a return")
-    return {"pending": pending, "returns": views.open_returns(pending)}
+    return {"pending": pending, **views.open_returns(pending, limit=limit, cursor=cursor)}

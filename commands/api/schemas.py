@@ -107,6 +107,7 @@ class TimelineOut(BaseModel):
     customer_id: str
     entries: list[dict[str, Any]]
     next_after: int | None
+    next_before: int | None = None
 
 
 # Field work ---------------------------------------------------------------------------------

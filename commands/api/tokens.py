@@ -44,8 +44,10 @@ def issue(body: IssueTokenIn, admin: Admin, runtime: RuntimeDep, response: Respo
 
 @router.get("/me")
 def me(principal: Annotated[Principal, Depends(requires(*ROLES))]) -> dict:
-    """Who this token acts as, and its roles (the tracking page and the console start here)."""
-    return {"principal": principal.name, "roles": sorted(principal.roles)}
+    """Who this token acts as, its roles, and every role they grant (``grants``: the console
+    shows the boards of these; the tracking page and the console start here)."""
+    return {"principal": principal.name, "roles": sorted(principal.roles),
+            "grants": sorted(r for r in ROLES if principal.has(r))}
 
 
 @router.post("/customers/{customer_id}/tracking-link", status_code=201)

@@ -21,6 +21,7 @@ const I18N = {
     window_start: "From", window_end: "To", notice: "Customer told", initiator: "Asked by",
     done: "Done", warning: "Warning", breached: "Breached", time_left: "Time left", tier: "Tier",
     tracking_link: "Tracking link", make_link: "Make tracking link", balance: "Balance", lines: "Lines",
+    older: "Older", older_subjects: "Earlier orders and services",
   },
   zh: {
     title_track: "我的订单与服务", title_console: "客服操作台", lang: "English",
@@ -40,6 +41,7 @@ const I18N = {
     window_start: "开始", window_end: "结束", notice: "已通知客户", initiator: "发起方",
     done: "完成", warning: "预警", breached: "超时", time_left: "剩余时间", tier: "等级",
     tracking_link: "跟踪链接", make_link: "生成跟踪链接", balance: "余额", lines: "明细",
+    older: "更早", older_subjects: "更早的订单与服务",
   },
 };
 
@@ -60,11 +62,16 @@ function setLang(lang) {
 }
 
 class ApiError extends Error {
-  constructor(status, problem) { super(problem.detail || problem.title || String(status)); this.status = status; }
+  constructor(status, problem) {
+    super(problem.detail || problem.title || String(status));
+    this.status = status;
+    this.problem = problem;
+  }
 }
 
-async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${Page.token}` };
+// extra: more headers, e.g. If-Match with the version a list showed.
+async function api(method, path, body, extra) {
+  const headers = { Authorization: `Bearer ${Page.token}`, ...(extra || {}) };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();

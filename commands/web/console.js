@@ -1,14 +1,48 @@
-// The operator console: sign in with an API token (kept for this tab only), find a customer
-// by name, phone or address, read their timeline, issue the common commands, watch the SLA
-// board and read an engineer's ledger. Every action is a call to the same HTTP API.
-"use strict";
+// The operator console: sign in with an API token (kept for this tab only); each role sees
+// its own boards, lists read from the views with the action at hand on every row.
+import { approverRoles, returnsBoard } from "./approvals.js";
+import { claimsBoard, complaintsBoard } from "./complaints.js";
+import { wireDesk } from "./desk.js";
+import { dayAgendas, deliveries, jobQueue } from "./dispatch.js";
+import { balancesBoard, statementsBoard } from "./finance.js";
+import { callBacksBoard, slaBoard } from "./levels.js";
 
 const $ = (id) => document.getElementById(id);
+
+// A tab shows to principals granted any of ``needs``; ``boards`` build its lists.
+const TABS = [
+  { id: "dispatch", needs: ["dispatcher"], boards: () => [jobQueue(), dayAgendas()] },
+  { id: "deliveries", needs: ["dispatcher"], boards: () => [deliveries()] },
+  { id: "returns", needs: approverRoles, boards: (grants) => [returnsBoard(grants)] },
+  { id: "complaints", needs: ["complaints"], boards: () => [claimsBoard(), complaintsBoard()] },
+  { id: "sla", needs: ["dispatcher", "hotline", "complaints"], boards: () => [slaBoard()] },
+  { id: "hotline", needs: ["hotline"], boards: () => [callBacksBoard()] },
+  { id: "finance", needs: ["finance"], boards: () => [statementsBoard(), balancesBoard()] },
+  { id: "customers", needs: ["viewer"] },
+];
+const shown = new Map();  // tab id -> its boards
 
 function show(tab) {
   document.querySelectorAll(".tab").forEach((s) => s.classList.toggle("hidden", s.id !== `tab-${tab}`));
   document.querySelectorAll("nav.tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
-  if (tab === "sla") loadSla();
+  (shown.get(tab) || []).forEach((board) => board.load());
+}
+
+function build(grants) {
+  const nav = $("tabs");
+  nav.replaceChildren();
+  for (const tab of TABS.filter((tab) => tab.needs.some((role) => grants.includes(role)))) {
+    const button = el("button", { type: "button", "data-tab": tab.id, "data-i18n": `tab_${tab.id}` }, t(`tab_${tab.id}`));
+    button.addEventListener("click", () => show(tab.id));
+    nav.append(button);
+    if (!tab.boards) continue;
+    const boards = tab.boards(grants);
+    shown.set(tab.id, boards);
+    $("app").append(el("section", { class: "card tab hidden", id: `tab-${tab.id}` }, boards.map((b) => b.element)));
+  }
+  const first = nav.querySelector("button");
+  if (first) show(first.dataset.tab);
+  else $("no-boards").classList.remove("hidden");
 }
 
 async function signIn(token) {
@@ -20,97 +54,21 @@ async function signIn(token) {
     $("login").classList.add("hidden");
     $("app").classList.remove("hidden");
     $("signout").classList.remove("hidden");
-    show("customers");
+    build(who.grants);
   } catch (e) {
     sessionStorage.removeItem("serviceorder.console");
     $("login-error").textContent = e.message;
   }
 }
 
-async function search(event) {
-  event.preventDefault();
-  const found = await api("GET", `/customers?q=${encodeURIComponent($("q").value)}`);
-  $("results").replaceChildren(...found.customers.map((c) => {
-    const row = el("tr", { class: "customer-row" }, el("td", {}, c.customer_id), el("td", {}, c.name || ""),
-      el("td", {}, c.phone || ""), el("td", {}, c.address || ""));
-    row.addEventListener("click", () => openCustomer(c.customer_id, c.name));
-    return row;
-  }));
-}
-
-async function openCustomer(customerId, name) {
-  $("customer").classList.remove("hidden");
-  $("customer").dataset.customer = customerId;
-  $("customer-title").textContent = `${customerId} ${name || ""}`;
-  $("link").value = "";
-  const timeline = await api("GET", `/customers/${encodeURIComponent(customerId)}/timeline?limit=500`);
-  $("customer-timeline").replaceChildren(...timeline.entries.slice().reverse().map((e) =>
-    el("li", {}, el("span", { class: "muted" }, when(e.occurred_at)), " ", e.summary,
-      el("span", { class: "muted" }, ` · ${e.category} ${e.subject_id}`))));
-}
-
-function form(id, send) {
-  $(`${id}-form`).addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const out = $(`${id}-result`);
-    const values = Object.fromEntries(new FormData(event.target).entries());
-    try {
-      const result = await send(values);
-      out.className = "result";
-      out.textContent = `${t("done")}: version ${result.version}`;
-    } catch (e) {
-      out.className = "result error";
-      out.textContent = e.message;
-    }
-  });
-}
-
-const iso = (local) => new Date(local).toISOString();
-
-function wire() {
-  form("step", (v) => api("POST", `/orders/${v.order}/delivery-steps`, {
-    step: v.step, ...(v.driver ? { driver: v.driver } : {}),
-    ...(v.lat && v.lng ? { position: { lat: Number(v.lat), lng: Number(v.lng) } } : {}) }));
-  form("dispatch", (v) => api("POST", `/jobs/${v.job}/dispatch`, { engineer: v.engineer }));
-  form("reschedule", (v) => api("POST", `/jobs/${v.job}/appointment/reschedule`, {
-    start: iso(v.start), end: iso(v.end), initiator: v.initiator, reason: v.reason }));
-  form("vote", (v) => api("POST", `/returns/${v.return}/votes/${v.department}`, {
-    approve: v.approve === "true", ...(v.reason ? { reason: v.reason } : {}) }));
-  form("propose", (v) => api("POST", `/claims/${v.claim}/proposal`, {
-    amount: v.amount, facts: v.facts ? v.facts.split(",").map((f) => f.trim()) : [] }));
-  $("step-choice").replaceChildren(...CONTRACT.deliverySteps.map((step) => el("option", {}, step)));
-  $("search-form").addEventListener("submit", search);
-  $("link-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const link = await api("POST", `/customers/${encodeURIComponent($("customer").dataset.customer)}/tracking-link`);
-    $("link").value = new URL(link.url, location.href).href;
-  });
-  $("ledger-form").addEventListener("submit", loadLedger);
-  document.querySelectorAll("nav.tabs button").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
-  $("login-form").addEventListener("submit", (event) => { event.preventDefault(); signIn($("token").value.trim()); });
-  $("signout").addEventListener("click", () => { sessionStorage.removeItem("serviceorder.console"); location.reload(); });
-  $("lang").addEventListener("click", () => setLang(Page.lang === "zh" ? "en" : "zh"));
-}
-
-async function loadSla() {
-  const board = await api("GET", "/slas");
-  const head = el("tr", {}, ["tier", "status", "time_left", "due"].map((k) => el("th", {}, t(k))));
-  $("sla").replaceChildren(head, ...board.items.map((i) => el("tr", { class: "sla-row" },
-    el("td", {}, i.tier), el("td", {}, el("span", {
-      class: i.breached ? "badge bad" : i.warned ? "badge warn" : "badge ok" },
-      i.breached ? t("breached") : i.warned ? t("warning") : i.status)),
-    el("td", {}, `${Math.round(i.time_left_seconds / 60)} min`), el("td", {}, when(i.due_at)))));
-}
-
-async function loadLedger(event) {
-  event.preventDefault();
-  const ledger = await api("GET", `/engineers/${encodeURIComponent($("ledger-engineer").value)}/ledger`);
-  $("ledger-totals").textContent = `${t("balance")}: ${ledger.totals.balance} ${ledger.currency}`;
-  $("ledger").replaceChildren(...ledger.lines.map((l) => el("tr", {}, el("td", {}, l.line_no), el("td", {}, l.kind),
-    el("td", {}, l.amount), el("td", {}, l.status), el("td", {}, l.statement_period || ""))));
-}
-
 setLang(Page.lang);
-wire();
+wireDesk();
+$("login-form").addEventListener("submit", (event) => { event.preventDefault(); signIn($("token").value.trim()); });
+$("signout").addEventListener("click", () => { sessionStorage.removeItem("serviceorder.console"); location.reload(); });
+$("lang").addEventListener("click", () => {
+  setLang(Page.lang === "zh" ? "en" : "zh");
+  const active = document.querySelector("nav.tabs button.active");
+  if (active) show(active.dataset.tab);  // rows and their buttons are drawn in the new language
+});
 const kept = sessionStorage.getItem("serviceorder.console");
 if (kept) signIn(kept);

@@ -1,10 +1,12 @@
 // The customer's tracking page: reached by a link whose fragment holds a customer token
 // (#t=...), which never leaves the browser except as a bearer token to this API. It polls
-// the read models every few seconds, so progress shows without a reload.
+// the read models every few seconds, so progress shows without a reload; the newest things
+// come first, and "Older" pages back through any length of history.
 "use strict";
 
 const STEPS = CONTRACT.deliverySteps;  // served from contract/names.py
 const POLL_MS = 3000;
+const PAGE = 50;
 
 function body(id) { return document.querySelector(`#${id} .body`); }
 
@@ -50,22 +52,53 @@ function claimCard(c) {
     c.amount ? el("p", { class: "muted" }, `${t("amount")}: ${c.amount}`) : null);
 }
 
-async function refresh(customer) {
-  const timeline = await api("GET", `/customers/${encodeURIComponent(customer)}/timeline?limit=500`);
-  const ids = (category) => [...new Set(timeline.entries.filter((e) => e.category === category).map((e) => e.subject_id))];
-  const [orders, jobs, returns, complaints, claims] = await Promise.all([
-    Promise.all(ids("orders").map((id) => optional(`/orders/${id}/tracking`))),
-    Promise.all(ids("jobs").map((id) => optional(`/jobs/${id}`))),
-    Promise.all(ids("returns").map((id) => optional(`/returns/${id}`))),
-    Promise.all(ids("complaints").map((id) => optional(`/complaints/${id}`))),
-    Promise.all(ids("claims").map((id) => optional(`/claims/${id}`))),
-  ]);
-  fill("orders", orders.filter(Boolean).map(orderCard));
-  fill("jobs", jobs.filter(Boolean).map(jobCard));
-  fill("returns", returns.filter(Boolean).map(returnCard));
-  fill("claims", [...complaints.filter(Boolean).map(claimCard), ...claims.filter(Boolean).map(claimCard)]);
-  fill("timeline", [el("ul", { class: "timeline" }, timeline.entries.slice().reverse().map((e) =>
-    el("li", {}, el("span", { class: "muted" }, when(e.occurred_at)), " ", e.summary)))]);
+// What the page holds: every timeline entry and subject read so far (the newest page is read
+// again on each poll, older pages once, on request), so any length of history pages back.
+const Shown = { entries: new Map(), subjects: new Map(), timelineDone: false, subjectsDone: false };
+
+function keep(map, items, key) { items.forEach((item) => map.set(item[key], item)); }
+
+async function older(customer, kind) {
+  const enc = encodeURIComponent(customer);
+  if (kind === "timeline") {
+    const before = Math.min(...[...Shown.entries.values()].map((e) => e.position));
+    const page = await api("GET", `/customers/${enc}/timeline?order=newest_first&limit=${PAGE}&before=${before}`);
+    keep(Shown.entries, page.entries, "event_id");
+    Shown.timelineDone = page.next_before === null;
+  } else {
+    const before = Math.min(...[...Shown.subjects.values()].map((s) => s.last_position));
+    const page = await api("GET", `/customers/${enc}/subjects?limit=${PAGE}&before=${before}`);
+    keep(Shown.subjects, page.subjects, "subject_id");
+    Shown.subjectsDone = page.next_before === null;
+  }
+  await refresh(customer, false);
+}
+
+const DETAIL = { orders: (id) => `/orders/${id}/tracking?history_limit=1`, jobs: (id) => `/jobs/${id}`,
+  returns: (id) => `/returns/${id}`, complaints: (id) => `/complaints/${id}`, claims: (id) => `/claims/${id}` };
+
+async function refresh(customer, poll = true) {
+  const enc = encodeURIComponent(customer);
+  if (poll) {
+    const [subjects, newest] = await Promise.all([api("GET", `/customers/${enc}/subjects?limit=${PAGE}`),
+      api("GET", `/customers/${enc}/timeline?order=newest_first&limit=${PAGE}`)]);
+    if (!Shown.entries.size) Shown.timelineDone = newest.next_before === null;
+    if (!Shown.subjects.size) Shown.subjectsDone = subjects.next_before === null;
+    keep(Shown.entries, newest.entries, "event_id");
+    keep(Shown.subjects, subjects.subjects, "subject_id");
+  }
+  const subjects = [...Shown.subjects.values()].sort((a, b) => b.last_position - a.last_position);
+  const details = await Promise.all(subjects.map((s) => optional(DETAIL[s.category](s.subject_id))));
+  const of = (category) => details.filter((d, i) => d && subjects[i].category === category);
+  fill("orders", of("orders").map(orderCard));
+  fill("jobs", of("jobs").map(jobCard));
+  fill("returns", of("returns").map(returnCard));
+  fill("claims", [...of("complaints"), ...of("claims")].map(claimCard));
+  const entries = [...Shown.entries.values()].sort((a, b) => b.position - a.position);
+  fill("timeline", [el("ul", { class: "timeline" }, entries.map((e) =>
+    el("li", { "data-position": e.position }, el("span", { class: "muted" }, when(e.occurred_at)), " ", e.summary)))]);
+  document.getElementById("older-timeline").classList.toggle("hidden", Shown.timelineDone);
+  document.getElementById("older-subjects").classList.toggle("hidden", Shown.subjectsDone);
   document.getElementById("status").textContent = `${t("updated")} ${when(new Date().toISOString())}`;
 }
 
@@ -87,6 +120,10 @@ async function start() {
     Page.timer = setTimeout(loop, POLL_MS);
   };
   document.getElementById("lang").addEventListener("click", () => { setLang(Page.lang === "zh" ? "en" : "zh"); loop(); });
+  for (const kind of ["timeline", "subjects"]) {
+    document.getElementById(`older-${kind}`).addEventListener("click", () => older(who.principal, kind)
+      .catch((e) => { document.getElementById("status").textContent = e.message; }));
+  }
   loop();
 }
 

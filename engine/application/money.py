@@ -81,12 +81,12 @@ class Money(Handler):
         return self.uow.command(ctx, "run_settlement", {"period": period}, idempotency_key, act)
 
     def pay_statement(self, ctx: CommandContext, engineer: str, period: str, *, reference: str,
-                      idempotency_key: str | None = None) -> CommandResult:
+                      expected_version: int | None = None, idempotency_key: str | None = None) -> CommandResult:
         return self.uow.change(ctx, "pay_statement", EngineerAccount, account_id(engineer),
                                {"period": period, "reference": reference},
                                lambda a: a.pay_statement(period=period, reference=reference, at=self.uow.now(),
                                                          meta=ctx.meta()),
-                               expected_version=None, idempotency_key=idempotency_key,
+                               expected_version=expected_version, idempotency_key=idempotency_key,
                                not_found=lambda _: _account_not_found(engineer))
 
     def get_account(self, engineer: str) -> dict[str, Any]:

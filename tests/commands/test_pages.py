@@ -75,6 +75,7 @@ def test_a_customer_follows_an_order_while_the_operator_records_it(server: str, 
     console.fill("#token", ADMIN_TOKEN)
     console.click("#login-form button")
     console.wait_for_selector("#app:not(.hidden)")
+    console.click("button[data-tab='customers']")
     for _ in range(50):
         console.fill("#q", "lake road")
         console.click("#search-form button")
@@ -97,19 +98,19 @@ def test_a_customer_follows_an_order_while_the_operator_records_it(server: str, 
     assert page.inner_text("header h1") == "我的订单与服务"
     page.screenshot(path=str(SHOTS / "track-placed-zh.png"), full_page=True)
 
-    # The operator records each step in the console; the customer's page follows by itself.
-    console.click("button[data-tab='commands']")
+    # The operator records each step from the deliveries board; the customer's page follows by itself.
+    console.click("button[data-tab='deliveries']")
+    order_row = f"#board-deliveries tr[data-id='{order_id}']"
     for step in STEPS:
-        console.fill("#step-form input[name=order]", order_id)
-        console.select_option("#step-form select[name=step]", step)
-        console.fill("#step-form input[name=driver]", "Zhao" if step == "driver_assigned" else "")
-        console.fill("#step-form input[name=lat]", "30.2741" if step == "in_transit" else "")
-        console.fill("#step-form input[name=lng]", "120.1551" if step == "in_transit" else "")
-        console.click("#step-form button")
-        console.wait_for_function("document.getElementById('step-result').textContent.includes('version')")
-        assert "error" not in (console.get_attribute("#step-result", "class") or "")
-        console.evaluate("document.getElementById('step-result').textContent = ''")
+        console.wait_for_selector(f"{order_row} button[data-action={step}]")
+        if step == "driver_assigned":
+            console.fill(f"{order_row} input[name=driver]", "Zhao")
+        if step == "in_transit":
+            console.fill(f"{order_row} input[name=lat]", "30.2741")
+            console.fill(f"{order_row} input[name=lng]", "120.1551")
+        console.click(f"{order_row} button[data-action={step}]")
         page.wait_for_selector(f"[data-order='{order_id}'] li.current[data-step='{step}']", timeout=60_000)
+        assert not console.locator("#board-deliveries .board-message .error").count()
     console.screenshot(path=str(SHOTS / "console-commands.png"), full_page=True)
 
     assert page.locator(f"[data-order='{order_id}'] li.done").count() == len(STEPS)

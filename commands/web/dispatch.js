@@ -1,0 +1,96 @@
+// The dispatcher's boards: jobs waiting for an engineer (dispatch, or decline on an
+// engineer's behalf and dispatch again), every engineer's agenda for a day, and the orders
+// on their way (the next delivery step).
+import { Board, choice, field } from "./board.js";
+
+function jobCells(j) {
+  return [
+    el("span", { title: j.job_id }, j.job_id.slice(0, 8)), t(j.kind), j.customer_id,
+    j.site_address, j.product_sku,
+    el("span", { class: j.status === "declined" ? "badge warn" : "badge" }, t(j.status)),
+    j.engineer || "", j.window_start ? `${when(j.window_start)} – ${when(j.window_end)}` : "",
+    j.missed_windows ? el("span", { class: "badge bad" }, `${j.missed_windows} ${t("missed")}`) : "",
+  ];
+}
+
+export function jobQueue() {
+  return new Board({
+    id: "jobs", title: "jobs_board", path: "/jobs", key: (j) => j.job_id, items: (p) => p.jobs,
+    filters: () => [choice("status", "status", ["waiting", "dispatched", "accepted", "completed"], "waiting"),
+      field("engineer", "engineer", { size: 10 })],
+    columns: ["job", "kind", "customer", "address", "product", "status", "engineer", "appointment", "missed_windows"],
+    cells: jobCells,
+    actions: (j, board) => {
+      if (j.status === "open" || j.status === "declined") {
+        const engineer = el("input", { name: "engineer", size: 8, placeholder: t("engineer") });
+        return [engineer, board.action(j, "dispatch", (h) => {
+          if (!engineer.value.trim()) throw new ApiError(422, { detail: t("engineer_needed") });
+          return api("POST", `/jobs/${j.job_id}/dispatch`, { engineer: engineer.value.trim() }, h);
+        }, "primary")];
+      }
+      if (j.status === "dispatched" || j.status === "accepted") {
+        const reason = el("input", { name: "reason", size: 12, placeholder: t("reason") });
+        return [reason, board.action(j, "decline", (h) => {
+          if (!reason.value.trim()) throw new ApiError(422, { detail: t("reason_needed") });
+          return api("POST", `/jobs/${j.job_id}/decline`, { engineer: j.engineer, reason: reason.value.trim() }, h);
+        })];
+      }
+      return [];
+    },
+  });
+}
+
+export function dayAgendas() {
+  const today = new Date().toISOString().slice(0, 10);
+  return new Board({
+    id: "agendas", title: "agendas", path: "/engineers/agendas", key: (j) => j.job_id, items: (p) => p.jobs,
+    filters: () => [field("day", "day", { type: "date", value: today, required: true }),
+      field("engineer", "engineer", { size: 10 })],
+    columns: ["engineer", "appointment", "job", "kind", "customer", "address", "status"],
+    cells: (j) => [el("strong", {}, j.engineer), `${when(j.window_start)} – ${when(j.window_end)}`,
+      el("span", { title: j.job_id }, j.job_id.slice(0, 8)), t(j.kind), j.customer_id, j.site_address,
+      el("span", { class: "badge" }, t(j.status))],
+    // Moved before the window starts, with the customer told: never a silent no-show.
+    actions: (j, board) => {
+      if (j.status === "completed") return [];
+      const start = el("input", { name: "start", type: "datetime-local" });
+      const end = el("input", { name: "end", type: "datetime-local" });
+      const reason = el("input", { name: "reason", size: 10, placeholder: t("reason") });
+      return [start, end, reason, board.action(j, "reschedule", (h) => {
+        if (!start.value || !end.value || !reason.value.trim()) throw new ApiError(422, { detail: t("window_needed") });
+        return api("POST", `/jobs/${j.job_id}/appointment/reschedule`, { start: new Date(start.value).toISOString(),
+          end: new Date(end.value).toISOString(), initiator: "operator", reason: reason.value.trim() }, h);
+      })];
+    },
+  });
+}
+
+const STEPS = CONTRACT.deliverySteps;  // served from contract/names.py
+
+// Orders on their way: record the next delivery step from the row (a driver for driver_assigned).
+export function deliveries() {
+  return new Board({
+    id: "deliveries", title: "deliveries", path: "/orders", key: (o) => o.order_id, items: (p) => p.orders,
+    filters: () => [choice("status", "status", ["open", "placed", "in_delivery", "incident_open", "delivered"], "open")],
+    columns: ["order", "customer", "tier", "step", "driver", "updated"],
+    cells: (o) => [el("span", { title: o.order_id }, o.order_id.slice(0, 8)), o.customer_id, t(o.tier),
+      el("span", { class: o.open_incidents.length ? "badge bad" : "badge" },
+        o.open_incidents.length ? `${t("incident_open")}: ${o.open_incidents[0].description}` : t(o.current_step || "placed")),
+      o.driver || "", when(o.updated_at)],
+    actions: (o, board) => {
+      const next = STEPS[STEPS.indexOf(o.current_step) + 1];
+      if (!next || o.open_incidents.length || o.status === "cancelled") return [];
+      const input = (name, size) => el("input", { name, size, placeholder: t(name) });
+      // A driver is named when assigned; a vehicle on the road reports where it is.
+      const driver = next === "driver_assigned" ? input("driver", 8) : null;
+      const [lat, lng] = next === "in_transit" ? [input("lat", 6), input("lng", 6)] : [null, null];
+      return [driver, lat, lng, board.action(o, next, (h) => {
+        if (driver && !driver.value.trim()) throw new ApiError(422, { detail: t("driver_needed") });
+        if (lat && !(lat.value && lng.value)) throw new ApiError(422, { detail: t("position_needed") });
+        return api("POST", `/orders/${o.order_id}/delivery-steps`, { step: next,
+          ...(driver ? { driver: driver.value.trim() } : {}),
+          ...(lat ? { position: { lat: Number(lat.value), lng: Number(lng.value) } } : {}) }, h);
+      }, "primary")];
+    },
+  });
+}
