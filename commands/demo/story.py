@@ -36,6 +36,8 @@ def story_start(now: datetime) -> datetime:
 class Story:
     def __init__(self, app: ServiceOrderApp, clock: DemoClock) -> None:
         self.app, self.clock = app, clock
+        # Each customer's orders, first placed first: a return names the order its goods came from.
+        self.orders: dict[str, list[UUID]] = {}
 
     def by(self, name: str, *roles: str, reason: str | None = None) -> CommandContext:
         return CommandContext.new(Principal(name, frozenset(roles or ("operator",))), reason=reason)
@@ -55,6 +57,7 @@ class Story:
         """Place an order now and take its delivery up to ``until``; the installation jobs if delivered."""
         order = self.app.place_order(self.by(DESK), customer_id=who.customer_id, items=items, tier=tier,
                                      delivery_address=who.address, site_location=who.site).aggregate_id
+        self.orders.setdefault(who.customer_id, []).append(order)
         steps: list[tuple[str, dict[str, Any]]] = [("stock_prepared", {}), ("left_warehouse", {}),
                                                    ("driver_assigned", {"driver": driver})]
         steps += [("in_transit", {"position": _between(WAREHOUSE, who, share)}) for share in (0.35, 0.8)]
@@ -188,10 +191,12 @@ def returns_and_complaints(story: Story) -> None:
     app = story.app
     story.later(hours=1)
     exchange = app.request_return(story.by(DESK), customer_id="C10003", resolution="exchange",
-                                  reason="RO 膜出水有异味，更换滤芯后仍未改善",
+                                  reason="RO 膜出水有异味，更换滤芯后仍未改善", order_id=str(story.orders["C10003"][0]),
                                   items=[{"sku": "RO-600", "quantity": 1}]).aggregate_id
-    refund = app.request_return(story.by(DESK), customer_id="C10005", resolution="refund",
-                                reason="房屋出售，前置过滤器未拆封", items=[{"sku": "PF-40", "quantity": 1}]).aggregate_id
+    # C10012's pre-filter, delivered in the last days and never unpacked.
+    refund = app.request_return(story.by(DESK), customer_id="C10012", resolution="refund",
+                                reason="房屋出售，前置过滤器未拆封", order_id=str(story.orders["C10012"][-1]),
+                                items=[{"sku": "PF-40", "quantity": 1}]).aggregate_id
     story.later(hours=2)
     for return_id, departments in ((exchange, ("sales", "technical")),
                                    (refund, ("sales", "technical", "finance", "logistics"))):

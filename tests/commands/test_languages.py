@@ -39,7 +39,7 @@ def test_the_recorded_language_speaks_when_the_reader_names_none_of_ours(client:
     history, language = summaries(client, f"/orders/{order['order_id']}/tracking", "history")
     assert language == "zh" and history == ["已下单：1 x RO-600（SVIP 服务），送至 苏州市星湖街 328 号"]
     file = ok(client.get("/customers/cust-lang/file"))
-    assert file["history"][0]["summary"] == "已为 周丽 建立客户档案"
+    assert file["history"][-1]["summary"] == "已为 周丽 建立客户档案"  # newest first: the oldest is last
 
     assert client.put("/customers/cust-lang/language", json={"language": "fr"}).status_code == 422
     assert client.put("/customers/nobody/language", json={"language": "en"}).status_code == 404
