@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
-from commands.api.deps import (AdminContext, CustomerReader, DeskContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
-                               ViewsDep, Viewer, scope)
+from commands.api.deps import (AdminContext, CustomerReader, DeskContext, ExpectedVersion, IdempotencyKey, OrdersDep,
+                               RuntimeDep, ViewsDep, Viewer, role_context, scope)
 from commands.api.problems import Problem
 from commands.api.results import command_reply
 from commands.api.reads import MAX_POSITION, Before, Language, WaitFor, WaitTimeout, wait_for_view
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import LanguageIn, ReasonIn, RegisterCustomerIn, ResultOut, TimelineOut, UpdateCustomerIn
+from engine.application.context import CommandContext
 
 router = APIRouter(route_class=OneHopRoute, prefix="/customers", tags=["customers"])
 CustomerId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -39,11 +40,17 @@ def update(customer_id: CustomerId, body: UpdateCustomerIn, ctx: DeskContext, ap
                                                        idempotency_key=idempotency_key))
 
 
+# The desk records a customer's language on the phone; the customer picks it on /track.
+LanguageContext = Annotated[CommandContext, Depends(role_context("dispatcher", "hotline", "customer"))]
+
+
 @router.put("/{customer_id}/language", response_model=ResultOut)
-def prefer_language(customer_id: CustomerId, body: LanguageIn, ctx: DeskContext, app: OrdersDep, response: Response,
-                    expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+def prefer_language(customer_id: CustomerId, body: LanguageIn, ctx: LanguageContext, app: OrdersDep,
+                    response: Response, expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
     """Record the language the customer reads: summaries are written in it for readers whose
-    Accept-Language names none we have (docs/api.md, Languages)."""
+    Accept-Language names none we have (docs/api.md, Languages). A customer records their own."""
+    if not ctx.principal.has("dispatcher") and not ctx.principal.has("hotline"):
+        scope(ctx.principal, customer_id=customer_id)
     return command_reply(response, app.prefer_customer_language(ctx, customer_id, body.language,
                                                                 expected_version=expected,
                                                                 idempotency_key=idempotency_key))

@@ -22,6 +22,7 @@ const I18N = {
     done: "Done", warning: "Warning", breached: "Breached", time_left: "Time left", tier: "Tier",
     tracking_link: "Tracking link", make_link: "Make tracking link", balance: "Balance", lines: "Lines",
     older: "Older", older_subjects: "Earlier orders and services",
+    language_recorded: "We will write to you in English from now on.",
   },
   zh: {
     title_track: "我的订单与服务", title_console: "客服操作台", lang: "English",
@@ -42,20 +43,26 @@ const I18N = {
     done: "完成", warning: "预警", breached: "超时", time_left: "剩余时间", tier: "等级",
     tracking_link: "跟踪链接", make_link: "生成跟踪链接", balance: "余额", lines: "明细",
     older: "更早", older_subjects: "更早的订单与服务",
+    language_recorded: "今后我们将用中文与您沟通。",
   },
 };
 
+const Chosen = new URLSearchParams(location.search).get("lang") || localStorage.getItem("serviceorder.lang");
 const Page = {
-  lang: (new URLSearchParams(location.search).get("lang")) ||
-        localStorage.getItem("serviceorder.lang") || (navigator.language.startsWith("zh") ? "zh" : "en"),
+  lang: Chosen || (navigator.language.startsWith("zh") ? "zh" : "en"),
+  chosen: Boolean(Chosen),  // false: the browser's language, which a customer's recorded one may replace
   token: null,
 };
+// What the API is told the reader reads, so that summaries written by the server (timeline,
+// tracking, customer file) come back in the language the page shows.
+const ACCEPT_LANGUAGE = { en: "en", zh: "zh-CN, zh;q=0.9" };
 
 function t(key) { return (I18N[Page.lang] || I18N.en)[key] || I18N.en[key] || key; }
 
-function setLang(lang) {
+// remember: false for a language the page was told (a customer's recorded one), not picked here.
+function setLang(lang, remember = true) {
   Page.lang = lang;
-  localStorage.setItem("serviceorder.lang", lang);
+  if (remember) { localStorage.setItem("serviceorder.lang", lang); Page.chosen = true; }
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
@@ -71,7 +78,8 @@ class ApiError extends Error {
 
 // extra: more headers, e.g. If-Match with the version a list showed.
 async function api(method, path, body, extra) {
-  const headers = { Authorization: `Bearer ${Page.token}`, ...(extra || {}) };
+  const headers = { Authorization: `Bearer ${Page.token}`, "Accept-Language": ACCEPT_LANGUAGE[Page.lang] || "en",
+    ...(extra || {}) };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();

@@ -2,7 +2,7 @@
 // its own boards, lists read from the views with the action at hand on every row.
 import { approverRoles, returnsBoard } from "./approvals.js";
 import { claimsBoard, complaintsBoard } from "./complaints.js";
-import { wireDesk } from "./desk.js";
+import { reopenCustomer, wireDesk } from "./desk.js";
 import { dayAgendas, deliveries, jobQueue } from "./dispatch.js";
 import { balancesBoard, statementsBoard } from "./finance.js";
 import { callBacksBoard, slaBoard } from "./levels.js";
@@ -61,7 +61,7 @@ async function signIn(token) {
   }
 }
 
-setLang(Page.lang);
+setLang(Page.lang, false);
 wireDesk();
 $("login-form").addEventListener("submit", (event) => { event.preventDefault(); signIn($("token").value.trim()); });
 $("signout").addEventListener("click", () => { sessionStorage.removeItem("serviceorder.console"); location.reload(); });
@@ -69,6 +69,7 @@ $("lang").addEventListener("click", () => {
   setLang(Page.lang === "zh" ? "en" : "zh");
   const active = document.querySelector("nav.tabs button.active");
   if (active) show(active.dataset.tab);  // rows and their buttons are drawn in the new language
+  reopenCustomer();  // the file's history is written by the server: read it again in the new language
 });
 const kept = sessionStorage.getItem("serviceorder.console");
 if (kept) signIn(kept);

@@ -39,6 +39,11 @@ async function openCustomer(customerId) {
     `${p.sku} ${p.description || ""} · ${when(p.purchased_at)}`, p.installed_by ? ` · ${t("engineer")}: ${p.installed_by}` : "")));
 }
 
+// After a language change: the open file's history again, its summaries in the new language.
+export function reopenCustomer() {
+  if (!$("customer").classList.contains("hidden")) openCustomer($("customer").dataset.customer);
+}
+
 export function wireDesk() {
   $("search-form").addEventListener("submit", search);
   $("older").addEventListener("click", () => history($("customer").dataset.customer, $("older").dataset.before));

@@ -1,6 +1,7 @@
 // The dispatcher's boards: jobs waiting for an engineer (dispatch, or decline on an
-// engineer's behalf and dispatch again), every engineer's agenda for a day, and the orders
-// on their way (the next delivery step).
+// engineer's behalf and dispatch again), every engineer's agenda for a day (reschedule,
+// reassign, back to the queue, self-installation), and the orders on their way (the next
+// delivery step, or an incident's resolution).
 import { Board, choice, field } from "./board.js";
 
 function jobCells(j) {
@@ -50,19 +51,52 @@ export function dayAgendas() {
     cells: (j) => [el("strong", {}, j.engineer), `${when(j.window_start)} – ${when(j.window_end)}`,
       el("span", { title: j.job_id }, j.job_id.slice(0, 8)), t(j.kind), j.customer_id, j.site_address,
       el("span", { class: "badge" }, t(j.status))],
-    // Moved before the window starts, with the customer told: never a silent no-show.
-    actions: (j, board) => {
-      if (j.status === "completed") return [];
-      const start = el("input", { name: "start", type: "datetime-local" });
-      const end = el("input", { name: "end", type: "datetime-local" });
-      const reason = el("input", { name: "reason", size: 10, placeholder: t("reason") });
-      return [start, end, reason, board.action(j, "reschedule", (h) => {
-        if (!start.value || !end.value || !reason.value.trim()) throw new ApiError(422, { detail: t("window_needed") });
-        return api("POST", `/jobs/${j.job_id}/appointment/reschedule`, { start: new Date(start.value).toISOString(),
-          end: new Date(end.value).toISOString(), initiator: "operator", reason: reason.value.trim() }, h);
-      })];
-    },
+    actions: agendaActions,
   });
+}
+
+// What a dispatcher does with an engineer's appointment, each a command sent with If-Match:
+// move it (before its window starts, with the customer told: never a silent no-show), give
+// the job to another engineer (declined on the first one's behalf, then dispatched again),
+// put it back in the queue, or, for an installation no engineer can reach, let the customer
+// install it themselves (the fee is refunded). One reason, told the customer, serves each.
+function agendaActions(j, board) {
+  if (j.status !== "dispatched" && j.status !== "accepted") return [];
+  const input = (name, attrs = {}) => el("input", { name, ...attrs });
+  const reason = input("reason", { size: 10, placeholder: t("reason") });
+  const why = () => {
+    if (!reason.value.trim()) throw new ApiError(422, { detail: t("reason_needed") });
+    return reason.value.trim();
+  };
+  const start = input("start", { type: "datetime-local" });
+  const end = input("end", { type: "datetime-local" });
+  const engineer = input("new_engineer", { size: 8, placeholder: t("new_engineer") });
+  const decline = (h) => api("POST", `/jobs/${j.job_id}/decline`, { engineer: j.engineer, reason: why() }, h);
+  const group = (...nodes) => el("span", { class: "action-group" }, ...nodes);
+  return [
+    reason,
+    group(start, end, board.action(j, "reschedule", (h) => {
+      if (!start.value || !end.value || !reason.value.trim()) throw new ApiError(422, { detail: t("window_needed") });
+      return api("POST", `/jobs/${j.job_id}/appointment/reschedule`, { start: new Date(start.value).toISOString(),
+        end: new Date(end.value).toISOString(), initiator: "operator", reason: why() }, h);
+    })),
+    group(engineer, board.action(j, "reassign", async (h) => {
+      const to = engineer.value.trim();
+      if (!to) throw new ApiError(422, { detail: t("engineer_needed") });
+      if (to === j.engineer) throw new ApiError(422, { detail: t("same_engineer") });
+      const declined = await decline(h);
+      try {
+        return await api("POST", `/jobs/${j.job_id}/dispatch`, { engineer: to, note: reason.value.trim() },
+          { "If-Match": `"${declined.version}"` });
+      } catch (e) {
+        // The decline stands: say that the job waits in the queue, and why it was not given on.
+        throw new ApiError(e.status, { detail: `${t("back_in_queue")} ${e.message}` });
+      }
+    }, "primary")),
+    board.action(j, "release", decline),
+    j.kind === "installation" ? board.action(j, "self_install", (h) =>
+      api("POST", `/jobs/${j.job_id}/self-installation`, { reason: why() }, h)) : null,
+  ];
 }
 
 const STEPS = CONTRACT.deliverySteps;  // served from contract/names.py
@@ -77,20 +111,38 @@ export function deliveries() {
       el("span", { class: o.open_incidents.length ? "badge bad" : "badge" },
         o.open_incidents.length ? `${t("incident_open")}: ${o.open_incidents[0].description}` : t(o.current_step || "placed")),
       o.driver || "", when(o.updated_at)],
-    actions: (o, board) => {
-      const next = STEPS[STEPS.indexOf(o.current_step) + 1];
-      if (!next || o.open_incidents.length || o.status === "cancelled") return [];
-      const input = (name, size) => el("input", { name, size, placeholder: t(name) });
-      // A driver is named when assigned; a vehicle on the road reports where it is.
-      const driver = next === "driver_assigned" ? input("driver", 8) : null;
-      const [lat, lng] = next === "in_transit" ? [input("lat", 6), input("lng", 6)] : [null, null];
-      return [driver, lat, lng, board.action(o, next, (h) => {
-        if (driver && !driver.value.trim()) throw new ApiError(422, { detail: t("driver_needed") });
-        if (lat && !(lat.value && lng.value)) throw new ApiError(422, { detail: t("position_needed") });
-        return api("POST", `/orders/${o.order_id}/delivery-steps`, { step: next,
-          ...(driver ? { driver: driver.value.trim() } : {}),
-          ...(lat ? { position: { lat: Number(lat.value), lng: Number(lng.value) } } : {}) }, h);
-      }, "primary")];
-    },
+    actions: (o, board) => (o.open_incidents.length ? incidentActions(o, board) : stepActions(o, board)),
   });
+}
+
+function stepActions(o, board) {
+  const next = STEPS[STEPS.indexOf(o.current_step) + 1];
+  if (!next || o.status === "cancelled") return [];
+  const input = (name, size) => el("input", { name, size, placeholder: t(name) });
+  // A driver is named when assigned; a vehicle on the road reports where it is.
+  const driver = next === "driver_assigned" ? input("driver", 8) : null;
+  const [lat, lng] = next === "in_transit" ? [input("lat", 6), input("lng", 6)] : [null, null];
+  return [driver, lat, lng, board.action(o, next, (h) => {
+    if (driver && !driver.value.trim()) throw new ApiError(422, { detail: t("driver_needed") });
+    if (lat && !(lat.value && lng.value)) throw new ApiError(422, { detail: t("position_needed") });
+    return api("POST", `/orders/${o.order_id}/delivery-steps`, { step: next,
+      ...(driver ? { driver: driver.value.trim() } : {}),
+      ...(lat ? { position: { lat: Number(lat.value), lng: Number(lng.value) } } : {}) }, h);
+  }, "primary")];
+}
+
+// An incident on the road (the oldest open one) is resolved where the goods are, or the order
+// is re-dispatched: back to waiting for a driver, once one had been assigned. The reason is
+// recorded and shown to the customer.
+function incidentActions(o, board) {
+  const incident = o.open_incidents[0];
+  const reason = el("input", { name: "reason", size: 14, placeholder: t("reason") });
+  const resolve = (resolution) => (h) => {
+    if (!reason.value.trim()) throw new ApiError(422, { detail: t("reason_needed") });
+    return api("POST", `/orders/${o.order_id}/incidents/${encodeURIComponent(incident.incident_id)}/resolve`,
+      { resolution, reason: reason.value.trim() }, h);
+  };
+  const driverGone = STEPS.indexOf(o.current_step) >= STEPS.indexOf("driver_assigned");
+  return [reason, board.action(o, "resolve_incident", resolve("resolved"), "primary"),
+    driverGone ? board.action(o, "redispatch", resolve("redispatched")) : null];
 }

@@ -102,11 +102,26 @@ async function refresh(customer, poll = true) {
   document.getElementById("status").textContent = `${t("updated")} ${when(new Date().toISOString())}`;
 }
 
+// The customer's choice is recorded too (LanguagePreferred), so that what we write to them
+// later reads in it. Only a registered customer has a file to record it on: otherwise the
+// choice stays on this device, and the page says nothing of it.
+async function recordLanguage(enc) {
+  const status = document.getElementById("language-status");
+  try {
+    await api("PUT", `/customers/${enc}/language`, { language: Page.lang });
+    status.textContent = t("language_recorded");
+    status.className = "muted";
+  } catch (e) {
+    status.textContent = e.status === 404 ? "" : e.message;
+    status.className = e.status === 404 ? "muted" : "error";
+  }
+}
+
 async function start() {
   const fromLink = new URLSearchParams(location.hash.slice(1)).get("t");
   if (fromLink) sessionStorage.setItem("serviceorder.track", fromLink);
   Page.token = fromLink || sessionStorage.getItem("serviceorder.track");
-  setLang(Page.lang);
+  setLang(Page.lang, false);
   let who;
   try { who = await api("GET", "/me"); } catch (e) {
     document.getElementById("status").textContent = t("no_link");
@@ -119,7 +134,20 @@ async function start() {
     clearTimeout(Page.timer);
     Page.timer = setTimeout(loop, POLL_MS);
   };
-  document.getElementById("lang").addEventListener("click", () => { setLang(Page.lang === "zh" ? "en" : "zh"); loop(); });
+  const enc = encodeURIComponent(who.principal);
+  // A link opened with no language chosen on this device reads in the customer's recorded one.
+  if (!Page.chosen) {
+    const file = await optional(`/customers/${enc}/file?history_limit=1`).catch(() => null);
+    if (file?.language && file.language !== Page.lang) setLang(file.language, false);
+  }
+  document.getElementById("lang").addEventListener("click", async () => {
+    setLang(Page.lang === "zh" ? "en" : "zh");
+    // The summaries shown were written in the old language: read them again in the new one.
+    Shown.entries.clear();
+    Shown.subjects.clear();
+    loop();
+    await recordLanguage(enc);
+  });
   for (const kind of ["timeline", "subjects"]) {
     document.getElementById(`older-${kind}`).addEventListener("click", () => older(who.principal, kind)
       .catch((e) => { document.getElementById("status").textContent = e.message; }));
