@@ -130,8 +130,14 @@ class CustomerFile(PersonalDataView):
         if kind in ("CustomerRegistered", "ContactDetailsUpdated"):
             self._contact(cur, env)
         elif kind == "LanguagePreferred":
-            cur.execute("UPDATE customer_files SET language = %s, updated_at = %s WHERE customer_id = %s",
-                        (d["language"], at, d["customer_id"]))
+            # The customer's other events (an order, a registration seen on another partition)
+            # may not have made the row yet: start it, and the contact details join it later.
+            cur.execute(
+                "INSERT INTO customer_files (customer_id, search_text, language, updated_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (customer_id) DO UPDATE SET language = EXCLUDED.language, "
+                "updated_at = CASE WHEN customer_files.updated_at > EXCLUDED.updated_at "
+                "THEN customer_files.updated_at ELSE EXCLUDED.updated_at END",
+                (d["customer_id"], d["customer_id"].lower(), d["language"], at))
         elif kind == "OrderPlaced":
             self._order_address(cur, env)
             for n, item in enumerate(d["items"]):

@@ -1,6 +1,6 @@
 // The dispatcher's boards: jobs waiting for an engineer (dispatch, or decline on an
 // engineer's behalf and dispatch again), every engineer's agenda for a day (reschedule,
-// reassign, back to the queue, self-installation), and the orders on their way (the next
+// self-installation), one-click reassignment of a job not yet accepted, and the orders on their way (the next
 // delivery step, or an incident's resolution).
 import { Board, choice, field } from "./board.js";
 
@@ -34,7 +34,7 @@ export function jobQueue() {
         return [reason, board.action(j, "decline", (h) => {
           if (!reason.value.trim()) throw new ApiError(422, { detail: t("reason_needed") });
           return api("POST", `/jobs/${j.job_id}/decline`, { engineer: j.engineer, reason: reason.value.trim() }, h);
-        })];
+        }), j.status === "dispatched" ? reassign(j, board, reason) : null];
       }
       return [];
     },
@@ -55,11 +55,32 @@ export function dayAgendas() {
   });
 }
 
+// Gives a job dispatched to one engineer to another in one click: declined on the first one's
+// behalf (with the reason), then dispatched again, each with If-Match. The domain lets a job
+// be declined until it is accepted; an accepted one keeps its engineer (reschedule it instead).
+function reassign(j, board, reason) {
+  const engineer = el("input", { name: "new_engineer", size: 8, placeholder: t("new_engineer") });
+  return el("span", { class: "action-group" }, engineer, board.action(j, "reassign", async (h) => {
+    const to = engineer.value.trim();
+    if (!to) throw new ApiError(422, { detail: t("engineer_needed") });
+    if (to === j.engineer) throw new ApiError(422, { detail: t("same_engineer") });
+    if (!reason.value.trim()) throw new ApiError(422, { detail: t("reason_needed") });
+    const declined = await api("POST", `/jobs/${j.job_id}/decline`, { engineer: j.engineer,
+      reason: reason.value.trim() }, h);
+    try {
+      return await api("POST", `/jobs/${j.job_id}/dispatch`, { engineer: to, note: reason.value.trim() },
+        { "If-Match": `"${declined.version}"` });
+    } catch (e) {
+      // The decline stands: say that the job waits in the queue, and why it was not given on.
+      throw new ApiError(e.status, { detail: `${t("back_in_queue")} ${e.message}` });
+    }
+  }, "primary"));
+}
+
 // What a dispatcher does with an engineer's appointment, each a command sent with If-Match:
-// move it (before its window starts, with the customer told: never a silent no-show), give
-// the job to another engineer (declined on the first one's behalf, then dispatched again),
-// put it back in the queue, or, for an installation no engineer can reach, let the customer
-// install it themselves (the fee is refunded). One reason, told the customer, serves each.
+// move it (before its window starts, with the customer told: never a silent no-show), or, for
+// an installation no engineer can reach, let the customer install it themselves (the fee is
+// refunded); a job not yet accepted can also go to another engineer. One reason serves each.
 function agendaActions(j, board) {
   if (j.status !== "dispatched" && j.status !== "accepted") return [];
   const input = (name, attrs = {}) => el("input", { name, ...attrs });
@@ -70,30 +91,14 @@ function agendaActions(j, board) {
   };
   const start = input("start", { type: "datetime-local" });
   const end = input("end", { type: "datetime-local" });
-  const engineer = input("new_engineer", { size: 8, placeholder: t("new_engineer") });
-  const decline = (h) => api("POST", `/jobs/${j.job_id}/decline`, { engineer: j.engineer, reason: why() }, h);
-  const group = (...nodes) => el("span", { class: "action-group" }, ...nodes);
   return [
     reason,
-    group(start, end, board.action(j, "reschedule", (h) => {
+    el("span", { class: "action-group" }, start, end, board.action(j, "reschedule", (h) => {
       if (!start.value || !end.value || !reason.value.trim()) throw new ApiError(422, { detail: t("window_needed") });
       return api("POST", `/jobs/${j.job_id}/appointment/reschedule`, { start: new Date(start.value).toISOString(),
         end: new Date(end.value).toISOString(), initiator: "operator", reason: why() }, h);
     })),
-    group(engineer, board.action(j, "reassign", async (h) => {
-      const to = engineer.value.trim();
-      if (!to) throw new ApiError(422, { detail: t("engineer_needed") });
-      if (to === j.engineer) throw new ApiError(422, { detail: t("same_engineer") });
-      const declined = await decline(h);
-      try {
-        return await api("POST", `/jobs/${j.job_id}/dispatch`, { engineer: to, note: reason.value.trim() },
-          { "If-Match": `"${declined.version}"` });
-      } catch (e) {
-        // The decline stands: say that the job waits in the queue, and why it was not given on.
-        throw new ApiError(e.status, { detail: `${t("back_in_queue")} ${e.message}` });
-      }
-    }, "primary")),
-    board.action(j, "release", decline),
+    j.status === "dispatched" ? reassign(j, board, reason) : null,
     j.kind === "installation" ? board.action(j, "self_install", (h) =>
       api("POST", `/jobs/${j.job_id}/self-installation`, { reason: why() }, h)) : null,
   ];
