@@ -99,3 +99,20 @@ def test_help_lists_every_command_and_hides_none(capsys: pytest.CaptureFixture[s
 def test_serve_refuses_a_host_or_port_it_cannot_use(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["serve", "--port", "70000"]) == 2
     assert "port" in capsys.readouterr().err
+
+
+def test_serve_prints_the_same_banner_with_one_api_process_or_several(tmp_path) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+
+    from commands.cli.serving import banner
+
+    clock = SimpleNamespace(now=lambda: __import__("datetime").datetime(2026, 11, 30, 9, 0))
+    runtime = SimpleNamespace(broker=object(), admin_token="tok-1", admin_token_generated=True, demo_clock=clock,
+                              settings=SimpleNamespace(data_dir=tmp_path))
+    settings = Settings(data_dir=tmp_path)
+    one = banner(settings, runtime, "127.0.0.1:9092", "http://127.0.0.1:8000", None)
+    several = banner(settings, runtime, "127.0.0.1:9092", "http://127.0.0.1:8000", None, workers=3)
+    assert several.replace(": 3 API processes", "") == one
+    for line in ("API docs    http://127.0.0.1:8000/docs", "admin token tok-1", "demo        clock at 2026-11-30 09:00",
+                 "move time   serviceorder clock advance 2h", "stop with Ctrl-C"):
+        assert line in several
