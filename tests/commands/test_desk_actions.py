@@ -160,3 +160,19 @@ def test_a_customer_switches_language_on_the_tracking_page(server: str, browser:
     page.wait_for_selector("#timeline li:has-text('We will write to you in Chinese')")
     assert "已下单" not in page.inner_text("#timeline")
     shot(page, "track-language-en")
+
+
+def test_the_console_reads_a_customers_history_in_the_language_picked(server: str, browser: Any,  # noqa: F811
+                                                                      http: httpx.Client) -> None:  # noqa: F811
+    placed = ok(http.post("/orders", json={**ORDER, "customer_id": "cust-desk-zh"}), 201)
+    ok(http.get("/customers/cust-desk-zh/file", params={"wait_for_position": placed["position"], "wait_timeout": 30}))
+    page = sign_in(browser, server, "dispatcher")
+    page.click("button[data-tab='customers']")
+    page.fill("#q", "cust-desk-zh")
+    page.click("#search-form button")
+    page.click(".customer-row")
+    page.wait_for_selector("#customer-timeline li:has-text('Order placed')")
+    page.click("#lang")  # 中文: the open file is read again, its history written by the server in Chinese
+    page.wait_for_selector("#customer-timeline li:has-text('已下单')")
+    assert "Order placed" not in page.inner_text("#customer-timeline")
+    shot(page, "console-customer-file-zh")
