@@ -4,6 +4,11 @@ Issue 16 moved the aggregates from ``engine/<name>.py`` into ``engine/domain/``,
 event stored before it names a module that no longer exists. The old topics are
 registered here (eventsourcing's ``register_topic``) for every aggregate, event and
 snapshot class, so old stores load, and the relay maps both spellings to one category.
+
+When ``engine/domain/jobs.py`` later became a package, ``FieldJob`` kept its topics
+(``engine.domain.jobs:FieldJob.*``) by stating them explicitly (eventsourcing's ``TOPIC``), so
+that split needed nothing registered here; old topics are found by a class's topic, not its
+``__module__``.
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ _registered: dict[str, type] = {}
 
 
 def _stored_classes(module: ModuleType) -> list[type]:
-    """The aggregates defined in a module and every class nested in them (events, snapshots)."""
+    """The aggregates whose topic names a module and every class nested in them (events, snapshots).
+
+    The topic, not ``__module__``: an aggregate whose module became a package keeps its topics
+    (``engine.domain.jobs``, with explicit topics) while its class is defined in a submodule."""
     found: list[type] = []
-    pending = [v for v in vars(module).values()
-               if isinstance(v, type) and issubclass(v, Aggregate) and v.__module__ == module.__name__]
+    pending = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Aggregate)
+               and get_topic(v).partition(":")[0] == module.__name__]
     while pending:
         cls = pending.pop()
         found.append(cls)
