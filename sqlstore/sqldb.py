@@ -1,125 +1,30 @@
-"""A thin DB-API layer over PostgreSQL (psycopg2) and SQLite for our own tables.
+"""A thin DB-API layer over PostgreSQL (psycopg2) and SQLite for our own tables: the pool of
+connections to one database, its transactions and reads, and JSON columns.
 
 The relay's checkpoint and the read models are plain SQL written once for both dialects:
-statements use ``%s`` placeholders and ``INSERT ... ON CONFLICT``, which both speak.
+statements use ``%s`` placeholders and ``INSERT ... ON CONFLICT``, which both speak. The
+layer's other names are importable from here too: the cursor (``sqlstore.cursor``), reaching
+PostgreSQL (``sqlstore.postgres``) and the LISTEN doorbell (``sqlstore.doorbell``).
 """
 
 from __future__ import annotations
 
 import json
-import select
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
-from urllib.parse import unquote, urlparse
+from typing import Any, Iterator
 
 import psycopg2
 import psycopg2.extensions
 
-# Errors that mean "the database cannot be reached now" (not "the statement is wrong"):
-# callers answer 503 and retry later; nothing was committed.
-UNAVAILABLE: tuple[type[Exception], ...] = (psycopg2.OperationalError, psycopg2.InterfaceError)
+from sqlstore.cursor import Cursor
+from sqlstore.doorbell import Doorbell
+from sqlstore.postgres import UNAVAILABLE, PostgresURL, alive
 
-
-@dataclass(frozen=True)
-class PostgresURL:
-    host: str
-    port: int
-    dbname: str
-    user: str
-    password: str
-
-    @classmethod
-    def parse(cls, url: str) -> PostgresURL:
-        parts = urlparse(url)
-        if parts.scheme not in ("postgres", "postgresql"):
-            raise ValueError(f"not a PostgreSQL URL: {url!r}")
-        return cls(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            dbname=unquote(parts.path.lstrip("/")) or "postgres",
-            user=unquote(parts.username or "postgres"),
-            password=unquote(parts.password or ""),
-        )
-
-    def eventsourcing_env(self, schema: str) -> dict[str, str]:
-        return {
-            "POSTGRES_HOST": self.host,
-            "POSTGRES_PORT": str(self.port),
-            "POSTGRES_DBNAME": self.dbname,
-            "POSTGRES_USER": self.user,
-            "POSTGRES_PASSWORD": self.password,
-            "POSTGRES_SCHEMA": schema,
-        }
-
-
-def alive(conn: Any) -> bool:
-    """Whether an idle connection is still usable, found without a round trip: the server
-    sends nothing on an idle connection (no LISTEN) unless it is closing it (a restart, an
-    administrator's terminate), so a readable or hung-up socket means it is gone."""
-    if conn.closed:
-        return False
-    try:
-        poller = select.poll()
-        poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
-        return not poller.poll(0)
-    except (OSError, ValueError, psycopg2.Error):
-        return False
-
-
-def _returns_rows(sql: str) -> bool:
-    head = sql.lstrip()[:6].upper()
-    return head in ("SELECT", "WITH") or "RETURNING" in sql.upper()
-
-
-class Cursor:
-    """Wraps a DB-API cursor so SQL is written once with %s placeholders.
-
-    A ``deferred`` cursor (PostgreSQL) holds back statements that return no rows and sends
-    them in one round trip with the next statement that does, or when the transaction
-    commits: a view's writes then cost no round trip of their own. Order is kept, so reads
-    see the writes before them; an error in a held-back statement surfaces at that later
-    statement or at commit, and the transaction rolls back as a whole.
-    """
-
-    def __init__(self, raw: Any, dialect: str, deferred: bool = False) -> None:
-        self.raw = raw
-        self.dialect = dialect
-        self.deferred = deferred and dialect == "postgres"
-        self._held: list[bytes] = []
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        if self.dialect == "sqlite":
-            self.raw.execute(sql.replace("%s", "?"), tuple(params))
-        elif self.deferred and not _returns_rows(sql):
-            self._held.append(self.raw.mogrify(sql, tuple(params)))
-        elif self._held:
-            self._held.append(self.raw.mogrify(sql, tuple(params)))
-            self.flush()
-        else:
-            self.raw.execute(sql, tuple(params))
-        return self
-
-    def flush(self) -> None:
-        """Send the held-back statements (the last one's result is the cursor's)."""
-        if self._held:
-            held, self._held = self._held, []
-            self.raw.execute(b";\n".join(held))
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        return self.raw.fetchone()
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return self.raw.fetchall()
-
-    @property
-    def rowcount(self) -> int:
-        self.flush()
-        return self.raw.rowcount
+__all__ = ["UNAVAILABLE", "Cursor", "Database", "Doorbell", "PostgresURL", "alive", "dump_json", "load_json"]
 
 
 class Database:
@@ -309,59 +214,6 @@ class Database:
             idle, self._idle = self._idle, []
         for _, conn in idle:
             conn.close()
-
-
-class Doorbell:
-    """Rings when PostgreSQL delivers a NOTIFY on ``channel`` (the event store sends one with
-    every write), so a follower of the store wakes at once instead of after its poll interval.
-
-    A missed ring costs only latency: followers still poll. The listening connection is its
-    own (LISTEN lasts for a session) and is opened again after a failure; a fresh one rings
-    once, since writes may have happened while nobody was listening.
-    """
-
-    def __init__(self, db: Database, channel: str) -> None:
-        if db.dialect != "postgres":
-            raise ValueError("a doorbell needs PostgreSQL (LISTEN/NOTIFY)")
-        self.db = db
-        self.channel = channel
-        self._rang = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._listen, name=f"doorbell-{channel}", daemon=True)
-        self._thread.start()
-
-    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
-        """Wait for a ring (True), ``timeout`` seconds or ``stop`` (False); a ring is consumed."""
-        deadline = time.monotonic() + timeout
-        while not self._rang.wait(min(0.25, max(0.0, deadline - time.monotonic()))):
-            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
-                return False
-        self._rang.clear()
-        return True
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _listen(self) -> None:
-        while not self._stop.is_set():
-            conn = None
-            try:
-                conn = self.db.session()
-                with conn.cursor() as cur:
-                    cur.execute(f'LISTEN "{self.channel}"')
-                self._rang.set()
-                while not self._stop.is_set():
-                    if select.select([conn], [], [], 0.5)[0]:
-                        conn.poll()
-                        if conn.notifies:
-                            conn.notifies.clear()
-                            self._rang.set()
-            except (psycopg2.Error, OSError):
-                self._stop.wait(1.0)
-            finally:
-                if conn is not None:
-                    conn.close()
 
 
 def dump_json(value: Any) -> str:
