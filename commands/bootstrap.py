@@ -119,6 +119,7 @@ class Runtime:
             max_records=s.projection_batch_size,
             verify_interval=s.projection_verify_interval,
             fetch_max_wait_ms=s.projection_fetch_wait_ms,
+            poll_timeout_ms=s.projection_poll_timeout_ms,
         )
 
     @property

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # The longest a fetch waits at the broker for new records: a bound on a view's lag when
     # the broker holds a fetch for its full wait (kafka-python's default is 500 ms).
     projection_fetch_wait_ms: int = Field(default=100, ge=1, le=5_000)
+    # The longest one poll of a worker's consumer blocks when nothing arrives: a worker
+    # notices a stop request only between polls, so this is also how long a stop waits.
+    projection_poll_timeout_ms: int = Field(default=500, ge=10, le=30_000)
 
     # Command intake from Kafka (serviceorder intake): the token whose principal runs the
     # commands (its roles are checked per command, as over HTTP), and at most how many

@@ -35,6 +35,13 @@ for var in list(os.environ):
         if not var.startswith("SERVICEORDER_TEST_"):
             del os.environ[var]
 
+# Commits on the shared test cluster do not wait for its disk (a session setting, passed by
+# libpq to every connection of this process and of the processes it starts): nothing here
+# survives a crash of that cluster anyway, and each test's schema is built from some 300
+# statements in 60 transactions, which waited for a busy disk's flush one after another.
+# Tests that crash PostgreSQL on purpose run a private cluster (tests/pgcluster.py).
+os.environ.setdefault("PGOPTIONS", "-c synchronous_commit=off")
+
 
 @pytest.fixture(scope="session")
 def pg_url() -> str:
@@ -74,6 +81,8 @@ def make_settings(backend: str, tmp_path: Path, broker: BrokerProcess | None, to
         "admin_token": ADMIN_TOKEN,
         "relay_poll_interval": 0.05,
         "scheduler_interval": 0.05,
+        # A runtime's close waits for each projection worker's current poll to end.
+        "projection_poll_timeout_ms": 100,
         # Reads waiting for a write may wait this long (the suite runs on busy machines).
         "read_wait_max_seconds": 60.0,
         "log_format": "console",
