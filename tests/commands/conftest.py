@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -10,6 +12,10 @@ from commands.bootstrap import Runtime
 from tests.conftest import ADMIN_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 class PatientClient(TestClient):
@@ -29,3 +35,16 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
     runtime.start_background()
     with PatientClient(create_app(runtime), headers=AUTH) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium per test module: starting it took seconds on a busy machine.
+    Tests share nothing in it: each opens its own contexts (``browser`` closes them)."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is needed: apt-get install chromium (scripts/test does it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

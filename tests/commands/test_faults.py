@@ -14,7 +14,7 @@ process fails at most one request or batch before serving again; after the broke
 back empty, a new event reaches the views within 10 s; ``serve`` stops within 5 s while the
 broker is down.
 
-PostgreSQL here is a private cluster of the test's own (tests/pgcluster.py): stopping the
+PostgreSQL here is a private cluster of this module's own (tests/pgcluster.py): stopping the
 machine's shared one would fail every other test using it at that moment.
 """
 
@@ -47,8 +47,6 @@ from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not pgcluster.available(), reason="needs PostgreSQL's server binaries")
 
-SCHEMA = "faults"
-
 
 class Cluster:
     """The service's processes, each started, killed and restarted on demand."""
@@ -68,8 +66,9 @@ class Cluster:
         self.broker = BrokerProcess(log_file=tmp_path / "broker.log").start()
         self.port = free_port()
         self.topic_prefix = f"faults{uuid4().hex[:8]}"
-        self.settings = make_settings("postgres", tmp_path, self.broker, self.topic_prefix, pg.url, SCHEMA)
-        self.env = {**os.environ, "DATABASE_URL": pg.url, "SERVICEORDER_DATABASE_SCHEMA": SCHEMA,
+        schema = self.topic_prefix
+        self.settings = make_settings("postgres", tmp_path, self.broker, self.topic_prefix, pg.url, schema)
+        self.env = {**os.environ, "DATABASE_URL": pg.url, "SERVICEORDER_DATABASE_SCHEMA": schema,
                     "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
                     "SERVICEORDER_TOPIC_PREFIX": self.topic_prefix, "SERVICEORDER_ADMIN_TOKEN": ADMIN_TOKEN,
                     "SERVICEORDER_DATA_DIR": str(tmp_path / "data"), "SERVICEORDER_PORT": str(self.port),
@@ -225,8 +224,9 @@ class Clients:
                         self.in_transit[order] += 1
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def private_pg() -> Iterator[pgcluster.PrivateCluster]:
+    """One private cluster for the module (creating one takes seconds); each test has its own schema."""
     pg = pgcluster.PrivateCluster()
     try:
         pg.start()

@@ -7,11 +7,10 @@ page is saved under ``test-results/screenshots``.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -22,10 +21,7 @@ from commands.bootstrap import Runtime
 from streams.broker import free_port
 from tests.conftest import ADMIN_TOKEN
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STEPS = ["stock_prepared", "left_warehouse", "driver_assigned", "in_transit", "delivered"]
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -50,14 +46,11 @@ def server(runtime: Runtime) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is needed: apt-get install chromium (scripts/test does it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+def browser(chromium: Any) -> Iterator[Any]:
+    """The module's Chromium; the contexts (cookies, storage, pages) a test opened are closed after it."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 def test_a_customer_follows_an_order_while_the_operator_records_it(server: str, browser: object) -> None:
