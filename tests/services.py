@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import psycopg2
+import psycopg2.errors
 
 ADMIN_URL = os.environ.get("SERVICEORDER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_DB = os.environ.get("SERVICEORDER_TEST_PG_DB", "serviceorder_test")
@@ -46,7 +47,10 @@ def ensure_test_database() -> str:
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (TEST_DB,))
         if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{TEST_DB}"')
+            try:
+                cur.execute(f'CREATE DATABASE "{TEST_DB}"')
+            except (psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
+                pass  # another test process (pytest-xdist's other worker) created it first
     conn.close()
     return f"postgresql://postgres@127.0.0.1:5432/{TEST_DB}"
 
