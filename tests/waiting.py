@@ -19,3 +19,17 @@ def wait_for(check: Callable[[], Any], timeout: float = GENEROUS, what: str = "c
         assert time.monotonic() < deadline, f"{what} within {timeout} s"
         time.sleep(interval)
     return value
+
+
+def views_caught_up(client: Any, position: int, timeout: float = GENEROUS) -> dict[str, Any]:
+    """Wait until the store holds ``position``, the relay has published all of it and every
+    view has read every record (GET /lag): a read after a write that spans several
+    aggregates (one topic partition each) must not race the views that are still behind."""
+
+    def report() -> dict[str, Any] | None:
+        lag = client.get("/lag").json()
+        done = lag["store_position"] >= position and lag["relay"]["lag_events"] == 0 and all(
+            p["lag_records"] == 0 for p in lag["projections"].values())
+        return lag if done else None
+
+    return wait_for(report, timeout, "the views did not catch up with the store")

@@ -15,6 +15,7 @@ from engine.domain.periods import period_bounds
 from tests.commands.boards_data import long_history, open_claim, open_jobs, request_returns
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation, next_period
+from tests.waiting import views_caught_up
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 
@@ -173,6 +174,7 @@ def test_finance_lists_a_periods_statements_and_pays_with_if_match(client: TestC
         installation(client, clock, name, f"cust-{name}")
     clock.advance(end - clock.now() + timedelta(hours=1))
     run = ok(client.post("/settlements", json={"period": period}), 201)
+    views_caught_up(client, run["position"])  # the statements are other aggregates than the run
     statements = every_page(client, f"/settlements/{period}/statements", "statements", limit=2,
                             wait_for_position=run["position"], wait_timeout=30)
     assert [(s["engineer"], s["status"], s["total"]) for s in statements] == [

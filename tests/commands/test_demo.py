@@ -26,6 +26,7 @@ from tests.commands.conftest import AUTH
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_serve import Served
 from tests.conftest import make_settings
+from tests.waiting import views_caught_up
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -76,6 +77,7 @@ def test_the_demo_fills_a_fresh_store_and_the_views_show_a_living_business(
     eventually(lambda: all(ok(demo_client.get("/health"))["projections"].get(p) for p in (
         "order_tracking", "sla_board", "complaints_board", "engineer_ledger")) and len(ok(demo_client.get(
             "/claims"))["claims"]) == 2 and ok(demo_client.get("/slas"))["items"])
+    views_caught_up(demo_client, position)
 
     # Orders at every delivery step, one held up by an open incident, one cancelled.
     seen = set()
