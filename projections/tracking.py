@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-from contract.names import PERSONAL_EVENT_FIELDS
+from contract.names import DELIVERY_STEPS, PERSONAL_EVENT_FIELDS
 from projections.messages import DEFAULT as DEFAULT_LANGUAGE, render
 from projections.paging import MAX_POSITION, Keyset, board_page
 from projections.privacy import PersonalDataView, erased_data
@@ -23,10 +23,12 @@ class OrderTracking(PersonalDataView):
     name = "order_tracking"
     categories = ("orders", "privacy")
     tables = ("tracking_orders", "tracking_history")
-    # 3: the history keeps its customer and a message with the personal fields erased
-    layout = 3  # 2: summaries stored as messages (``message``), no longer as English text
-    personal_columns = {"tracking_history": {"message": "COALESCE(erased_message, message)"}}
-    position_columns = {"tracking_history": "position"}
+    # 4: the order as GET /orders/{id} shows it (items, address, site, every incident, next
+    # steps), so that read loads no aggregate (issue 16)
+    layout = 4  # 3: the history keeps its customer and a message with the personal fields erased
+    personal_columns = {"tracking_history": {"message": "COALESCE(erased_message, message)"},
+                        "tracking_orders": {"delivery_address": "%s", "site_location": "NULL"}}
+    position_columns = {"tracking_history": "position", "tracking_orders": "placed_position"}
 
     def ddl(self, db: Database) -> list[str]:
         return [
@@ -44,7 +46,13 @@ class OrderTracking(PersonalDataView):
                 version BIGINT NOT NULL,
                 last_position BIGINT NOT NULL,
                 placed_at TEXT NOT NULL,
-                updated_at TEXT NOT NULL
+                updated_at TEXT NOT NULL,
+                items {db.json_type} NOT NULL,
+                delivery_address TEXT NOT NULL,
+                site_location {db.json_type},
+                next_steps {db.json_type} NOT NULL,
+                incidents {db.json_type} NOT NULL,
+                placed_position BIGINT NOT NULL
             )""",
             "CREATE INDEX IF NOT EXISTS tracking_orders_by_customer ON tracking_orders (customer_id)",
             f"""CREATE TABLE IF NOT EXISTS tracking_history (
@@ -68,54 +76,33 @@ class OrderTracking(PersonalDataView):
         if kind == "OrderPlaced":
             cur.execute(
                 "INSERT INTO tracking_orders (order_id, customer_id, tier, status, current_step, driver, latitude, "
-                "longitude, position_updates, open_incidents, version, last_position, placed_at, updated_at) "
-                "VALUES (%s, %s, %s, 'placed', NULL, NULL, NULL, NULL, 0, %s, %s, %s, %s, %s) "
+                "longitude, position_updates, open_incidents, version, last_position, placed_at, updated_at, items, "
+                "delivery_address, site_location, next_steps, incidents, placed_position) "
+                "VALUES (%s, %s, %s, 'placed', NULL, NULL, NULL, NULL, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (order_id) DO NOTHING",
                 (order_id, data["customer_id"], data["tier"], dump_json([]), env["aggregateversion"],
-                 env["position"], env["time"], env["time"]),
+                 env["position"], env["time"], env["time"], dump_json(data["items"]), data["delivery_address"],
+                 None if data.get("site_location") is None else dump_json(data["site_location"]),
+                 dump_json(list(DELIVERY_STEPS[:1])), dump_json([]), env["position"]),
             )
         elif kind == "DeliveryStepRecorded":
             # The most frequent event, written without reading the row first (a read is a
             # round trip; writes travel together, sqlstore.sqldb.Cursor).
             step, position = data["step"], data.get("position") or {}
+            status, next_steps = data.get("status"), data.get("next_steps")
+            if status is None:  # a v1 event
+                status, next_steps = v1_after_step(step)
             cur.execute(
                 "UPDATE tracking_orders SET status = %s, current_step = %s, driver = COALESCE(%s, driver), "
                 "latitude = COALESCE(%s, latitude), longitude = COALESCE(%s, longitude), "
-                "position_updates = position_updates + %s, version = %s, last_position = %s, updated_at = %s "
-                "WHERE order_id = %s",
-                ("delivered" if step == "delivered" else "in_delivery", step, data.get("driver") or None,
-                 position.get("lat"), position.get("lng"), int(step == "in_transit"), env["aggregateversion"],
-                 env["position"], env["time"], order_id),
+                "position_updates = position_updates + %s, next_steps = %s, version = %s, last_position = %s, "
+                "updated_at = %s WHERE order_id = %s",
+                (status, step, data.get("driver") or None, position.get("lat"), position.get("lng"),
+                 int(step == "in_transit"), dump_json(next_steps), env["aggregateversion"], env["position"],
+                 env["time"], order_id),
             )
         else:
-            row = cur.execute(
-                "SELECT status, current_step, driver, latitude, longitude, position_updates, open_incidents "
-                "FROM tracking_orders WHERE order_id = %s",
-                (order_id,),
-            ).fetchone()
-            if row is None:
-                return
-            status, step, driver, lat, lng, updates, incidents = row
-            incidents = list(load_json(incidents))
-            if kind == "IncidentReported":
-                incidents.append({"incident_id": data["incident_id"], "kind": data["kind"],
-                                  "description": data["description"]})
-                status = "incident_open"
-            elif kind == "IncidentResolved":
-                incidents = [i for i in incidents if i["incident_id"] != data["incident_id"]]
-                if data["resolution"] == "redispatched":
-                    step, driver = "left_warehouse", None
-                if not incidents:
-                    status = "placed" if step is None else "in_delivery"
-            elif kind == "OrderCancelled":
-                status = "cancelled"
-            cur.execute(
-                "UPDATE tracking_orders SET status = %s, current_step = %s, driver = %s, latitude = %s, "
-                "longitude = %s, position_updates = %s, open_incidents = %s, version = %s, last_position = %s, "
-                "updated_at = %s WHERE order_id = %s",
-                (status, step, driver, lat, lng, updates, dump_json(incidents), env["aggregateversion"],
-                 env["position"], env["time"], order_id),
-            )
+            self._incident_or_cancel(cur, kind, data, env, order_id)
         # Only for a tracked order: a step of an order this view never saw placed (the
         # UPDATE above matched nothing) leaves no history either.
         erased = dump_json(summarize({**env, "data": erased_data(kind, data)})) if kind in PERSONAL_EVENT_FIELDS \
@@ -127,6 +114,58 @@ class OrderTracking(PersonalDataView):
             (order_id, env["aggregateversion"], kind, data.get("step"), env["time"], env.get("actor"),
              dump_json(summarize(env)), env["position"], erased, order_id),
         )
+
+    def _incident_or_cancel(self, cur: Cursor, kind: str, data: dict[str, Any], env: dict[str, Any],
+                            order_id: str) -> None:
+        row = cur.execute(
+            "SELECT status, current_step, driver, open_incidents, incidents, next_steps FROM tracking_orders "
+            "WHERE order_id = %s", (order_id,)).fetchone()
+        if row is None:
+            return
+        status, step, driver = row[0], row[1], row[2]
+        opened, incidents, next_steps = list(load_json(row[3])), list(load_json(row[4])), load_json(row[5])
+        if kind == "IncidentReported":
+            opened.append({"incident_id": data["incident_id"], "kind": data["kind"],
+                           "description": data["description"]})
+            incidents.append({"incident_id": data["incident_id"], "kind": data["kind"],
+                              "description": data["description"], "status": "open"})
+            status = data.get("status") or "incident_open"
+        elif kind == "IncidentResolved":
+            opened = [i for i in opened if i["incident_id"] != data["incident_id"]]
+            incidents = [{**i, "status": data["resolution"]} if i["incident_id"] == data["incident_id"] else i
+                         for i in incidents]
+            if data["resolution"] == "redispatched":
+                driver = None  # the old assignment is void (docs/events.md)
+            if data.get("status") is not None:
+                status, step, next_steps = data["status"], data["step"], data["next_steps"]
+            else:  # a v1 event
+                status, step, next_steps = v1_after_resolution(data["resolution"], step, bool(opened))
+        elif kind == "OrderCancelled":
+            status, next_steps = "cancelled", []
+        cur.execute(
+            "UPDATE tracking_orders SET status = %s, current_step = %s, driver = %s, open_incidents = %s, "
+            "incidents = %s, next_steps = %s, version = %s, last_position = %s, updated_at = %s WHERE order_id = %s",
+            (status, step, driver, dump_json(opened), dump_json(incidents), dump_json(next_steps),
+             env["aggregateversion"], env["position"], env["time"], order_id),
+        )
+
+
+# Stored v1 order events do not say the status and next steps they leave (v2 do,
+# engine/domain/orders.py); for them alone the view falls back on the delivery rules as
+# they stood when v1 was current (docs/events.md).
+def v1_after_step(step: str) -> tuple[str, list[str]]:
+    if step == "delivered":
+        return "delivered", []
+    if step == "in_transit":
+        return "in_delivery", ["in_transit", "delivered"]
+    return "in_delivery", [DELIVERY_STEPS[DELIVERY_STEPS.index(step) + 1]]
+
+
+def v1_after_resolution(resolution: str, step: str | None, still_open: bool) -> tuple[str, str | None, list[str]]:
+    if resolution == "redispatched":
+        step = "left_warehouse"
+    status = "incident_open" if still_open else "placed" if step is None else "in_delivery"
+    return status, step, list(DELIVERY_STEPS[:1]) if step is None else v1_after_step(step)[1]
 
 
 ORDER_KEYS = ("order_id", "customer_id", "tier", "status", "current_step", "driver", "latitude", "longitude",
@@ -166,6 +205,23 @@ class TrackingReads:
         return {**order, "position": None if lat is None else {"lat": lat, "lng": lng},
                 "open_incidents": load_json(order["open_incidents"]), "history": entries,
                 "history_next_before": entries[-1]["version"] if more else None}
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        """The order as GET /orders/{id} shows it, or None if the view does not hold it."""
+        keys = ("order_id", "version", "customer_id", "tier", "items", "delivery_address", "site_location", "status",
+                "current_step", "next_steps", "driver", "latitude", "longitude", "position_updates", "incidents",
+                "placed_at", "updated_at")
+        with self.db.read() as cur:
+            row = cur.execute(f"SELECT {', '.join(keys)} FROM tracking_orders WHERE order_id = %s",
+                              (order_id,)).fetchone()
+        if row is None:
+            return None
+        order = dict(zip(keys, row))
+        lat, lng, modified_at = order.pop("latitude"), order.pop("longitude"), order.pop("updated_at")
+        for key in ("items", "site_location", "next_steps", "incidents"):
+            order[key] = load_json(order[key])
+        order["position"] = None if lat is None else {"lat": lat, "lng": lng}
+        return {**order, "version": int(order["version"]), "modified_at": modified_at}
 
     def deliveries(self, statuses: tuple[str, ...], *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
         """Orders in these states, the longest unchanged first (the dispatcher's deliveries)."""

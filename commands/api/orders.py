@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (CustomerReader, DispatchContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
-                               Viewer, ViewsDep, scope)
+                               Viewer, ViewsDep, scope, view_row)
 from commands.api.problems import Problem
 from commands.api.reads import Before, Language, Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
@@ -96,11 +96,15 @@ def deliveries(_: Viewer, views: ViewsDep, runtime: RuntimeDep,
 
 
 @router.get("/{order_id}")
-def get_order(order_id: UUID, reader: CustomerReader, orders: OrdersDep, response: Response) -> dict:
-    scope(reader, customer_id=orders.customer_of(order_id))
-    state = orders.get_order(order_id)
-    response.headers["ETag"] = f'"{state["version"]}"'
-    return state
+def get_order(order_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep, response: Response,
+              wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """The order and its delivery, from the tracking view: pass a command's ``position`` as
+    ``wait_for_position`` to read that write (docs/api.md, read-your-writes)."""
+    wait_for_view(runtime, "order_tracking", wait_for_position, wait_timeout, lambda writer: writer == order_id,
+                  f"order {order_id}")
+    order = view_row(response, views.order(str(order_id)), f"order {order_id}")
+    scope(reader, customer_id=order["customer_id"])
+    return order
 
 
 @router.get("/{order_id}/tracking")

@@ -66,6 +66,27 @@ def _items(items: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _status(*, cancelled: bool, step: str | None, incidents_open: bool) -> str:
+    """The order's status: what its events now say (v2), so views read it instead of deriving it."""
+    if cancelled:
+        return "cancelled"
+    if step == "delivered":
+        return "delivered"
+    if incidents_open:
+        return "incident_open"
+    return "placed" if step is None else "in_delivery"
+
+
+def _next_steps(*, cancelled: bool, step: str | None) -> tuple[str, ...]:
+    if cancelled or step == "delivered":
+        return ()
+    if step is None:
+        return (STEPS[0],)
+    if step == "in_transit":
+        return ("in_transit", "delivered")
+    return (STEPS[STEPS.index(step) + 1],)
+
+
 class ServiceOrder(Aggregate):
     """An order and its delivery. Category ``orders`` on the event backbone."""
 
@@ -119,8 +140,11 @@ class ServiceOrder(Aggregate):
         pos = _position(position)
         if step == "in_transit" and pos is None:
             raise InvalidCommand("an in_transit update needs the vehicle's position")
+        # What the view needs is said here, not re-derived by it: the status and next steps after.
         self._step_recorded(
-            step=step, driver=driver, position=pos, note=_text(note, "note", required=False), meta=meta
+            step=step, driver=driver, position=pos, note=_text(note, "note", required=False),
+            status=_status(cancelled=False, step=step, incidents_open=False),
+            next_steps=list(_next_steps(cancelled=False, step=step)), meta=meta,
         )
 
     def report_incident(self, *, kind: str, description: str, meta: dict[str, str]) -> str:
@@ -128,12 +152,8 @@ class ServiceOrder(Aggregate):
             raise InvalidCommand(f"incident kind must be one of {', '.join(INCIDENT_KINDS)}, not {kind!r}")
         self._refuse_if_closed("report an incident")
         incident_id = uuid4().hex[:12]
-        self._incident_reported(
-            incident_id=incident_id,
-            kind=kind,
-            description=_text(description, "description"),
-            meta=meta,
-        )
+        self._incident_reported(incident_id=incident_id, kind=kind, description=_text(description, "description"),
+                                status="incident_open", meta=meta)
         return incident_id
 
     def resolve_incident(
@@ -149,8 +169,13 @@ class ServiceOrder(Aggregate):
             raise InvalidCommand("resolving an incident is a human decision: give a reason")
         if resolution == "redispatched" and STEPS.index(self.step or STEPS[0]) < STEPS.index("driver_assigned"):
             raise RuleViolation("nothing to re-dispatch: no driver has been assigned yet")
+        # A re-dispatch sends the goods back to waiting for a driver: the step resumes there.
+        step = "left_warehouse" if resolution == "redispatched" else self.step
+        still_open = [i for i in self.open_incidents if i != incident_id]
         self._incident_resolved(
-            incident_id=incident_id, resolution=resolution, note=_text(note, "note", required=False), meta=meta
+            incident_id=incident_id, resolution=resolution, note=_text(note, "note", required=False),
+            status=_status(cancelled=False, step=step, incidents_open=bool(still_open)), step=step,
+            next_steps=list(_next_steps(cancelled=False, step=step)), meta=meta,
         )
 
     def returnable_units(self, customer_id: str) -> dict[str, int]:
@@ -178,13 +203,7 @@ class ServiceOrder(Aggregate):
 
     @property
     def status(self) -> str:
-        if self.cancelled:
-            return "cancelled"
-        if self.step == "delivered":
-            return "delivered"
-        if self.open_incidents:
-            return "incident_open"
-        return "placed" if self.step is None else "in_delivery"
+        return _status(cancelled=self.cancelled, step=self.step, incidents_open=bool(self.open_incidents))
 
     @property
     def open_incidents(self) -> list[str]:
@@ -192,13 +211,7 @@ class ServiceOrder(Aggregate):
 
     @property
     def next_steps(self) -> tuple[str, ...]:
-        if self.cancelled or self.step == "delivered":
-            return ()
-        if self.step is None:
-            return (STEPS[0],)
-        if self.step == "in_transit":
-            return ("in_transit", "delivered")
-        return (STEPS[STEPS.index(self.step) + 1],)
+        return _next_steps(cancelled=self.cancelled, step=self.step)
 
     @property
     def steps_done(self) -> tuple[str, ...]:
@@ -235,14 +248,8 @@ class ServiceOrder(Aggregate):
         self.cancelled = False
 
     @event("DeliveryStepRecorded")
-    def _step_recorded(
-        self,
-        step: str,
-        driver: str | None,
-        position: dict[str, float] | None,
-        note: str | None,
-        meta: dict[str, str],
-    ) -> None:
+    def _step_recorded(self, step: str, driver: str | None, position: dict[str, float] | None, note: str | None,
+                       meta: dict[str, str], status: str | None = None, next_steps: list[str] | None = None) -> None:
         self.step = step
         if driver is not None:
             self.driver = driver
@@ -252,12 +259,14 @@ class ServiceOrder(Aggregate):
             self.position_updates += 1
 
     @event("IncidentReported")
-    def _incident_reported(self, incident_id: str, kind: str, description: str, meta: dict[str, str]) -> None:
+    def _incident_reported(self, incident_id: str, kind: str, description: str, meta: dict[str, str],
+                           status: str | None = None) -> None:
         self.incidents[incident_id] = {"kind": kind, "description": description, "status": "open"}
 
     @event("IncidentResolved")
     def _incident_resolved(
-        self, incident_id: str, resolution: str, note: str | None, meta: dict[str, str]
+        self, incident_id: str, resolution: str, note: str | None, meta: dict[str, str],
+        status: str | None = None, step: str | None = None, next_steps: list[str] | None = None,
     ) -> None:
         self.incidents[incident_id] = {**self.incidents[incident_id], "status": resolution}
         if resolution == "redispatched":
@@ -268,3 +277,19 @@ class ServiceOrder(Aggregate):
     @event("OrderCancelled")
     def _cancelled(self, meta: dict[str, str]) -> None:
         self.cancelled = True
+
+
+# Version 2 of the events that change an order's status says the status they leave it in
+# and, where the delivery moves, the steps that may follow; a re-dispatch also says the step
+# it resumes at (issue 16: views read what events say). Stored v1 events read these as null.
+def _v1_v2(*names: str) -> Any:
+    def upcast(state: dict[str, Any]) -> None:
+        state.update(dict.fromkeys(names))
+
+    return staticmethod(upcast)
+
+
+for _event, _added in (("DeliveryStepRecorded", ("status", "next_steps")), ("IncidentReported", ("status",)),
+                       ("IncidentResolved", ("status", "step", "next_steps"))):
+    setattr(getattr(ServiceOrder, _event), "class_version", 2)
+    setattr(getattr(ServiceOrder, _event), "upcast_v1_v2", _v1_v2(*_added))
