@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from projections.base import Projection
-from projections.paging import Keyset, board_page
+from projections.paging import Keyset, board_page, version_join
 from streams.envelope import short_type
-from sqlstore.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
 COMPLAINT_STATUS = {"ComplaintAcknowledged": "acknowledged", "ComplaintInvestigated": "investigating",
                     "ComplaintResolved": "resolved", "ComplaintClosed": "closed", "ComplaintReopened": "reopened"}
@@ -22,19 +22,22 @@ class ComplaintsBoard(Projection):
     name = "complaints_board"
     categories = ("complaints", "claims")
     tables = ("complaints_board", "claims_board", "compensation_monthly")
+    # 2: complaints and claims whole, as GET /complaints/{id} and /claims/{id} show them (issue 16)
+    layout = 2
 
     def ddl(self, db: Database) -> list[str]:
         return [
-            """CREATE TABLE IF NOT EXISTS complaints_board (
+            f"""CREATE TABLE IF NOT EXISTS complaints_board (
                 complaint_id TEXT PRIMARY KEY,
                 customer_id TEXT NOT NULL,
                 category TEXT NOT NULL,
                 status TEXT NOT NULL,
                 filed_at TEXT NOT NULL,
-                closed_at TEXT
+                closed_at TEXT,
+                claim_ids {db.json_type} NOT NULL
             )""",
             "CREATE INDEX IF NOT EXISTS complaints_by_category ON complaints_board (category, status)",
-            """CREATE TABLE IF NOT EXISTS claims_board (
+            f"""CREATE TABLE IF NOT EXISTS claims_board (
                 claim_id TEXT PRIMARY KEY,
                 complaint_id TEXT NOT NULL,
                 customer_id TEXT NOT NULL,
@@ -46,7 +49,10 @@ class ComplaintsBoard(Projection):
                 liability TEXT,
                 amount TEXT,
                 paid_total TEXT NOT NULL,
-                opened_at TEXT NOT NULL
+                opened_at TEXT NOT NULL,
+                facts {db.json_type} NOT NULL,
+                revision INTEGER NOT NULL,
+                last_payment TEXT
             )""",
             # Money as decimal text summed in Python: exact in both dialects.
             """CREATE TABLE IF NOT EXISTS compensation_monthly (
@@ -59,18 +65,30 @@ class ComplaintsBoard(Projection):
     def apply(self, cur: Cursor, env: dict[str, Any]) -> None:
         kind, d, subject, at = short_type(env), env["data"], env["subject"], env["time"]
         if kind == "ComplaintFiled":
-            cur.execute("INSERT INTO complaints_board (complaint_id, customer_id, category, status, filed_at) "
-                        "VALUES (%s, %s, %s, 'filed', %s) ON CONFLICT DO NOTHING",
-                        (subject, d["customer_id"], d["category"], at))
+            cur.execute("INSERT INTO complaints_board (complaint_id, customer_id, category, status, filed_at, "
+                        "claim_ids) VALUES (%s, %s, %s, 'filed', %s, %s) ON CONFLICT DO NOTHING",
+                        (subject, d["customer_id"], d["category"], at, dump_json([])))
+        elif kind == "CompensationClaimStarted":
+            row = cur.execute("SELECT claim_ids FROM complaints_board WHERE complaint_id = %s", (subject,)).fetchone()
+            if row is not None:
+                cur.execute("UPDATE complaints_board SET claim_ids = %s WHERE complaint_id = %s",
+                            (dump_json([*load_json(row[0]), d["claim_id"]]), subject))
         elif kind in COMPLAINT_STATUS:
             cur.execute("UPDATE complaints_board SET status = %s, closed_at = %s WHERE complaint_id = %s",
                         (COMPLAINT_STATUS[kind], at if kind == "ComplaintClosed" else None, subject))
         elif kind == "ClaimOpened":
             cur.execute(
                 "INSERT INTO claims_board (claim_id, complaint_id, customer_id, status, proposal_due_at, "
-                "first_proposal_at, proposal_overdue, escalation_level, liability, amount, paid_total, opened_at) "
-                "VALUES (%s, %s, %s, 'open', %s, NULL, FALSE, 0, NULL, NULL, '0.00', %s) ON CONFLICT DO NOTHING",
-                (subject, d["complaint_id"], d["customer_id"], d["proposal_due_at"], at))
+                "first_proposal_at, proposal_overdue, escalation_level, liability, amount, paid_total, opened_at, "
+                "facts, revision, last_payment) "
+                "VALUES (%s, %s, %s, 'open', %s, NULL, FALSE, 0, NULL, NULL, '0.00', %s, %s, 0, NULL) "
+                "ON CONFLICT DO NOTHING",
+                (subject, d["complaint_id"], d["customer_id"], d["proposal_due_at"], at, dump_json({})))
+        elif kind == "FactRecorded":
+            row = cur.execute("SELECT facts FROM claims_board WHERE claim_id = %s", (subject,)).fetchone()
+            if row is not None:
+                cur.execute("UPDATE claims_board SET facts = %s WHERE claim_id = %s",
+                            (dump_json({**load_json(row[0]), d["fact_id"]: d["fact"]}), subject))
         elif kind == "LiabilityDetermined":
             cur.execute("UPDATE claims_board SET liability = %s WHERE claim_id = %s", (d["party"], subject))
         elif kind == "ProposalOverdue":
@@ -82,17 +100,19 @@ class ComplaintsBoard(Projection):
     def _claim_step(self, cur: Cursor, kind: str, d: dict[str, Any], claim_id: str, at: str) -> None:
         cur.execute("UPDATE claims_board SET status = %s WHERE claim_id = %s", (CLAIM_STATUS[kind], claim_id))
         if kind == "CompensationProposed":
-            cur.execute("UPDATE claims_board SET amount = %s, first_proposal_at = %s WHERE claim_id = %s",
-                        (d["amount"], at, claim_id))
+            cur.execute("UPDATE claims_board SET amount = %s, revision = %s, first_proposal_at = %s WHERE claim_id = %s",
+                        (d["amount"], d["revision"], at, claim_id))
         elif kind == "CompensationRevised":
-            cur.execute("UPDATE claims_board SET amount = %s WHERE claim_id = %s", (d["amount"], claim_id))
+            cur.execute("UPDATE claims_board SET amount = %s, revision = %s WHERE claim_id = %s",
+                        (d["amount"], d["revision"], claim_id))
         elif kind == "ProposalDisputed":
             cur.execute("UPDATE claims_board SET escalation_level = %s WHERE claim_id = %s",
                         (d["escalation_level"], claim_id))
         elif kind == "CompensationPaid":
             row = cur.execute("SELECT paid_total FROM claims_board WHERE claim_id = %s", (claim_id,)).fetchone()
-            cur.execute("UPDATE claims_board SET paid_total = %s WHERE claim_id = %s",
-                        (str(Decimal(row[0] if row else "0") + Decimal(d["amount"])), claim_id))
+            paid_total = (Decimal(row[0] if row else "0") + Decimal(d["amount"])).quantize(Decimal("0.01"))
+            cur.execute("UPDATE claims_board SET paid_total = %s, last_payment = %s WHERE claim_id = %s",
+                        (str(paid_total), d["amount"], claim_id))
             month = at[:7]
             found = cur.execute("SELECT paid, payments FROM compensation_monthly WHERE month = %s", (month,)).fetchone()
             paid = Decimal(found[0]) if found else Decimal("0")
@@ -145,6 +165,34 @@ class ComplaintReads:
                                        "b.claim_id", where, params, limit, cursor)
         return {"claims": [{**r, "proposal_overdue": bool(r["proposal_overdue"])} for r in rows],
                 "next_cursor": next_cursor}
+
+    def complaint(self, complaint_id: str) -> dict[str, Any] | None:
+        """The complaint as GET /complaints/{id} shows it, or None if the view does not hold it."""
+        keys = ("complaint_id", "version", "customer_id", "category", "status", "claim_ids")
+        found = self._one("complaints_board", "complaint_id", complaint_id, keys)
+        return None if found is None else {**found, "claim_ids": load_json(found["claim_ids"])}
+
+    def claim(self, claim_id: str) -> dict[str, Any] | None:
+        """The claim as GET /claims/{id} shows it, or None if the view does not hold it."""
+        keys = ("claim_id", "version", "complaint_id", "customer_id", "status", "facts", "liability", "amount",
+                "revision", "escalation_level", "proposal_due_at", "proposal_overdue", "paid_total", "last_payment")
+        found = self._one("claims_board", "claim_id", claim_id, keys)
+        if found is None:
+            return None
+        paid = None if found["last_payment"] is None else found.pop("paid_total")
+        found.pop("paid_total", None)
+        # What is still to pay on an accepted amount (zero otherwise): the events' amounts, summed.
+        due = Decimal(found["amount"]) - Decimal(paid or "0") \
+            if found["status"] == "accepted" and found["amount"] is not None else Decimal(0)
+        return {**found, "facts": load_json(found["facts"]), "proposal_overdue": bool(found["proposal_overdue"]),
+                "paid": paid, "due": f"{due:.2f}"}
+
+    def _one(self, table: str, id_column: str, row_id: str, keys: tuple[str, ...]) -> dict[str, Any] | None:
+        columns = ", ".join("COALESCE(pv.version, 0)" if k == "version" else f"b.{k}" for k in keys)
+        with self.db.read() as cur:
+            row = cur.execute(f"SELECT {columns} FROM {table} b{version_join(ComplaintsBoard.name, 'b.' + id_column)} "
+                              f"WHERE b.{id_column} = %s", (row_id,)).fetchone()
+        return None if row is None else {**dict(zip(keys, row)), "version": int(row[1])}
 
     def compensation_by_month(self) -> list[dict[str, Any]]:
         with self.db.transaction() as cur:

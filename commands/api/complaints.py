@@ -8,7 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (ComplaintsContext, CustomerReader, ExpectedVersion, FinanceContext, IdempotencyKey,
-                               OrdersDep, RuntimeDep, ViewsDep, Viewer, scope)
+                               OrdersDep, RuntimeDep, ViewsDep, Viewer, scope, view_row)
+from commands.api.problems import Problem
 from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
@@ -67,8 +68,12 @@ def reopen_complaint(complaint_id: UUID, body: ReasonIn, ctx: ComplaintsContext,
 
 
 @router.get("/complaints/{complaint_id}")
-def get_complaint(complaint_id: UUID, reader: CustomerReader, app: OrdersDep) -> dict:
-    found = app.get_complaint(complaint_id)
+def get_complaint(complaint_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep,
+                  response: Response, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """The complaint and its claims, from the complaints board (``wait_for_position``: docs/api.md)."""
+    wait_for_view(runtime, "complaints_board", wait_for_position, wait_timeout, lambda w: w == complaint_id,
+                  f"complaint {complaint_id}")
+    found = view_row(response, views.complaint(str(complaint_id)), f"complaint {complaint_id}")
     scope(reader, customer_id=found["customer_id"])
     return found
 
@@ -156,16 +161,22 @@ def reopen_claim(claim_id: UUID, body: ReasonIn, ctx: ComplaintsContext, app: Or
 
 
 @router.get("/claims/{claim_id}")
-def get_claim(claim_id: UUID, reader: CustomerReader, app: OrdersDep) -> dict:
-    found = app.get_claim(claim_id)
+def get_claim(claim_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep, response: Response,
+              wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """The claim, its facts, amounts and deadline, from the complaints board (``wait_for_position``: docs/api.md)."""
+    wait_for_view(runtime, "complaints_board", wait_for_position, wait_timeout, lambda w: w == claim_id,
+                  f"claim {claim_id}")
+    found = view_row(response, views.claim(str(claim_id)), f"claim {claim_id}")
     scope(reader, customer_id=found["customer_id"])
     return found
 
 
 @router.get("/claims/{claim_id}/history")
 def claim_history(claim_id: UUID, _: Viewer, app: OrdersDep) -> dict:
-    """Every event of the claim from the event store: who decided what, when, why, on which facts."""
-    app.get_claim(claim_id)
+    """Every event of the claim from the event store: who decided what, when, why, on which facts
+    (an audit read: the store by design, docs/architecture.md)."""
+    if app.aggregate_type(claim_id) != "CompensationClaim":
+        raise Problem(404, "Not found", f"no claim {claim_id}", "not-found")
     return {"claim_id": str(claim_id), "events": app.history(claim_id)}
 
 

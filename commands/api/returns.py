@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 
 from commands.api.deps import (CustomerReader, DeskContext, DispatchContext, ExpectedVersion, FinanceContext,
-                               IdempotencyKey, OrdersDep, RuntimeDep, VoteContext, ViewsDep, Viewer, scope)
+                               IdempotencyKey, OrdersDep, RuntimeDep, VoteContext, ViewsDep, Viewer, scope, view_row)
 from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
@@ -94,10 +94,13 @@ def close(return_id: UUID, ctx: DispatchContext, app: OrdersDep, response: Respo
 
 
 @router.get("/{return_id}")
-def get_return(return_id: UUID, reader: CustomerReader, app: OrdersDep, response: Response) -> dict:
-    scope(reader, customer_id=app.customer_of(return_id))
-    found = app.get_return(return_id)
-    response.headers["ETag"] = f'"{found["version"]}"'
+def get_return(return_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep, response: Response,
+               wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """The request, its votes and goods, from the returns board (``wait_for_position``: docs/api.md)."""
+    wait_for_view(runtime, "returns_board", wait_for_position, wait_timeout, lambda w: w == return_id,
+                  f"return {return_id}")
+    found = view_row(response, views.return_request(str(return_id)), f"return {return_id}")
+    scope(reader, customer_id=found["customer_id"])
     return found
 
 
