@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.domain.calendar import BusinessCalendar
-from projections.paging import MAX_LIMIT, Keyset, board_page
+from projections.paging import MAX_LIMIT, Keyset, board_page, version_join
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json, load_json
@@ -17,6 +17,7 @@ class SlaBoard(PersonalDataView):
     name = "sla_board"
     categories = ("slas", "calls", "privacy")
     tables = ("sla_board", "hotline_days", "call_backs")
+    layout = 2  # 2: warn_at kept, for GET /slas/{id} (issue 16)
     personal_columns = {"call_backs": {"phone": "%s"}}
     position_columns = {"call_backs": "call_position"}
 
@@ -35,7 +36,8 @@ class SlaBoard(PersonalDataView):
                 run_started_at TEXT,
                 due_at TEXT,
                 warned BOOLEAN NOT NULL,
-                breached BOOLEAN NOT NULL
+                breached BOOLEAN NOT NULL,
+                warn_at TEXT
             )""",
             """CREATE TABLE IF NOT EXISTS hotline_days (
                 day TEXT PRIMARY KEY,
@@ -58,19 +60,19 @@ class SlaBoard(PersonalDataView):
         if kind == "SlaStarted":
             cur.execute(
                 "INSERT INTO sla_board (sla_id, subject_id, subject_kind, customer_id, tier, status, calendar, "
-                "allowed_seconds, used_seconds, run_started_at, due_at, warned, breached) "
-                "VALUES (%s, %s, %s, %s, %s, 'running', %s, %s, 0, %s, %s, FALSE, FALSE) ON CONFLICT DO NOTHING",
+                "allowed_seconds, used_seconds, run_started_at, due_at, warned, breached, warn_at) "
+                "VALUES (%s, %s, %s, %s, %s, 'running', %s, %s, 0, %s, %s, FALSE, FALSE, %s) ON CONFLICT DO NOTHING",
                 (subject, d["subject_id"], d["subject_kind"], d["customer_id"], d["tier"], dump_json(d["calendar"]),
-                 d["allowed_seconds"], d["started_at"], d["due_at"]))
+                 d["allowed_seconds"], d["started_at"], d["due_at"], d["warn_at"]))
         elif kind in ("SlaPaused", "SlaCompleted"):
-            cur.execute("UPDATE sla_board SET status = %s, used_seconds = %s, run_started_at = NULL, due_at = NULL "
-                        "WHERE sla_id = %s",
+            cur.execute("UPDATE sla_board SET status = %s, used_seconds = %s, run_started_at = NULL, due_at = NULL, "
+                        "warn_at = NULL WHERE sla_id = %s",
                         ("paused" if kind == "SlaPaused" else "completed", d["used_seconds"], subject))
             if kind == "SlaCompleted" and d["breached"]:
                 cur.execute("UPDATE sla_board SET breached = TRUE WHERE sla_id = %s", (subject,))
         elif kind == "SlaResumed":
-            cur.execute("UPDATE sla_board SET status = 'running', run_started_at = %s, due_at = %s WHERE sla_id = %s",
-                        (d["at"], d["due_at"], subject))
+            cur.execute("UPDATE sla_board SET status = 'running', run_started_at = %s, due_at = %s, warn_at = %s "
+                        "WHERE sla_id = %s", (d["at"], d["due_at"], d["warn_at"], subject))
         elif kind in ("SlaWarning", "SlaBreached"):
             column = "warned" if kind == "SlaWarning" else "breached"
             cur.execute(f"UPDATE sla_board SET {column} = TRUE WHERE sla_id = %s", (subject,))
@@ -96,6 +98,17 @@ SLA_STATES = {"open": "1 = 1", "running": "b.status = 'running'", "paused": "b.s
               "warned": "b.warned AND NOT b.breached", "breached": "b.breached"}
 
 
+def _at(item: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A board row with the business time used and left at ``now`` (the clock runs between events)."""
+    used = int(item["used_seconds"])
+    calendar = item.pop("calendar")
+    if item["run_started_at"]:
+        spec = BusinessCalendar.from_spec(load_json(calendar))
+        used += int(spec.elapsed(datetime.fromisoformat(item["run_started_at"]), now).total_seconds())
+    return {**item, "used_seconds": used, "time_left_seconds": int(item["allowed_seconds"]) - used,
+            "warned": bool(item["warned"]), "breached": bool(item["breached"])}
+
+
 class LevelReads:
     """The SLA board (soonest deadline first, time left in business time at ``now``) and the
     hotline's answer rate and call-backs due (soonest first)."""
@@ -110,16 +123,22 @@ class LevelReads:
         """Open items with time left in business time, warnings and breaches."""
         rows, next_cursor = board_page(self.db, self.SLAS, SLA_KEYS, "sla_board", SlaBoard.name, "b.sla_id",
                                        f"b.status <> 'completed' AND {SLA_STATES[state]}", [], limit, cursor)
-        board = []
-        for item in rows:
-            used = int(item["used_seconds"])
-            calendar = item.pop("calendar")
-            if item["run_started_at"]:
-                spec = BusinessCalendar.from_spec(load_json(calendar))
-                used += int(spec.elapsed(datetime.fromisoformat(item["run_started_at"]), now).total_seconds())
-            board.append({**item, "used_seconds": used, "time_left_seconds": int(item["allowed_seconds"]) - used,
-                          "warned": bool(item["warned"]), "breached": bool(item["breached"])})
-        return {"items": board, "next_cursor": next_cursor}
+        return {"items": [_at(item, now) for item in rows], "next_cursor": next_cursor}
+
+    def sla(self, sla_id: str, now: datetime) -> dict[str, Any] | None:
+        """One SLA as GET /slas/{id} shows it (time used and left at ``now``), or None if the
+        view does not hold it."""
+        keys = ("sla_id", "version", "subject_id", "customer_id", "tier", "status", "calendar", "allowed_seconds",
+                "used_seconds", "run_started_at", "warn_at", "due_at", "warned", "breached")
+        columns = ", ".join("COALESCE(pv.version, 0)" if k == "version" else f"b.{k}" for k in keys)
+        with self.db.read() as cur:
+            row = cur.execute(f"SELECT {columns} FROM sla_board b{version_join(SlaBoard.name, 'b.sla_id')} "
+                              "WHERE b.sla_id = %s", (sla_id,)).fetchone()
+        if row is None:
+            return None
+        item = _at(dict(zip(keys, row)), now)
+        item.pop("run_started_at")
+        return {**item, "version": int(item["version"])}
 
     def hotline(self) -> dict[str, Any]:
         with self.db.transaction() as cur:

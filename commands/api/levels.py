@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from commands.api.deps import (ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, RuntimeDep,
-                               ServiceLevelContext, ViewsDep, Viewer)
+                               ServiceLevelContext, ViewsDep, Viewer, view_row)
 from commands.api.problems import Problem
 from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
@@ -54,8 +54,12 @@ def complete(sla_id: UUID, ctx: ServiceLevelContext, app: OrdersDep, response: R
 
 
 @router.get("/slas/{sla_id}")
-def get_sla(sla_id: UUID, _: Viewer, app: OrdersDep) -> dict:
-    return app.get_sla(sla_id)
+def get_sla(sla_id: UUID, _: Viewer, views: ViewsDep, runtime: RuntimeDep, response: Response,
+            wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """The SLA clock from the SLA board, its time used and left at the server's clock
+    (``wait_for_position``: docs/api.md)."""
+    wait_for_view(runtime, "sla_board", wait_for_position, wait_timeout, lambda w: w == sla_id, f"SLA {sla_id}")
+    return view_row(response, views.sla(str(sla_id), runtime.app.clock.now()), f"SLA {sla_id}")
 
 
 @router.get("/slas")
