@@ -7,6 +7,7 @@ from typing import Any
 
 from projections.complaints import ComplaintReads
 from projections.fieldwork import FieldReads
+from projections.followups import FollowUpReads
 from projections.finance import FinanceViews
 from projections.ledger import LedgerReads
 from projections.levels import LevelReads
@@ -26,7 +27,7 @@ class ViewNotCaughtUp(Exception):
 
 
 class Views(TimelineReads, TrackingReads, FieldReads, ReturnsReads, ComplaintReads, LevelReads, LedgerReads,
-            FinanceViews):
+            FinanceViews, FollowUpReads):
     """Queries over the read models (their tables are created before the API starts); each
     view's own reads live beside it (``*Reads``), this class holds the rest."""
 

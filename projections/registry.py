@@ -9,6 +9,7 @@ from projections.customer_file import CustomerFile
 from projections.phones import DEFAULT_REGION
 from projections.deadlines import DeadlineIndex
 from projections.fieldwork import EngineerAgenda, VisitLog
+from projections.followups import FollowUpBoard
 from projections.ledger import EngineerLedger
 from projections.levels import SlaBoard
 from projections.payments import CustomerAccounts
@@ -21,7 +22,7 @@ from streams.sealed import PersonalFields
 PROJECTIONS: dict[str, type[Projection]] = {
     p.name: p for p in (CustomerTimeline, OrderTracking, EngineerAgenda, VisitLog, CustomerFile, DeadlineIndex,
                     ReturnsBoard, ComplaintsBoard, SlaBoard, EngineerLedger, CustomerAccounts, ServiceQuality,
-                    AuditIndex)
+                    FollowUpBoard, AuditIndex)
 }
 
 
