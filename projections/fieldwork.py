@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.paging import Keyset, board_page
+from projections.paging import Keyset, board_page, version_join
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
-from sqlstore.sqldb import Cursor, Database
+from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
 OPEN_STATUSES = ("dispatched", "accepted")
 
@@ -17,12 +17,15 @@ class EngineerAgenda(PersonalDataView):
     name = "engineer_agenda"
     categories = ("jobs", "privacy")
     tables = ("agenda_jobs",)
-    personal_columns = {"agenda_jobs": {"site_address": "%s"}}
+    # 2: the whole job as GET /jobs/{id} shows it (product, site, fee, visits, payment...), so
+    # that read loads no aggregate (issue 16); a reopened job is accepted again
+    layout = 2
+    personal_columns = {"agenda_jobs": {"site_address": "%s", "site_location": "NULL"}}
     position_columns = {"agenda_jobs": "opened_position"}
 
     def ddl(self, db: Database) -> list[str]:
         return [
-            """CREATE TABLE IF NOT EXISTS agenda_jobs (
+            f"""CREATE TABLE IF NOT EXISTS agenda_jobs (
                 job_id TEXT PRIMARY KEY,
                 kind TEXT NOT NULL,
                 customer_id TEXT NOT NULL,
@@ -35,7 +38,19 @@ class EngineerAgenda(PersonalDataView):
                 window_end TEXT,
                 missed_windows INTEGER NOT NULL,
                 updated_at TEXT NOT NULL,
-                opened_position BIGINT NOT NULL
+                opened_position BIGINT NOT NULL,
+                product {db.json_type} NOT NULL,
+                site_location {db.json_type},
+                fee TEXT NOT NULL,
+                order_id TEXT,
+                related_id TEXT,
+                consumables {db.json_type} NOT NULL,
+                declined_by {db.json_type} NOT NULL,
+                job_window {db.json_type},
+                visits {db.json_type} NOT NULL,
+                fault_cause TEXT,
+                payment {db.json_type},
+                charged_to TEXT
             )""",
             "CREATE INDEX IF NOT EXISTS agenda_jobs_by_engineer_day ON agenda_jobs (engineer, day)",
         ]
@@ -45,9 +60,13 @@ class EngineerAgenda(PersonalDataView):
         if kind == "JobOpened":
             cur.execute(
                 "INSERT INTO agenda_jobs (job_id, kind, customer_id, site_address, product_sku, status, engineer, "
-                "day, window_start, window_end, missed_windows, updated_at, opened_position) "
-                "VALUES (%s, %s, %s, %s, %s, 'open', NULL, NULL, NULL, NULL, 0, %s, %s) ON CONFLICT DO NOTHING",
-                (job_id, d["kind"], d["customer_id"], d["site_address"], d["product"]["sku"], at, env["position"]),
+                "day, window_start, window_end, missed_windows, updated_at, opened_position, product, site_location, "
+                "fee, order_id, related_id, consumables, declined_by, job_window, visits, fault_cause, payment, "
+                "charged_to) VALUES (%s, %s, %s, %s, %s, 'open', NULL, NULL, NULL, NULL, 0, %s, %s, %s, %s, %s, %s, "
+                "%s, %s, %s, NULL, %s, NULL, NULL, NULL) ON CONFLICT DO NOTHING",
+                (job_id, d["kind"], d["customer_id"], d["site_address"], d["product"]["sku"], at, env["position"],
+                 dump_json(d["product"]), _json_or_null(d.get("site_location")), d["fee"], d.get("order_id"),
+                 d.get("related_id"), dump_json(d.get("consumables") or []), dump_json([]), dump_json([])),
             )
             return
         updates: dict[str, Any] = {}
@@ -56,22 +75,59 @@ class EngineerAgenda(PersonalDataView):
         elif kind == "JobAccepted":
             updates = {"status": "accepted"}
         elif kind == "JobDeclined":
-            updates = {"status": "declined", "engineer": None, "day": None, "window_start": None, "window_end": None}
+            updates = {"status": "declined", "engineer": None, "day": None, "window_start": None, "window_end": None,
+                       "job_window": None, "declined_by": self._appended(cur, job_id, "declined_by", d["engineer"])}
         elif kind in ("AppointmentAgreed", "AppointmentRescheduled"):
-            updates = {"day": d["window_start"][:10], "window_start": d["window_start"], "window_end": d["window_end"]}
+            updates = {"day": d["window_start"][:10], "window_start": d["window_start"], "window_end": d["window_end"],
+                       "job_window": dump_json({"start": d["window_start"], "end": d["window_end"]})}
         elif kind == "AppointmentMissed":
             cur.execute("UPDATE agenda_jobs SET missed_windows = missed_windows + 1 WHERE job_id = %s", (job_id,))
-            updates = {"day": None, "window_start": None, "window_end": None}
+            updates = {"day": None, "window_start": None, "window_end": None, "job_window": None}
         elif kind == "JobCompleted":
-            updates = {"status": "completed"}
+            # The agenda keeps the day's window of done work; the job's own window is over.
+            updates = {"status": "completed", "job_window": None, "fault_cause": d.get("fault_cause"),
+                       "charged_to": d.get("charged_to")}
         elif kind == "SelfInstallationAgreed":
-            updates = {"status": "self_installed"}
+            updates = {"status": "self_installed", "job_window": None}
         elif kind == "JobCancelledAtDoor":
-            updates = {"status": "cancelled_at_door"}
+            updates = {"status": "cancelled_at_door", "job_window": None}
+        elif kind == "JobReopened":
+            updates = {"status": "accepted", "fault_cause": None}
+        elif kind == "SiteLocated":
+            updates = {"site_location": _json_or_null(d.get("site_location"))}
+        elif kind == "PaymentRecorded":
+            updates = {"payment": dump_json({"collected": d["collected"], "amount": d["amount"],
+                                             "method": d.get("method")})}
+        elif kind == "EngineerCheckedIn":
+            updates = {"visits": self._appended(cur, job_id, "visits", {
+                "engineer": d["engineer"], "checked_in_at": d["at"], "checked_out_at": None, "verified": d["verified"],
+                "distance_m": d["distance_m"], "check_in_received_at": d.get("received_at") or d["at"]})}
+        elif kind == "EngineerCheckedOut":
+            updates = {"visits": self._checked_out(cur, job_id, d)}
         if updates:
             columns = ", ".join(f"{c} = %s" for c in updates)
             cur.execute(f"UPDATE agenda_jobs SET {columns}, updated_at = %s WHERE job_id = %s",
                         (*updates.values(), at, job_id))
+
+    @staticmethod
+    def _appended(cur: Cursor, job_id: str, column: str, entry: Any) -> str | None:
+        row = cur.execute(f"SELECT {column} FROM agenda_jobs WHERE job_id = %s", (job_id,)).fetchone()
+        return None if row is None else dump_json([*load_json(row[0]), entry])
+
+    @staticmethod
+    def _checked_out(cur: Cursor, job_id: str, d: dict[str, Any]) -> str | None:
+        row = cur.execute("SELECT visits FROM agenda_jobs WHERE job_id = %s", (job_id,)).fetchone()
+        if row is None:
+            return None
+        visits = load_json(row[0])
+        visit = next((v for v in visits if v["checked_out_at"] is None), None)  # the open visit
+        if visit is not None:
+            visit.update(checked_out_at=d["at"], check_out_received_at=d.get("received_at") or d["at"])
+        return dump_json(visits)
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else dump_json(value)
 
 
 class VisitLog(PersonalDataView):
@@ -162,6 +218,25 @@ class FieldReads:
             where += " AND b.engineer = %s"
             params.append(engineer)
         return self._jobs(self.DAY, where, params, limit, cursor)
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        """The job as GET /jobs/{id} shows it, or None if the view does not hold it."""
+        keys = ("job_id", "version", "kind", "status", "customer_id", "product", "site_address", "site_location",
+                "fee", "order_id", "related_id", "consumables", "engineer", "declined_by", "job_window",
+                "missed_windows", "visits", "fault_cause", "payment", "charged_to")
+        columns = ", ".join("COALESCE(pv.version, 0)" if k == "version" else f"b.{k}" for k in keys)
+        with self.db.read() as cur:
+            row = cur.execute(f"SELECT {columns} FROM agenda_jobs b{version_join(EngineerAgenda.name, 'b.job_id')} "
+                              "WHERE b.job_id = %s", (job_id,)).fetchone()
+        if row is None:
+            return None
+        job = dict(zip(keys, row))
+        for key in ("product", "site_location", "consumables", "declined_by", "job_window", "visits", "payment"):
+            job[key] = None if job[key] is None else load_json(job[key])
+        window = job.pop("job_window")
+        return {**job, "version": int(job["version"]), "window": window,
+                "missed_windows": int(job["missed_windows"]),
+                "charged_to": job["charged_to"] if job["status"] == "completed" else None}
 
     def _jobs(self, keyset: Keyset, where: str, params: list[Any], limit: int, cursor: str | None) -> dict[str, Any]:
         jobs, next_cursor = board_page(self.db, keyset, JOB_KEYS, "agenda_jobs", EngineerAgenda.name, "b.job_id",

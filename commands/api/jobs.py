@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (DispatchContext, ExpectedVersion, FieldContextDep, IdempotencyKey, JobReader, OrdersDep,
-                               RuntimeDep, Viewer, ViewsDep, acting_as, scope)
+                               RuntimeDep, Viewer, ViewsDep, acting_as, scope, view_row)
 from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
@@ -149,10 +149,14 @@ def record_payment(job_id: UUID, body: PaymentIn, ctx: FieldContextDep, app: Ord
 
 
 @router.get("/{job_id}")
-def get_job(job_id: UUID, reader: JobReader, app: OrdersDep, response: Response) -> dict:
-    _scope_job(reader, app, job_id)
-    job = app.get_job(job_id)
-    response.headers["ETag"] = f'"{job["version"]}"'
+def get_job(job_id: UUID, reader: JobReader, views: ViewsDep, runtime: RuntimeDep, response: Response,
+            wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
+    """The job, its window, visits and outcome, from the engineer agenda view
+    (``wait_for_position``: docs/api.md). A customer reads their own jobs; an engineer the
+    jobs dispatched to them."""
+    wait_for_view(runtime, "engineer_agenda", wait_for_position, wait_timeout, lambda w: w == job_id, f"job {job_id}")
+    job = view_row(response, views.job(str(job_id)), f"job {job_id}")
+    scope(reader, customer_id=job["customer_id"], engineer=job["engineer"])
     return job
 
 
