@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
 from tests.kafka_helpers import consume_all
+from tests.commands.view_reads import settled
 
 ORDER = {
     "customer_id": "cust-42",
@@ -84,7 +85,7 @@ def test_delivery_is_tracked_step_by_step(client: TestClient) -> None:
     assert [h["event_type"] for h in view["history"]].count("DeliveryStepRecorded") == 7
     assert "Incident: goods re-dispatched to a new driver: van cannot be repaired today" in [
         h["summary"] for h in view["history"]]
-    state = client.get(f"/orders/{order_id}")
+    state = client.get(f"/orders/{order_id}", params={"wait_for_position": last.json()["position"]})
     assert state.json()["status"] == "delivered" and state.headers["ETag"] == f'"{view["version"]}"'
 
 
@@ -143,12 +144,16 @@ def test_authentication_and_roles(client: TestClient, runtime: Runtime) -> None:
     viewer = {"Authorization": "Bearer viewer-token-0123456789"}
     forbidden = client.post("/orders", json=ORDER, headers=viewer)
     assert forbidden.status_code == 403 and forbidden.headers["content-type"] == PROBLEM
-    order_id = place(client)["order_id"]
-    assert client.get(f"/orders/{order_id}", headers=viewer).status_code == 200
+    placed = place(client)
+    order_id = placed["order_id"]
+    assert client.get(f"/orders/{order_id}", headers=viewer,
+                      params={"wait_for_position": placed["position"]}).status_code == 200
     runtime.tokens.add("operator-token-0123456789", "otto", ["operator"])
     operator = {"Authorization": "Bearer operator-token-0123456789"}
-    assert step(client, order_id, {"step": "stock_prepared"}, **operator).status_code == 200
-    assert client.get(f"/orders/{order_id}", headers=operator).json()["version"] == 2
+    stepped = step(client, order_id, {"step": "stock_prepared"}, **operator)
+    assert stepped.status_code == 200
+    assert client.get(f"/orders/{order_id}", headers=operator,
+                      params={"wait_for_position": stepped.json()["position"]}).json()["version"] == 2
 
 
 def test_if_match_guards_against_stale_writes(client: TestClient) -> None:
@@ -184,6 +189,7 @@ def test_concurrent_commands_on_one_order_write_once(client: TestClient, runtime
     for t in threads:
         t.join()
     assert statuses.count(200) == 1 and set(statuses) == {200, 409}
+    settled(runtime, "order_tracking", order_id)
     assert client.get(f"/orders/{order_id}").json()["version"] == 2
 
 

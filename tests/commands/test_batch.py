@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from commands.api.batch import MAX_COMMANDS
 from commands.bootstrap import Runtime
 from tests.commands.test_api import ORDER, PROBLEM, place
+from tests.commands.view_reads import settled
 
 STEPS = [{"step": "stock_prepared"}, {"step": "left_warehouse"}, {"step": "driver_assigned", "driver": "Wang"}]
 
@@ -24,7 +25,7 @@ def steps_for(order_id: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any
     return [{"path": f"/orders/{order_id}/delivery-steps", "body": body} for body in bodies]
 
 
-def test_a_carriers_positions_for_many_orders_are_one_request(client: TestClient) -> None:
+def test_a_carriers_positions_for_many_orders_are_one_request(client: TestClient, runtime: Runtime) -> None:
     orders = [place(client)["order_id"] for _ in range(5)]
     for order_id in orders:
         assert batch(client, steps_for(order_id, STEPS))["failed"] == 0
@@ -42,10 +43,11 @@ def test_a_carriers_positions_for_many_orders_are_one_request(client: TestClient
     last = answer["results"][-1]["result"]["position"]
     tracking = client.get(f"/orders/{orders[4]}/tracking", params={"wait_for_position": last}).json()
     assert (tracking.get("position"), tracking.get("position_updates")) == ({"lat": 30.04, "lng": 120.02}, 3), tracking
+    settled(runtime, "order_tracking", orders[0])
     assert client.get(f"/orders/{orders[0]}").json()["position_updates"] == 3
 
 
-def test_one_refused_command_never_undoes_another(client: TestClient) -> None:
+def test_one_refused_command_never_undoes_another(client: TestClient, runtime: Runtime) -> None:
     order_id = place(client)["order_id"]
     answer = batch(client, [
         {"path": "/orders", "body": ORDER},
@@ -63,11 +65,13 @@ def test_one_refused_command_never_undoes_another(client: TestClient) -> None:
     refused = answer["results"][1]["problem"]
     assert refused["type"] == "urn:serviceorder:problem:rule-violation" and "stock_prepared" in refused["detail"]
     assert answer["results"][3]["problem"]["type"] == "urn:serviceorder:problem:malformed-request"
+    settled(runtime, "order_tracking", order_id)
     assert client.get(f"/orders/{order_id}").json()["current_step"] == "stock_prepared"
-    assert client.get(f"/orders/{placed['result']['order_id']}").status_code == 200
+    assert client.get(f"/orders/{placed['result']['order_id']}",
+                      params={"wait_for_position": placed["result"]["position"]}).status_code == 200
 
 
-def test_expected_versions_and_idempotency_keys_work_per_command(client: TestClient) -> None:
+def test_expected_versions_and_idempotency_keys_work_per_command(client: TestClient, runtime: Runtime) -> None:
     order_id = place(client)["order_id"]
     commands = [{"path": f"/orders/{order_id}/delivery-steps", "body": {"step": "stock_prepared"},
                  "expected_version": 1, "idempotency_key": "truck-7-0001"},
@@ -80,6 +84,7 @@ def test_expected_versions_and_idempotency_keys_work_per_command(client: TestCli
     assert again["status"] == 200 and again["result"]["replayed"] is True and again["result"]["version"] == 2
     other = batch(client, [{**commands[0], "body": {"step": "left_warehouse"}, "expected_version": None}])
     assert other["results"][0]["problem"]["type"] == "urn:serviceorder:problem:idempotency-key-reused"
+    settled(runtime, "order_tracking", order_id)
     assert client.get(f"/orders/{order_id}").json()["version"] == 2
 
 
@@ -90,13 +95,14 @@ def test_roles_are_checked_per_command_as_the_single_routes_check_them(client: T
     answer = batch(client, steps_for(order_id, STEPS[:1]) + [{"path": "/orders", "body": ORDER}], **engineer)
     assert [r["status"] for r in answer["results"]] == [403, 403]
     assert answer["results"][0]["problem"]["type"] == "urn:serviceorder:problem:forbidden"
+    settled(runtime, "order_tracking", order_id)
     assert client.get(f"/orders/{order_id}").json()["version"] == 1
     anonymous = client.post("/commands/batch", json={"commands": steps_for(order_id, STEPS[:1])},
                             headers={"Authorization": ""})
     assert anonymous.status_code == 401 and anonymous.headers["content-type"].startswith(PROBLEM)
 
 
-def test_limits_refuse_the_whole_batch_before_any_command_runs(client: TestClient) -> None:
+def test_limits_refuse_the_whole_batch_before_any_command_runs(client: TestClient, runtime: Runtime) -> None:
     order_id = place(client)["order_id"]
     too_many = client.post("/commands/batch", json={"commands": steps_for(order_id, STEPS[:1]) * (MAX_COMMANDS + 1)})
     assert too_many.status_code == 422 and too_many.headers["content-type"].startswith(PROBLEM)
@@ -107,6 +113,7 @@ def test_limits_refuse_the_whole_batch_before_any_command_runs(client: TestClien
     assert empty.status_code == 422
     unknown_field = client.post("/commands/batch", json={"commands": [{"path": "/orders", "body": ORDER, "as": "x"}]})
     assert unknown_field.status_code == 422
+    settled(runtime, "order_tracking", order_id)
     assert client.get(f"/orders/{order_id}").json()["version"] == 1
 
 

@@ -399,6 +399,7 @@ def test_clients_racing_on_one_order_exactly_one_wins_each_version(cluster: Clus
             assert http.post(f"/orders/{order}/delivery-steps", json={"step": step, "driver": "d"}).status_code == 200
     rounds, racers = 10, 12
     outcomes: list[list[int]] = [[] for _ in range(rounds)]
+    won: list[int] = []  # the store positions of the winning writes
     barrier = threading.Barrier(racers)
 
     def race(n: int) -> None:
@@ -410,6 +411,8 @@ def test_clients_racing_on_one_order_exactly_one_wins_each_version(cluster: Clus
                 response = http.post(f"/orders/{order}/delivery-steps", headers={"If-Match": f'"{r_version}"'},
                                      json={"step": "in_transit", "position": {"lat": 30 + n / 100, "lng": 120}})
                 outcomes[r].append(response.status_code)
+                if response.status_code == 200:
+                    won.append(response.json()["position"])
                 if response.status_code >= 400:
                     assert response.headers["content-type"].startswith("application/problem+json")
                 barrier.wait(30)
@@ -425,7 +428,7 @@ def test_clients_racing_on_one_order_exactly_one_wins_each_version(cluster: Clus
         assert statuses.count(200) == 1, (r, statuses)
         assert set(statuses) <= {200, 409, 412}, (r, statuses)
     with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
-        state = http.get(f"/orders/{order}").json()
+        state = http.get(f"/orders/{order}", params={"wait_for_position": max(won), "wait_timeout": 60}).json()
     assert state["version"] == 4 + rounds
     runtime = build_runtime(cluster.settings)
     try:

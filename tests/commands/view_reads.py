@@ -1,0 +1,19 @@
+"""Reads of one resource's view in tests, once the view holds every write the store has of it.
+
+Single-resource reads answer from views (issue 16) and are eventually consistent. A test that
+has its command's ``position`` passes it as ``wait_for_position``; a test that checks what a
+refused or racing command did NOT write has no such position, so it waits until the view has
+applied the aggregate's last stored version and then reads: an extra write would show."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from commands.bootstrap import Runtime
+from tests.waiting import GENEROUS
+
+
+def settled(runtime: Runtime, projection: str, aggregate_id: str | UUID, timeout: float = GENEROUS) -> None:
+    """Block until ``projection`` has applied the last event the store holds of the aggregate."""
+    version = max(e.originator_version for e in runtime.app.events.get(UUID(str(aggregate_id))))
+    runtime.views.wait_for_version(projection, str(aggregate_id), version, 0, timeout)
