@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
 from engine.domain.clock import ManualClock
+from tests.commands.view_reads import settled
 
 SITE = {"lat": 30.2741, "lng": 120.1551}
 NEAR = {"lat": 30.2743, "lng": 120.1553}
@@ -108,15 +109,18 @@ def test_the_field_work_story(client: TestClient, runtime: Runtime, clock: Manua
 
     # Follow-up within 24 hours.
     follow_up_id = done["follow_up_id"]
+    settled(runtime, "follow_ups", follow_up_id)  # written with the job's completion, whose position is the job's
     assert ok(client.get(f"/follow-ups/{follow_up_id}"))["status"] == "due"
     clock.advance(timedelta(hours=5))
     recorded = ok(client.post(f"/follow-ups/{follow_up_id}/record", json={
         "fixed": True, "conduct": "excellent", "satisfaction": 5, "comments": "came on time",
         "arrival_time": iso(clock.now() - timedelta(hours=5, minutes=50))}))
-    assert ok(client.get(f"/follow-ups/{follow_up_id}"))["status"] == "recorded"
+    assert ok(client.get(f"/follow-ups/{follow_up_id}",
+                         params={"wait_for_position": recorded["position"]}))["status"] == "recorded"
 
     # ~90 days after the installation the scheduler makes the filter reminder due.
     clock.set(installed_at + timedelta(days=90, minutes=1))
+    settled(runtime, "follow_ups", reminder_id)
     eventually(lambda: ok(client.get(f"/reminders/{reminder_id}"))["status"] == "due")
 
     # The customer sees all of it; the operator finds the file by phone.
@@ -152,6 +156,7 @@ def test_a_window_nobody_turns_up_for_is_recorded_as_missed(client: TestClient, 
         "initiator": "engineer", "reason": "traffic"})
     assert late.status_code == 409 and "can no longer be rescheduled" in late.json()["detail"]
     clock.set(start + timedelta(hours=2, minutes=1))
+    settled(runtime, "engineer_agenda", job_id)
     eventually(lambda: ok(client.get(f"/jobs/{job_id}"))["missed_windows"] == 1)
     missed = runtime.app.current_position()  # the job's breach: saved after its deadline's firing
     timeline = ok(client.get("/customers/cust-field/timeline", params={"wait_for_position": missed}))["entries"]

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from commands.bootstrap import Runtime, build_runtime
 from engine.domain.clock import ManualClock
 from tests.commands.test_field_story import NEAR, ORDER, SITE, delivered_installation_job, eventually, iso, ok
+from tests.commands.view_reads import read_settled
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -26,8 +27,8 @@ def refused(response: Any, status: int, rule: str) -> dict[str, Any]:
     return problem
 
 
-def version(client: TestClient, path: str) -> int:
-    return ok(client.get(path))["version"]
+def version(client: TestClient, runtime: Runtime, path: str) -> int:
+    return ok(read_settled(client, runtime, path))["version"]
 
 
 def accepted_job(client: TestClient, engineer: str = "li") -> str:
@@ -37,21 +38,22 @@ def accepted_job(client: TestClient, engineer: str = "li") -> str:
     return job_id
 
 
-def test_visit_times_are_the_servers_and_a_missed_window_stays_missed(client: TestClient, clock: ManualClock) -> None:
+def test_visit_times_are_the_servers_and_a_missed_window_stays_missed(client: TestClient, runtime: Runtime,
+                                                                      clock: ManualClock) -> None:
     """Case 3: a back-dated check-in inside a missed window, a check-out dated 2031."""
     job_id = accepted_job(client)
     start = clock.now() + timedelta(hours=5)
     ok(client.post(f"/jobs/{job_id}/appointment", json={"start": iso(start), "end": iso(start + timedelta(hours=2))}))
     clock.set(start + timedelta(hours=2, minutes=1))
-    eventually(lambda: ok(client.get(f"/jobs/{job_id}"))["missed_windows"] == 1)
+    eventually(lambda: ok(read_settled(client, runtime, f"/jobs/{job_id}"))["missed_windows"] == 1)
     clock.advance(timedelta(minutes=30))
-    before = version(client, f"/jobs/{job_id}")
+    before = version(client, runtime, f"/jobs/{job_id}")
     inside = {"engineer": "li", **NEAR, "accuracy_m": 5, "at": iso(start + timedelta(minutes=20))}
     problem = refused(client.post(f"/jobs/{job_id}/check-ins", json=inside), 409, "visit-time-bounded")
     assert "recorded as missed" in problem["detail"]
     future = {**inside, "at": iso(clock.now() + timedelta(days=30))}
     refused(client.post(f"/jobs/{job_id}/check-ins", json=future), 409, "visit-time-bounded")
-    assert version(client, f"/jobs/{job_id}") == before
+    assert version(client, runtime, f"/jobs/{job_id}") == before
 
     checked_in = ok(client.post(f"/jobs/{job_id}/check-ins", json={"engineer": "li", **NEAR, "accuracy_m": 5}))
     assert checked_in["verified"] is True
@@ -63,25 +65,26 @@ def test_visit_times_are_the_servers_and_a_missed_window_stays_missed(client: Te
                          json={"engineer": "li", "at": iso(clock.now() - timedelta(minutes=10))}))
     (visit,) = ok(client.get(f"/jobs/{job_id}/visits", params={"wait_for_position": out["position"]}))["visits"]
     assert visit["duration_minutes"] == 30.0
-    job = ok(client.get(f"/jobs/{job_id}"))
+    job = ok(client.get(f"/jobs/{job_id}", params={"wait_for_position": out["position"]}))
     assert job["missed_windows"] == 1 and job["visits"][0]["check_out_received_at"] == iso(clock.now())
 
 
-def test_an_appointment_is_not_delayed_again_and_again_at_short_notice(client: TestClient,
+def test_an_appointment_is_not_delayed_again_and_again_at_short_notice(client: TestClient, runtime: Runtime,
                                                                         clock: ManualClock) -> None:
     """Case 7: rescheduling with minutes of notice, unless the customer asks."""
     job_id = accepted_job(client)
     start = clock.now() + timedelta(hours=2)
     ok(client.post(f"/jobs/{job_id}/appointment", json={"start": iso(start), "end": iso(start + timedelta(hours=2))}))
-    before = version(client, f"/jobs/{job_id}")
+    before = version(client, runtime, f"/jobs/{job_id}")
     move = {"start": iso(start + timedelta(days=1)), "end": iso(start + timedelta(days=1, hours=2)),
             "initiator": "engineer", "reason": "running late"}
     problem = refused(client.post(f"/jobs/{job_id}/appointment/reschedule", json=move), 409, "reschedule-notice")
     assert "at least 4 h before it starts" in problem["detail"]
-    assert version(client, f"/jobs/{job_id}") == before
-    ok(client.post(f"/jobs/{job_id}/appointment/reschedule",
-                   json={**move, "initiator": "customer", "reason": "customer asked for tomorrow"}))
-    assert ok(client.get(f"/jobs/{job_id}"))["window"]["start"] == iso(start + timedelta(days=1))
+    assert version(client, runtime, f"/jobs/{job_id}") == before
+    moved_by_customer = ok(client.post(f"/jobs/{job_id}/appointment/reschedule",
+                                       json={**move, "initiator": "customer", "reason": "customer asked for tomorrow"}))
+    assert ok(client.get(f"/jobs/{job_id}", params={"wait_for_position": moved_by_customer["position"]})
+              )["window"]["start"] == iso(start + timedelta(days=1))
     history = ok(client.get(f"/audit/aggregates/{job_id}"))
     moved = [e for e in history["events"] if e["event_type"] == "AppointmentRescheduled"]
     assert [e["data"]["initiator"] for e in moved] == ["customer"]
@@ -95,7 +98,7 @@ def test_replacing_some_filters_renews_only_their_reminder(client: TestClient, r
     ok(client.post(f"/jobs/{job_id}/check-outs", json={"engineer": "li"}))
     reminder_id = ok(client.post(f"/jobs/{job_id}/complete", json={}))["reminder_id"]
     clock.advance(timedelta(days=90, minutes=1))
-    eventually(lambda: ok(client.get(f"/reminders/{reminder_id}"))["status"] == "due")
+    eventually(lambda: ok(read_settled(client, runtime, f"/reminders/{reminder_id}"))["status"] == "due")
     replacement = ok(client.post(f"/reminders/{reminder_id}/accept", json={"consumables": ["PP cotton", "carbon"]}),
                      201)
     ok(client.post(f"/jobs/{replacement['job_id']}/dispatch", json={"engineer": "li"}))
@@ -103,7 +106,8 @@ def test_replacing_some_filters_renews_only_their_reminder(client: TestClient, r
     ok(client.post(f"/jobs/{replacement['job_id']}/check-ins", json={"engineer": "li", **NEAR, "accuracy_m": 5}))
     ok(client.post(f"/jobs/{replacement['job_id']}/check-outs", json={"engineer": "li"}))
     ok(client.post(f"/jobs/{replacement['job_id']}/complete", json={"consumables_replaced": ["PP cotton"]}))
-    reminder = ok(client.get(f"/reminders/{reminder_id}"))
+    # Renewed in the replacement job's completion, whose position is the job's.
+    reminder = ok(read_settled(client, runtime, f"/reminders/{reminder_id}"))
     now = clock.now()
     assert reminder["due"] == {"PP cotton": iso(now + timedelta(days=90)), "carbon": iso(now + timedelta(days=30)),
                                "RO membrane": iso(now + timedelta(days=30))}
@@ -149,8 +153,9 @@ def test_a_return_shows_the_reason_it_was_rejected(client: TestClient, runtime: 
     return_id = ok(client.post("/returns", json={"customer_id": ORDER["customer_id"], "order_id": order_id,
                                                  "resolution": "refund", "reason": "tastes of plastic",
                                                  "items": [{"sku": "WP-500", "quantity": 1}]}), 201)["id"]
-    ok(client.post(f"/returns/{return_id}/votes/finance", json={"approve": False, "reason": "bought 40 days ago"},
-                   headers={"Authorization": "Bearer finance-approver-token-0123"}))
-    shown = ok(client.get(f"/returns/{return_id}"))
+    voted = ok(client.post(f"/returns/{return_id}/votes/finance", json={"approve": False,
+                                                                        "reason": "bought 40 days ago"},
+                           headers={"Authorization": "Bearer finance-approver-token-0123"}))
+    shown = ok(client.get(f"/returns/{return_id}", params={"wait_for_position": voted["position"]}))
     assert shown["status"] == "rejected"
     assert shown["rejection"] == {"department": "finance", "reason": "bought 40 days ago"}

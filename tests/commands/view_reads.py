@@ -7,6 +7,7 @@ applied the aggregate's last stored version and then reads: an extra write would
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from commands.bootstrap import Runtime
@@ -17,3 +18,16 @@ def settled(runtime: Runtime, projection: str, aggregate_id: str | UUID, timeout
     """Block until ``projection`` has applied the last event the store holds of the aggregate."""
     version = max(e.originator_version for e in runtime.app.events.get(UUID(str(aggregate_id))))
     runtime.views.wait_for_version(projection, str(aggregate_id), version, 0, timeout)
+
+
+# The view each single-resource route reads (its path's first segment).
+VIEW_OF = {"orders": "order_tracking", "jobs": "engineer_agenda", "returns": "returns_board",
+           "complaints": "complaints_board", "claims": "complaints_board", "follow-ups": "follow_ups",
+           "reminders": "follow_ups", "slas": "sla_board"}
+
+
+def read_settled(client: Any, runtime: Runtime, path: str, **kwargs: Any) -> Any:
+    """GET ``/<resource>/<id>`` once its view holds everything the store has of it."""
+    _, resource, aggregate_id = path.split("/")[:3]
+    settled(runtime, VIEW_OF[resource], aggregate_id)
+    return client.get(path, **kwargs)
