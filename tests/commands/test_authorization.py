@@ -26,6 +26,7 @@ from commands.bootstrap import Runtime
 from engine.domain.clock import ManualClock
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation
+from tests.commands.view_reads import read_settled
 
 PUBLIC = {"/health", "/asyncapi.json", "/track", "/console", "/web/{name}"}
 # Routes that check each command they carry as that command's own route does (tested below).
@@ -136,10 +137,10 @@ def test_engineers_and_customers_read_only_their_own(client: TestClient, runtime
     li, wang = ({"Authorization": f"Bearer {token(n)}"} for n in ("li", "wang"))
     own, other = ({"Authorization": f"Bearer {token(n)}"} for n in ("cust-own", "cust-other"))
 
-    eventually(lambda: client.get(f"/jobs/{done['job_id']}", headers=li).status_code == 200)
-    assert client.get(f"/jobs/{done['job_id']}", headers=wang).status_code == 404
-    assert ok(client.get(f"/jobs/{done['job_id']}", headers=own))["customer_id"] == "cust-own"
-    assert client.get(f"/jobs/{done['job_id']}", headers=other).status_code == 404
+    eventually(lambda: read_settled(client, runtime, f"/jobs/{done['job_id']}", headers=li).status_code == 200)
+    assert read_settled(client, runtime, f"/jobs/{done['job_id']}", headers=wang).status_code == 404
+    assert ok(read_settled(client, runtime, f"/jobs/{done['job_id']}", headers=own))["customer_id"] == "cust-own"
+    assert read_settled(client, runtime, f"/jobs/{done['job_id']}", headers=other).status_code == 404
     eventually(lambda: client.get("/customers/cust-own/timeline", headers=own).status_code == 200)
     assert client.get("/customers/cust-own/timeline", headers=other).status_code == 404
     assert client.get("/customers/cust-own/timeline", headers=li).status_code == 403

@@ -15,6 +15,7 @@ from engine.domain.periods import period_bounds
 from tests.commands.boards_data import long_history, open_claim, open_jobs, request_returns
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation, next_period
+from tests.commands.view_reads import read_settled
 from tests.waiting import views_caught_up
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -132,7 +133,7 @@ def test_a_day_of_agendas_lists_every_engineer_by_appointment(client: TestClient
     assert ok(client.get("/engineers/agendas", params={"day": "2001-01-01"}))["jobs"] == []
 
 
-def test_returns_claims_slas_and_call_backs_list_with_versions(client: TestClient) -> None:
+def test_returns_claims_slas_and_call_backs_list_with_versions(runtime: Runtime, client: TestClient) -> None:
     returns = request_returns(client, 3)
     sales = every_page(client, "/returns", "returns", pending="sales", limit=2,
                        wait_for_position=returns[-1]["position"], wait_timeout=30)
@@ -150,7 +151,7 @@ def test_returns_claims_slas_and_call_backs_list_with_versions(client: TestClien
     assert claim["claim_id"] == opened["claim"]["id"] and claim["version"] == 1 and claims["now"]
     assert ok(client.get("/claims", params={"overdue": True}))["claims"] == []
     # Opening the claim changed the complaint too: the row shows the version an If-Match needs.
-    current = ok(client.get(f"/complaints/{opened['complaint']['id']}"))["version"]
+    current = ok(read_settled(client, runtime, f"/complaints/{opened['complaint']['id']}"))["version"]
     assert current > 1 and eventually(lambda: [c["version"] for c in ok(client.get(
         "/complaints", params={"open_only": True}))["complaints"]] == [current])
 

@@ -17,6 +17,7 @@ from commands.bootstrap import Runtime
 from engine.domain.clock import ManualClock
 from tests.commands.test_field_story import NEAR, SITE, eventually, ok
 from tests.commands.test_rules_over_http import refused
+from tests.commands.view_reads import read_settled
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 FINANCE = {"Authorization": "Bearer fin-token-0123456789ab"}
@@ -74,13 +75,13 @@ def test_a_reopened_claim_pays_the_difference_and_every_figure_agrees(client: Te
     ok(client.post(f"/claims/{claim}/reopen", json={"reason": "second quote for the skirting"}))
     ok(client.post(f"/claims/{claim}/revision", json={"amount": "6000", "reason": "skirting boards too"}))
     ok(client.post(f"/claims/{claim}/accept"))
-    before = ok(client.get(f"/claims/{claim}"))["version"]
+    before = ok(read_settled(client, runtime, f"/claims/{claim}"))["version"]
     problem = refused(client.post(f"/claims/{claim}/payment", json={"amount": "6000", "reference": "T-2"},
                                   headers=FINANCE), 409, "claim-due-after-payments")
     assert "1000.00 is due" in problem["detail"]
-    assert ok(client.get(f"/claims/{claim}"))["version"] == before
+    assert ok(read_settled(client, runtime, f"/claims/{claim}"))["version"] == before
     paid = ok(client.post(f"/claims/{claim}/payment", json={"amount": "1000", "reference": "T-2"}, headers=FINANCE))
-    shown = ok(client.get(f"/claims/{claim}"))
+    shown = ok(read_settled(client, runtime, f"/claims/{claim}"))
     assert (shown["paid"], shown["last_payment"], shown["due"]) == ("6000.00", "1000.00", "0.00")
     assert account(client, "cust-claim", paid["position"])["totals"]["compensation"] == "6000.00"
     board = eventually(lambda: [c for c in ok(client.get("/claims", params={"open_only": False}))["claims"]
@@ -96,14 +97,14 @@ def test_an_engineer_cannot_act_on_anothers_job(client: TestClient, runtime: Run
     job_id = delivered(client, "cust-two")["job_ids"][0]
     taken(client, job_id, li, "li")
     work_done(client, clock, job_id, li, "li")
-    version = ok(client.get(f"/jobs/{job_id}"))["version"]
+    version = ok(read_settled(client, runtime, f"/jobs/{job_id}"))["version"]
     for path, body in ((f"/jobs/{job_id}/cancel-at-door", {"reason": "customer changed their mind"}),
                        (f"/jobs/{job_id}/payments", {"collected": True, "amount": "999", "method": "cash"}),
                        ("/payments", {"customer_id": "cust-two", "amount": "999", "method": "cash", "job_id": job_id,
                                       "on_site": True})):
         refused(client.post(path, json=body, headers=wang), 403, "engineer-holds-job")
-    assert ok(client.get(f"/jobs/{job_id}"))["version"] == version
-    assert ok(client.get(f"/jobs/{job_id}"))["payment"] is None
+    assert ok(read_settled(client, runtime, f"/jobs/{job_id}"))["version"] == version
+    assert ok(read_settled(client, runtime, f"/jobs/{job_id}"))["payment"] is None
 
 
 def test_an_on_site_payment_through_payments_is_the_jobs_payment(client: TestClient, runtime: Runtime,
@@ -115,7 +116,8 @@ def test_an_on_site_payment_through_payments_is_the_jobs_payment(client: TestCli
     done = work_done(client, clock, job_id, li, "li")
     ok(client.post("/payments", json={"customer_id": "cust-four", "amount": "30", "method": "cash", "job_id": job_id,
                                       "on_site": True}, headers=li), 201)
-    assert ok(client.get(f"/jobs/{job_id}"))["payment"] == {"collected": True, "amount": "30.00", "method": "cash"}
+    assert ok(read_settled(client, runtime, f"/jobs/{job_id}"))["payment"] == {"collected": True, "amount": "30.00",
+                                                                              "method": "cash"}
     again = client.post("/payments", json={"customer_id": "cust-four", "amount": "30", "method": "cash",
                                            "job_id": job_id, "on_site": True}, headers=li)
     refused(again, 409, "one-on-site-payment")
@@ -132,10 +134,10 @@ def test_a_complaint_is_not_closed_while_its_compensation_is_unpaid(client: Test
     ok(client.post(f"/complaints/{complaint}/acknowledge"))
     ok(client.post(f"/complaints/{complaint}/investigation", json={"findings": "engineer's ladder"}))
     ok(client.post(f"/complaints/{complaint}/resolve", json={"resolution": "door replaced at our cost"}))
-    version = ok(client.get(f"/complaints/{complaint}"))["version"]
+    version = ok(read_settled(client, runtime, f"/complaints/{complaint}"))["version"]
     problem = refused(client.post(f"/complaints/{complaint}/close"), 409, "complaint-claims-settled")
     assert "300.00 due" in problem["detail"]
-    assert ok(client.get(f"/complaints/{complaint}"))["version"] == version
+    assert ok(read_settled(client, runtime, f"/complaints/{complaint}"))["version"] == version
     ok(client.post(f"/claims/{claim}/payment", json={"amount": "300", "reference": "T-5"}, headers=FINANCE))
     assert ok(client.post(f"/complaints/{complaint}/close"))
 
@@ -172,7 +174,7 @@ def test_a_repair_is_charged_to_whoever_is_liable(client: TestClient, runtime: R
         repair = ok(client.post(f"/jobs/{job_id}/repairs", json={"fee": "80"}), 201)["id"]
         ok(client.post(f"/jobs/{repair}/accept", json={"engineer": "li"}, headers=li))
         done = work_done(client, clock, repair, li, "li", fault_cause=cause)
-        charged[cause] = ok(client.get(f"/jobs/{repair}"))["charged_to"]
+        charged[cause] = ok(read_settled(client, runtime, f"/jobs/{repair}"))["charged_to"]
     assert charged == {"installation_error": "installer", "product_quality": "manufacturer",
                        "customer_misuse": "customer"}
     assert account(client, "cust-eight", done["position"])["totals"]["charge"] == "80.00"

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
 from engine.domain.clock import ManualClock
+from tests.commands.view_reads import read_settled
 
 
 def ok(response: Any, status: int = 200) -> dict[str, Any]:
@@ -73,13 +74,14 @@ def test_the_flooded_floor(client: TestClient, runtime: Runtime, clock: ManualCl
     assert ok(client.get("/claims", params={"open_only": False}))["claims"][0]["first_proposal_at"] is not None
 
 
-def test_a_claim_without_a_proposal_in_48_hours_escalates(client: TestClient, clock: ManualClock) -> None:
+def test_a_claim_without_a_proposal_in_48_hours_escalates(runtime: Runtime, client: TestClient,
+                                                          clock: ManualClock) -> None:
     complaint = ok(client.post("/complaints", json={"customer_id": "cust-late", "category": "service",
                                                     "description": "engineer damaged a cabinet"}), 201)["id"]
     claim_id = ok(client.post(f"/complaints/{complaint}/claims", json={"damage": "kitchen cabinet door"}), 201)["id"]
     clock.advance(timedelta(hours=48, minutes=1))
     deadline = time.monotonic() + 60
-    while not ok(client.get(f"/claims/{claim_id}"))["proposal_overdue"]:
+    while not ok(read_settled(client, runtime, f"/claims/{claim_id}"))["proposal_overdue"]:
         assert time.monotonic() < deadline, "the 48-hour deadline did not fire"
         time.sleep(0.05)
-    assert ok(client.get(f"/claims/{claim_id}"))["escalation_level"] == 1
+    assert ok(read_settled(client, runtime, f"/claims/{claim_id}"))["escalation_level"] == 1
