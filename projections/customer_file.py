@@ -12,7 +12,7 @@ the order events are applied in; every choice is made by store position:
   (under a new key) stay, whichever arrived first.
 - Products are the order's units (``customer_products``) and installation jobs are kept
   apart (``customer_installations``); the file pairs each job with its order's units at
-  read time, jobs in the order they were opened (projections/queries.py).
+  read time, jobs in the order they were opened (``CustomerFileReads`` below).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from contract.names import ERASED
-from projections.phones import DEFAULT_REGION, stored_key
+from projections.phones import DEFAULT_REGION, split_query, stored_key
 from projections.privacy import PersonalDataView
 from streams.sealed import PersonalFields
 from streams.envelope import short_type
-from sqlstore.sqldb import Cursor, Database, dump_json
+from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
 _FILE_COLUMNS = "name, phone, address, updated_at, contact_position, address_position"
 
@@ -164,3 +164,64 @@ class CustomerFile(PersonalDataView):
         elif kind == "SelfInstallationAgreed":
             cur.execute("UPDATE customer_installations SET installed_by = 'customer', installed_at = %s "
                         "WHERE job_id = %s", (at, subject))
+
+
+class CustomerFileReads:
+    """A customer's file (its products paired with their installations), the language they
+    read, and the search by name, phone or address."""
+
+    db: Database
+    phone_region: str
+
+    def customer_file(self, customer_id: str) -> dict[str, Any] | None:
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT customer_id, name, phone, address, language FROM customer_files "
+                              "WHERE customer_id = %s", (customer_id,)).fetchone()
+            if row is None:
+                return None
+            units = cur.execute(
+                "SELECT order_id, sku, description, purchased_at, consumables FROM customer_products "
+                "WHERE customer_id = %s ORDER BY purchased_at, product_key", (customer_id,)).fetchall()
+            jobs = cur.execute(
+                "SELECT job_id, order_id, sku, description, consumables, installed_by, installed_at "
+                "FROM customer_installations WHERE customer_id = %s ORDER BY opened_position",
+                (customer_id,)).fetchall()
+        products = [{"order_id": u[0], "sku": u[1], "description": u[2], "purchased_at": u[3],
+                     "installation_job_id": None, "installed_by": None, "installed_at": None,
+                     "consumables": load_json(u[4])} for u in units]
+        for job_id, order_id, sku, description, consumables, installed_by, installed_at in jobs:
+            # Each installation job takes the first unit of its SKU on its order not yet taken,
+            # in the order the jobs were opened; a job without such a unit is listed alone.
+            unit = next((p for p in products if p["sku"] == sku and p["installation_job_id"] is None
+                         and p["purchased_at"] is not None and order_id in (None, p["order_id"])), None)
+            if unit is None:
+                unit = {"order_id": order_id, "sku": sku, "description": description, "purchased_at": None,
+                        "consumables": load_json(consumables)}
+                products.append(unit)
+            unit.update(installation_job_id=job_id, installed_by=installed_by, installed_at=installed_at)
+        return {**dict(zip(("customer_id", "name", "phone", "address", "language"), row)), "products": products}
+
+    def customer_language(self, customer_id: str | None) -> str | None:
+        """The language recorded for the customer (LanguagePreferred), if any."""
+        if customer_id is None:
+            return None
+        with self.db.read() as cur:
+            row = cur.execute("SELECT language FROM customer_files WHERE customer_id = %s", (customer_id,)).fetchone()
+        return row[0] if row else None
+
+    def search_customers(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Customers whose id, name, phone or address contains every word of ``query``; a phone
+        is found however it is written (projections/phones.py)."""
+        words = split_query(query, self.phone_region)[:8]
+        sql = "SELECT customer_id, name, phone, address FROM customer_files"
+        if words:
+            sql += " WHERE " + " AND ".join("search_text LIKE %s ESCAPE '\\'" for _ in words)
+        with self.db.transaction() as cur:
+            rows = cur.execute(sql + " ORDER BY customer_id LIMIT %s",
+                               [*(f"%{_escape_like(w)}%" for w in words), limit]).fetchall()
+        return [dict(zip(("customer_id", "name", "phone", "address"), r)) for r in rows]
+
+
+def _escape_like(word: str) -> str:
+    """A search word matches itself only: LIKE's wildcards in it are escaped."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -195,8 +195,9 @@ WAITING = ("open", "declined")
 
 
 class FieldReads:
-    """The dispatch board's lists, read from the agenda view: jobs by state (those waiting the
-    longest first), and every engineer's jobs on one day."""
+    """The field views' reads: an engineer's agenda, a job's visits, one job whole, and the
+    dispatch board's lists (jobs by state, those waiting the longest first, and every
+    engineer's jobs on one day)."""
 
     db: Database
     QUEUE = Keyset(("b.updated_at", "b.job_id"))
@@ -218,6 +219,26 @@ class FieldReads:
             where += " AND b.engineer = %s"
             params.append(engineer)
         return self._jobs(self.DAY, where, params, limit, cursor)
+
+    def agenda(self, engineer: str, day: str | None = None) -> list[dict[str, Any]]:
+        keys = ("job_id", "kind", "customer_id", "site_address", "product_sku", "status", "day", "window_start",
+                "window_end", "missed_windows")
+        sql = f"SELECT {', '.join(keys)} FROM agenda_jobs WHERE engineer = %s"
+        params: list[Any] = [engineer]
+        if day:
+            sql += " AND day = %s"
+            params.append(day)
+        with self.db.transaction() as cur:
+            rows = cur.execute(sql + " ORDER BY window_start, job_id", params).fetchall()
+        return [dict(zip(keys, r)) for r in rows]
+
+    def visits(self, job_id: str) -> list[dict[str, Any]]:
+        keys = ("visit_no", "engineer", "checked_in_at", "latitude", "longitude", "accuracy_m", "distance_m",
+                "verified", "checked_out_at", "duration_minutes")
+        with self.db.transaction() as cur:
+            rows = cur.execute(f"SELECT {', '.join(keys)} FROM visits WHERE job_id = %s ORDER BY visit_no",
+                               (job_id,)).fetchall()
+        return [{**dict(zip(keys, r)), "verified": bool(r[7])} for r in rows]
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """The job as GET /jobs/{id} shows it, or None if the view does not hold it."""
