@@ -14,8 +14,6 @@ from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import (CheckInIn, CheckOutIn, CompleteIn, DeclineIn, DispatchIn, EngineerIn, OpenJobIn,
                                   OpenRepairIn, PaymentIn, PositionIn, ReasonIn, RescheduleIn, ResultOut, WindowIn)
-from engine.application.context import Principal
-from engine.domain.jobs import FieldJob
 
 router = APIRouter(route_class=OneHopRoute, prefix="/jobs", tags=["jobs"])
 Out: dict[str, Any] = {"response_model": ResultOut}
@@ -164,14 +162,9 @@ def get_job(job_id: UUID, reader: JobReader, views: ViewsDep, runtime: RuntimeDe
 def visits(job_id: UUID, reader: JobReader, views: ViewsDep, runtime: RuntimeDep, wait_for_position: WaitFor = None,
            wait_timeout: WaitTimeout = 5.0) -> dict:
     """Where, when and how long engineers were on site, and which check-ins verify a visit."""
-    _scope_job(reader, runtime.app, job_id)
     wait_for_view(runtime, "visit_log", wait_for_position, wait_timeout, lambda w: w == job_id, f"job {job_id}")
+    if not reader.has("viewer"):
+        # A customer reads their own jobs; an engineer the jobs dispatched to them (the agenda's row).
+        job = views.job(str(job_id))
+        scope(reader, customer_id=job["customer_id"] if job else None, engineer=job["engineer"] if job else None)
     return {"job_id": str(job_id), "visits": views.visits(str(job_id))}
-
-
-def _scope_job(reader: Principal, app: OrdersDep, job_id: UUID) -> None:
-    """A customer reads their own jobs; an engineer the jobs dispatched to them."""
-    if reader.has("viewer"):
-        return
-    job = app.uow.find(FieldJob, job_id)
-    scope(reader, customer_id=job.customer_id if job else None, engineer=job.engineer if job else None)
