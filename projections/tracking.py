@@ -206,6 +206,12 @@ class TrackingReads:
                 "open_incidents": load_json(order["open_incidents"]), "history": entries,
                 "history_next_before": entries[-1]["version"] if more else None}
 
+    def customer_of_order(self, order_id: str) -> str | None:
+        """The customer whose order it is, if the view holds it (to scope a customer's reads)."""
+        with self.db.read() as cur:
+            row = cur.execute("SELECT customer_id FROM tracking_orders WHERE order_id = %s", (order_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def order(self, order_id: str) -> dict[str, Any] | None:
         """The order as GET /orders/{id} shows it, or None if the view does not hold it."""
         keys = ("order_id", "version", "customer_id", "tier", "items", "delivery_address", "site_location", "status",

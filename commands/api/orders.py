@@ -114,12 +114,13 @@ def get_tracking(order_id: UUID, reader: CustomerReader, views: ViewsDep, runtim
                  wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """Where the delivery stands, and its history newest first: ``history_next_before`` pages
     back (as ``history_before``, a version) to the order's first event."""
-    customer = runtime.app.customer_of(order_id)
-    scope(reader, customer_id=customer)
     wait_for_view(runtime, "order_tracking", wait_for_position, wait_timeout, lambda writer: writer == order_id,
                   f"order {order_id}")
-    tracking = views.tracking(str(order_id), language.language(views.customer_language(customer)),
-                              history_limit=history_limit, history_before=history_before)
+    customer = views.customer_of_order(str(order_id))
+    scope(reader, customer_id=customer)
+    tracking = None if customer is None else views.tracking(
+        str(order_id), language.language(views.customer_language(customer)), history_limit=history_limit,
+        history_before=history_before)
     if tracking is None:
         raise Problem(404, "Not found", f"no tracking for order {order_id} (unknown, or not projected yet)",
                       "not-found")
