@@ -148,7 +148,7 @@ def test_engineers_and_customers_read_only_their_own(client: TestClient, runtime
                                                     "description": "late", "job_id": done["job_id"]}), 201)["id"]
     claim = ok(client.post(f"/complaints/{complaint}/claims", json={"damage": "scratched cabinet"}), 201)["id"]
     for path in (f"/complaints/{complaint}", f"/claims/{claim}"):
-        assert ok(client.get(path, headers=own))["customer_id"] == "cust-own"
+        assert ok(read_settled(client, runtime, path, headers=own))["customer_id"] == "cust-own"
         assert client.get(path, headers=other).status_code == 404
         assert client.get(path, headers=li).status_code == 403
     eventually(lambda: client.get("/engineers/li/ledger", headers=li).status_code == 200)
