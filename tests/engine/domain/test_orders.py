@@ -156,3 +156,34 @@ def test_cancel_after_leaving_the_warehouse_is_refused() -> None:
     order.record_step("left_warehouse", meta=META)
     with pytest.raises(RuleViolation, match="can no longer be cancelled"):
         order.cancel(meta=WHY)
+
+
+def test_the_order_events_say_what_they_leave_the_order_at() -> None:
+    """v2 (issue 16): views copy the status, next steps and resumed step; they derive nothing."""
+    order = dispatched()
+    order.collect_events()
+    order.record_step("in_transit", position={"lat": 30.0, "lng": 120.0}, meta=META)
+    first = order.report_incident(kind="weather", description="storm", meta=META)
+    order.report_incident(kind="vehicle_breakdown", description="flat tyre", meta=META)
+    order.resolve_incident(first, resolution="resolved", meta=WHY)
+    (stepped, reported, _, resolved) = order.collect_events()
+    assert (stepped.status, stepped.next_steps) == ("in_delivery", ["in_transit", "delivered"])
+    assert reported.status == "incident_open"
+    # Another incident is still open: the order stays held, at the step it had reached.
+    assert (resolved.status, resolved.step, resolved.next_steps) == ("incident_open", "in_transit",
+                                                                      ["in_transit", "delivered"])
+    (other,) = order.open_incidents
+    order.resolve_incident(other, resolution="redispatched", meta=WHY)
+    (redispatched,) = order.collect_events()
+    assert (redispatched.status, redispatched.step, redispatched.next_steps) == (
+        "in_delivery", "left_warehouse", ["driver_assigned"])
+    assert (order.status, order.step, list(order.next_steps)) == ("in_delivery", "left_warehouse",
+                                                                  ["driver_assigned"])
+
+
+def test_v1_order_events_upcast_with_the_new_fields_null() -> None:
+    state = {"incident_id": "i1", "resolution": "resolved", "note": None}
+    ServiceOrder.IncidentResolved.upcast_v1_v2(state)  # type: ignore[attr-defined]
+    assert state == {"incident_id": "i1", "resolution": "resolved", "note": None, "status": None, "step": None,
+                     "next_steps": None}
+    assert ServiceOrder.DeliveryStepRecorded.class_version == 2  # type: ignore[attr-defined]
