@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from projections.base import Projection
-from projections.paging import Keyset, board_page, version_join
+from projections.paging import Keyset, board_page, read_row
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
@@ -169,14 +169,14 @@ class ComplaintReads:
     def complaint(self, complaint_id: str) -> dict[str, Any] | None:
         """The complaint as GET /complaints/{id} shows it, or None if the view does not hold it."""
         keys = ("complaint_id", "version", "customer_id", "category", "status", "claim_ids")
-        found = self._one("complaints_board", "complaint_id", complaint_id, keys)
+        found = read_row(self.db, ComplaintsBoard.name, "complaints_board", "complaint_id", complaint_id, keys)
         return None if found is None else {**found, "claim_ids": load_json(found["claim_ids"])}
 
     def claim(self, claim_id: str) -> dict[str, Any] | None:
         """The claim as GET /claims/{id} shows it, or None if the view does not hold it."""
         keys = ("claim_id", "version", "complaint_id", "customer_id", "status", "facts", "liability", "amount",
                 "revision", "escalation_level", "proposal_due_at", "proposal_overdue", "paid_total", "last_payment")
-        found = self._one("claims_board", "claim_id", claim_id, keys)
+        found = read_row(self.db, ComplaintsBoard.name, "claims_board", "claim_id", claim_id, keys)
         if found is None:
             return None
         paid = None if found["last_payment"] is None else found.pop("paid_total")
@@ -186,13 +186,6 @@ class ComplaintReads:
             if found["status"] == "accepted" and found["amount"] is not None else Decimal(0)
         return {**found, "facts": load_json(found["facts"]), "proposal_overdue": bool(found["proposal_overdue"]),
                 "paid": paid, "due": f"{due:.2f}"}
-
-    def _one(self, table: str, id_column: str, row_id: str, keys: tuple[str, ...]) -> dict[str, Any] | None:
-        columns = ", ".join("COALESCE(pv.version, 0)" if k == "version" else f"b.{k}" for k in keys)
-        with self.db.read() as cur:
-            row = cur.execute(f"SELECT {columns} FROM {table} b{version_join(ComplaintsBoard.name, 'b.' + id_column)} "
-                              f"WHERE b.{id_column} = %s", (row_id,)).fetchone()
-        return None if row is None else {**dict(zip(keys, row)), "version": int(row[1])}
 
     def compensation_by_month(self) -> list[dict[str, Any]]:
         with self.db.transaction() as cur:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.paging import Keyset, board_page, version_join
+from projections.paging import Keyset, board_page, read_row
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json, load_json
@@ -245,17 +245,13 @@ class FieldReads:
         keys = ("job_id", "version", "kind", "status", "customer_id", "product", "site_address", "site_location",
                 "fee", "order_id", "related_id", "consumables", "engineer", "declined_by", "job_window",
                 "missed_windows", "visits", "fault_cause", "payment", "charged_to")
-        columns = ", ".join("COALESCE(pv.version, 0)" if k == "version" else f"b.{k}" for k in keys)
-        with self.db.read() as cur:
-            row = cur.execute(f"SELECT {columns} FROM agenda_jobs b{version_join(EngineerAgenda.name, 'b.job_id')} "
-                              "WHERE b.job_id = %s", (job_id,)).fetchone()
-        if row is None:
+        job = read_row(self.db, EngineerAgenda.name, "agenda_jobs", "job_id", job_id, keys)
+        if job is None:
             return None
-        job = dict(zip(keys, row))
         for key in ("product", "site_location", "consumables", "declined_by", "job_window", "visits", "payment"):
             job[key] = None if job[key] is None else load_json(job[key])
         window = job.pop("job_window")
-        return {**job, "version": int(job["version"]), "window": window,
+        return {**job, "window": window,
                 "missed_windows": int(job["missed_windows"]),
                 "charged_to": job["charged_to"] if job["status"] == "completed" else None}
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from projections.base import Projection
-from projections.paging import version_join
+from projections.paging import read_row
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
@@ -103,10 +103,10 @@ class FollowUpReads:
     db: Database
 
     def follow_up(self, follow_up_id: str) -> dict[str, Any] | None:
-        return _one(self.db, "follow_ups", "follow_up_id", follow_up_id, FOLLOW_UP_KEYS)
+        return read_row(self.db, FollowUpBoard.name, "follow_ups", "follow_up_id", follow_up_id, FOLLOW_UP_KEYS)
 
     def reminder(self, reminder_id: str) -> dict[str, Any] | None:
-        found = _one(self.db, "reminders", "reminder_id", reminder_id, REMINDER_KEYS)
+        found = read_row(self.db, FollowUpBoard.name, "reminders", "reminder_id", reminder_id, REMINDER_KEYS)
         if found is None:
             return None
         due = load_json(found["due"])
@@ -117,10 +117,3 @@ class FollowUpReads:
                 "due_consumables": [c for c in load_json(found["consumables"])
                                     if datetime.fromisoformat(due.get(c, found["due_at"])) <= due_at]}
 
-
-def _one(db: Database, table: str, id_column: str, row_id: str, keys: tuple[str, ...]) -> dict[str, Any] | None:
-    columns = ", ".join("COALESCE(pv.version, 0)" if k == "version" else f"b.{k}" for k in keys)
-    with db.read() as cur:
-        row = cur.execute(f"SELECT {columns} FROM {table} b{version_join(FollowUpBoard.name, 'b.' + id_column)} "
-                          f"WHERE b.{id_column} = %s", (row_id,)).fetchone()
-    return None if row is None else {**dict(zip(keys, row)), "version": int(row[1])}

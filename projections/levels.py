@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.domain.calendar import BusinessCalendar
-from projections.paging import MAX_LIMIT, Keyset, board_page, version_join
+from projections.paging import MAX_LIMIT, Keyset, board_page, read_row
 from projections.privacy import PersonalDataView
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json, load_json
@@ -130,15 +130,12 @@ class LevelReads:
         view does not hold it."""
         keys = ("sla_id", "version", "subject_id", "customer_id", "tier", "status", "calendar", "allowed_seconds",
                 "used_seconds", "run_started_at", "warn_at", "due_at", "warned", "breached")
-        columns = ", ".join("COALESCE(pv.version, 0)" if k == "version" else f"b.{k}" for k in keys)
-        with self.db.read() as cur:
-            row = cur.execute(f"SELECT {columns} FROM sla_board b{version_join(SlaBoard.name, 'b.sla_id')} "
-                              "WHERE b.sla_id = %s", (sla_id,)).fetchone()
-        if row is None:
+        found = read_row(self.db, SlaBoard.name, "sla_board", "sla_id", sla_id, keys)
+        if found is None:
             return None
-        item = _at(dict(zip(keys, row)), now)
+        item = _at(found, now)
         item.pop("run_started_at")
-        return {**item, "version": int(item["version"])}
+        return item
 
     def hotline(self) -> dict[str, Any]:
         with self.db.transaction() as cur:

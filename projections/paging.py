@@ -101,3 +101,19 @@ def version_join(projection: str, id_column: str) -> str:
     ``projection`` is always a view's own constant name, never input."""
     return (f" LEFT JOIN projection_versions pv ON pv.projection = '{projection}' "
             f"AND pv.aggregate_id = {id_column}")
+
+
+def read_row(db: Database, projection: str, table: str, id_column: str, row_id: str,
+             keys: Sequence[str]) -> dict[str, Any] | None:
+    """One row of a view's ``table`` by its id, as ``keys`` (``version``: the version the view
+    last applied of it, an int), or None if the view does not hold it: a single resource's read."""
+    columns = ", ".join("COALESCE(pv.version, 0)" if k == "version" else f"b.{k}" for k in keys)
+    with db.read() as cur:
+        row = cur.execute(f"SELECT {columns} FROM {table} b{version_join(projection, 'b.' + id_column)} "
+                          f"WHERE b.{id_column} = %s", (row_id,)).fetchone()
+    if row is None:
+        return None
+    found = dict(zip(keys, row))
+    if "version" in found:
+        found["version"] = int(found["version"])
+    return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.base import Projection
-from projections.paging import Keyset, board_page, version_join
+from projections.paging import Keyset, board_page, read_row
 from streams.envelope import short_type
 from sqlstore.sqldb import Cursor, Database, dump_json, load_json
 
@@ -98,20 +98,16 @@ class ReturnsReads:
         """The request as GET /returns/{id} shows it, or None if the view does not hold it."""
         keys = ("return_id", "version", "customer_id", "order_id", "resolution", "items", "required", "votes",
                 "status", "faulty_parts", "rejection")
+        found = read_row(self.db, ReturnsBoard.name, "returns_board", "return_id", return_id, keys)
+        if found is None:
+            return None
         with self.db.read() as cur:
-            row = cur.execute(
-                f"SELECT {', '.join('COALESCE(pv.version, 0)' if k == 'version' else 'b.' + k for k in keys)} "
-                f"FROM returns_board b{version_join(ReturnsBoard.name, 'b.return_id')} WHERE b.return_id = %s",
-                (return_id,)).fetchone()
-            if row is None:
-                return None
             pending = [p for (p,) in cur.execute("SELECT department FROM returns_pending WHERE return_id = %s",
                                                  (return_id,)).fetchall()]
-        found = dict(zip(keys, row))
         for key in ("items", "required", "votes", "faulty_parts", "rejection"):
             found[key] = None if found[key] is None else load_json(found[key])
         # The departments still to vote, in the order the request required them.
-        return {**found, "version": int(found["version"]), "pending": [d for d in found["required"] if d in pending]}
+        return {**found, "pending": [d for d in found["required"] if d in pending]}
 
     def open_returns(self, department: str | None = None, *, limit: int = 50,
                      cursor: str | None = None) -> dict[str, Any]:
