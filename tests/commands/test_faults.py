@@ -427,8 +427,14 @@ def test_clients_racing_on_one_order_exactly_one_wins_each_version(cluster: Clus
         # the store (409: another command took the version first). Never a 5xx.
         assert statuses.count(200) == 1, (r, statuses)
         assert set(statuses) <= {200, 409, 412}, (r, statuses)
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
-        state = http.get(f"/orders/{order}", params={"wait_for_position": max(won), "wait_timeout": 60}).json()
+    # The order as read from its view (GET /orders/{id} loads no aggregate): the relay and the
+    # tracking view run from here on, and the read waits for the last winning write.
+    cluster.start("relay")
+    cluster.start("projections")
+    with httpx.Client(base_url=base, headers=headers, timeout=90) as http:
+        # A 503 (Retry-After) while the fresh processes start up is asked again.
+        state = wait_for(lambda: (r := http.get(f"/orders/{order}", params={"wait_for_position": max(won)})
+                                  ).status_code != 503 and r.json(), 120, "the tracking view did not catch up")
     assert state["version"] == 4 + rounds
     runtime = build_runtime(cluster.settings)
     try:
