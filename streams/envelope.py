@@ -18,7 +18,7 @@ CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 _EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:serviceorder:event")
 _NAMESPACE_BYTES = _EVENT_ID_NAMESPACE.bytes
 # Library bookkeeping and our metadata travel as envelope attributes, not in data.
-_NOT_DATA = {"originator_id", "originator_version", "timestamp", "originator_topic", "meta"}
+NOT_DATA = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "meta"})
 _META_EXTENSIONS = {
     "actor": "actor",
     "request_id": "requestid",
@@ -67,25 +67,50 @@ def build(
     position: int,
     source_prefix: str,
 ) -> dict[str, Any]:
-    data = {k: _plain(v) for k, v in vars(event).items() if k not in _NOT_DATA}
+    """The envelope of a domain event (its personal fields as they are in it)."""
+    return assemble(aggregate_id=event.originator_id, version=event.originator_version,
+                    time=event.timestamp.isoformat(), meta=getattr(event, "meta", None),
+                    data={k: _plain(v) for k, v in vars(event).items() if k not in NOT_DATA},
+                    event_type=event_type, category=category, aggregate_type=aggregate_type,
+                    class_version=getattr(type(event), "class_version", 1), position=position,
+                    source_prefix=source_prefix)
+
+
+def assemble(
+    *,
+    aggregate_id: Any,
+    version: int,
+    time: str,
+    meta: dict[str, Any] | None,
+    data: dict[str, Any],
+    event_type: str,
+    category: str,
+    aggregate_type: str,
+    class_version: int,
+    position: int,
+    source_prefix: str,
+) -> dict[str, Any]:
+    """The envelope from its parts, ``data`` already plain (streams/stored_envelopes.py
+    builds them from the stored bytes)."""
     envelope: dict[str, Any] = {
         "specversion": SPECVERSION,
-        "id": event_id(event.originator_id, event.originator_version),
+        "id": event_id(aggregate_id, version),
         "source": f"{source_prefix}/{category}",
         "type": f"serviceorder.{category}.{event_type}",
-        "subject": str(event.originator_id),
-        "time": event.timestamp.isoformat(),
+        "subject": str(aggregate_id),
+        "time": time,
         "datacontenttype": "application/json",
         "aggregatetype": aggregate_type,
-        "aggregateversion": event.originator_version,
+        "aggregateversion": version,
         "position": position,
         # The schema of ``data``, versioned with the event class (docs/events.md, Compatibility).
-        "dataschema": schema_uri(category, event_type, getattr(type(event), "class_version", 1)),
+        "dataschema": schema_uri(category, event_type, class_version),
     }
-    for key, attribute in _META_EXTENSIONS.items():
-        value = (getattr(event, "meta", None) or {}).get(key)
-        if value:
-            envelope[attribute] = value
+    if meta:
+        for key, attribute in _META_EXTENSIONS.items():
+            value = meta.get(key)
+            if value:
+                envelope[attribute] = value
     envelope["data"] = data
     return envelope
 
@@ -115,6 +140,14 @@ def decode(raw: bytes) -> dict[str, Any]:
     if envelope["specversion"] != SPECVERSION:
         raise MalformedEnvelope(f"unsupported specversion {envelope['specversion']!r}")
     return envelope
+
+
+def id_of(raw: bytes) -> str | None:
+    """The id of an envelope, or None if ``raw`` is not one."""
+    try:
+        return str(decode(raw)["id"])
+    except MalformedEnvelope:
+        return None
 
 
 def short_type(envelope: dict[str, Any]) -> str:

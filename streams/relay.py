@@ -23,36 +23,18 @@ from eventsourcing.persistence import Notification
 from kafka.errors import KafkaTimeoutError
 
 from contract.names import CATEGORIES
-from engine.store.topics import category_of, event_type_name, stored_topics
+from engine.store.topics import stored_topics
 from streams import envelope
 from streams.checkpoint import REPUBLISHING, Published, RelayState
 from streams.kafka import KafkaConfig, close_producer, records_at
-from streams.lease import Lease, lease_for
+from streams.lease import Lease, LeaseHeld, lease_for
+from streams.stored_envelopes import EnvelopeMaker
+from streams.stored_envelopes import careful_envelope as envelope_of
 from sqlstore.sqldb import Doorbell
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["REPUBLISHING", "Published", "Relay", "RelayState", "envelope_of", "event_topics"]
-
-
-def _envelope_id(raw: bytes) -> str | None:
-    try:
-        return str(envelope.decode(raw)["id"])
-    except envelope.MalformedEnvelope:
-        return None
-
-
-def envelope_of(app: Any, n: Notification, source_prefix: str) -> tuple[str, dict[str, Any]] | None:
-    """The category and CloudEvents envelope of a stored event, or None if it is internal.
-
-    Personal fields stay sealed, as stored, under their customer's key (streams/sealed.py):
-    destroying the key erases them on the topics and in every copy downstream too."""
-    category = category_of(n.topic)
-    if category is None:
-        return None
-    return category, envelope.build(event=app.mapper.to_sealed_domain_event(n), event_type=event_type_name(n.topic),
-                                    category=category, aggregate_type=CATEGORIES[category],
-                                    position=n.id, source_prefix=source_prefix)
+__all__ = ["REPUBLISHING", "Published", "Relay", "RelayState", "envelope_of"]
 
 
 # The longest pause between two attempts after a failure (seconds).
@@ -75,11 +57,14 @@ class Relay:
         lease: Lease | None = None,
         standby_interval: float = 1.0,
         send_timeout: float = 5.0,
+        fast_envelopes: bool = True,
     ) -> None:
         self.app = app
         self.kafka = kafka
         self.state = state
         self.source_prefix = source_prefix
+        # Envelopes from the stored bytes where that gives the same message (streams/stored_envelopes.py).
+        self.envelopes = EnvelopeMaker(app, source_prefix, fast=fast_envelopes)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         # With a doorbell, the shortest time between two batches: under load the rings come
@@ -96,6 +81,7 @@ class Relay:
         self._stopping = threading.Event()
         self._producer: Any = None
         self._last_verify = 0.0
+        self._held: Lease | None = None
 
     @property
     def producer(self) -> Any:
@@ -113,13 +99,25 @@ class Relay:
         if self._producer is not None:
             producer, self._producer = self._producer, None
             close_producer(producer, timeout)
+        if self._held is not None:
+            self._held, lease = None, self._held
+            lease.release()
+
+    def take_lease(self) -> None:
+        """Hold the relays' lease until ``close``, for work outside ``run`` (``republish``,
+        a catch-up), so it never races a running relay; LeaseHeld while another holds it."""
+        lease = self.lease or lease_for(self.state.db, self.state.name)
+        if not lease.try_acquire():
+            raise LeaseHeld(f"a relay is running ({self.state.name}): stop it first, or let it republish "
+                            "what it finds behind the store")
+        self._held = lease
 
     # One batch ---------------------------------------------------------------------------
 
     def _send(self, notifications: list[Notification]) -> list[Published]:
         futures = []
         for sent, n in enumerate(notifications, 1):
-            found = envelope_of(self.app, n, self.source_prefix)
+            found = self.envelopes(n)
             if found is None:
                 continue
             category, env = found
@@ -191,7 +189,7 @@ class Relay:
         to_read = {tp: offset for tp, (offset, _) in checkpoints.items() if tp.topic not in behind}
         for tp, record in records_at(self.kafka, to_read).items():
             offset, event_id = checkpoints[tp]
-            if record is None or _envelope_id(record.value) != event_id:
+            if record is None or envelope.id_of(record.value) != event_id:
                 log.warning("topic_behind_store", topic=tp.topic, partition=tp.partition, offset=offset,
                             expected_event_id=event_id)
                 behind.add(tp.topic)
