@@ -100,8 +100,8 @@ class Relay:
             producer, self._producer = self._producer, None
             close_producer(producer, timeout)
         if self._held is not None:
-            self._held, lease = None, self._held
-            lease.release()
+            self._held.release()
+            self._held = None
 
     def take_lease(self) -> None:
         """Hold the relays' lease until ``close``, for work outside ``run`` (``republish``,
