@@ -11,6 +11,10 @@ were written replay their first result (the idempotency record was saved in the 
 own transaction), the rest run now, so every command is written once. Results are therefore
 at least once; dedupe them by ``id``.
 
+Messages bypass the HTTP stack's input guard, so ``parse`` applies its checks here (the
+guard's own code, commands/api/input_guard.py): no control character (tab and line breaks
+only in free-text fields), no duplicate key at any depth.
+
 Several intake processes share the partitions as one consumer group. Messages that are not
 commands (not JSON, duplicate keys, no id, unknown fields...) go to the dead-letter topic
 with the reason, unchanged. A poll whose commands met an unavailable store is not committed
@@ -32,7 +36,9 @@ from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from commands.api.app import create_app
+from commands.api import schemas
 from commands.api.batch import BatchCommandIn, BatchExecutor, Outcome
+from commands.api.input_guard import Refused, checked_json
 from commands.bootstrap import Runtime
 from engine.application.context import Principal
 from streams import intake_topics as topics
@@ -55,23 +61,18 @@ class Received:
     command: BatchCommandIn
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise BadMessage(f"duplicate key {key!r}")
-        seen[key] = value
-    return seen
-
-
-def parse(value: bytes | None, max_bytes: int) -> BatchCommandIn:
-    """The command a message carries, its id as the idempotency key; BadMessage otherwise."""
+def parse(value: bytes | None, max_bytes: int, free_text: frozenset[str] | None = None) -> BatchCommandIn:
+    """The command a message carries, its id as the idempotency key; BadMessage otherwise.
+    ``free_text``: the fields that may hold tabs and line breaks (by default the API's)."""
     if value is None:
         raise BadMessage("empty message")
     if len(value) > max_bytes:
         raise BadMessage(f"message of {len(value)} bytes exceeds {max_bytes}")
     try:
-        document = json.loads(value.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        value.decode("utf-8")
+        document = checked_json(value, schemas.free_text_fields() if free_text is None else free_text, "message")
+    except Refused as refused:
+        raise BadMessage(f"{refused.slug}: {refused.detail}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadMessage(f"not JSON: {exc}") from None
     if not isinstance(document, dict):
@@ -98,6 +99,7 @@ class Intake:
         self.fetch_wait_ms = fetch_wait_ms
         self.group_id = group_id or self.kafka.topic("intake")
         self.max_bytes = runtime.settings.max_request_bytes
+        self.free_text = schemas.free_text_fields()
         self.executor = BatchExecutor(create_app(runtime))
         self.loop = asyncio.new_event_loop()
         self.consumer: KafkaConsumer | None = None
@@ -143,7 +145,7 @@ class Intake:
         received, dead = [], []
         for record in records:
             try:
-                received.append(Received(record, parse(record.value, self.max_bytes)))
+                received.append(Received(record, parse(record.value, self.max_bytes, self.free_text)))
             except BadMessage as exc:
                 dead.append((record, str(exc)))
         outcomes = self.loop.run_until_complete(self.executor.run_alone(

@@ -12,6 +12,7 @@
 
 A JSON body is read whole here (the size limit, outside this, bounds it), checked, and
 handed on unchanged; anything that is not JSON is left to the route's own validation.
+Commands from Kafka (commands/intake.py) are checked by the same code (``checked_json``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,38 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         raise Refused(400, "Duplicate key", f"the key {duplicate!r} appears twice in one JSON object",
                       "duplicate-key", f"body.{duplicate}")
     return found
+
+
+def checked_json(body: bytes, free_text: frozenset[str], location: str = "body") -> Any:
+    """The JSON document in ``body``, checked: Refused for a duplicate key at any depth or a
+    control character (tab and line breaks only in ``free_text`` fields); ValueError when
+    it is not JSON."""
+    try:
+        text = body.decode("utf-8")  # strict: no encoded surrogates
+    except UnicodeDecodeError:
+        text = None
+    document = json.loads(body if text is None else text, object_pairs_hook=_no_duplicates)
+    # A raw control character is not valid JSON, so valid UTF-8 without an escape
+    # sequence holds none: most bodies skip the walk.
+    if text is None or "\\" in text:
+        _check_value(document, location, False, free_text)
+    return document
+
+
+def _check_value(value: Any, location: str, free: bool, free_text: frozenset[str]) -> None:
+    if type(value) is str:
+        found = (_FREE_TEXT_CONTROL if free else _ANY_CONTROL).search(value)
+        if found:
+            raise _control(location, found.group())
+    elif type(value) is dict:
+        for key, item in value.items():
+            found = _ANY_CONTROL.search(key)
+            if found:
+                raise _control(f"{location} (a key)", found.group())
+            _check_value(item, f"{location}.{key}", key in free_text, free_text)
+    elif type(value) is list:
+        for n, item in enumerate(value):
+            _check_value(item, f"{location}.{n}", free, free_text)
 
 
 class InputGuard:
@@ -118,32 +151,9 @@ class InputGuard:
         if not body:
             return
         try:
-            text = body.decode("utf-8")  # strict: no encoded surrogates
-        except UnicodeDecodeError:
-            text = None
-        try:
-            document = json.loads(body if text is None else text, object_pairs_hook=_no_duplicates)
+            checked_json(body, self.free_text)
         except (ValueError, UnicodeDecodeError):
             return  # not JSON: the route answers 422 with the parser's own words
-        # A raw control character is not valid JSON, so valid UTF-8 without an escape
-        # sequence holds none: most bodies skip the walk.
-        if text is None or "\\" in text:
-            self._check_value(document, "body", False)
-
-    def _check_value(self, value: Any, location: str, free: bool) -> None:
-        if type(value) is str:
-            found = (_FREE_TEXT_CONTROL if free else _ANY_CONTROL).search(value)
-            if found:
-                raise _control(location, found.group())
-        elif type(value) is dict:
-            for key, item in value.items():
-                found = _ANY_CONTROL.search(key)
-                if found:
-                    raise _control(f"{location} (a key)", found.group())
-                self._check_value(item, f"{location}.{key}", key in self.free_text)
-        elif type(value) is list:
-            for n, item in enumerate(value):
-                self._check_value(item, f"{location}.{n}", free)
 
 
 def _is_json(content_type: bytes) -> bool:

@@ -84,6 +84,7 @@ def test_commands_from_kafka_are_stored_published_and_projected(intake: Intake, 
         (order_id, b'{"id": "m-7", "id": "m-8", "path": "/orders"}'),
         (order_id, json.dumps({"path": path, "body": {}}).encode()),
         (order_id, command("m-9", path, {"step": "stock_prepared"}, sender="x")),
+        (order_id, command("m-10", path, {"step": "in_transit", "driver": "Wang\u0000"})),
     ])
     answers = results(runtime, expect=6)
     assert {k: v["status"] for k, v in answers.items()} == {"m-1": 200, "m-2": 200, "m-3": 409, "m-4": 200,
@@ -101,12 +102,13 @@ def test_commands_from_kafka_are_stored_published_and_projected(intake: Intake, 
     assert mine[-1]["actor"] == "carrier-7"
     eventually(lambda: (runtime.views.tracking(order_id) or {}).get("version") == 5)
 
-    dead = consume_all(runtime.kafka.bootstrap_servers, runtime.kafka.topic(topics.DEAD_LETTERS), expect=4)
+    dead = consume_all(runtime.kafka.bootstrap_servers, runtime.kafka.topic(topics.DEAD_LETTERS), expect=5)
     reasons = {r.value: dict(r.headers)[topics.REASON_HEADER].decode() for r in dead}
     assert reasons[b"not json"].startswith("not JSON")
-    assert "duplicate key 'id'" in reasons[b'{"id": "m-7", "id": "m-8", "path": "/orders"}']
+    assert "the key 'id' appears twice" in reasons[b'{"id": "m-7", "id": "m-8", "path": "/orders"}']
     assert any("'id' must be" in reason for reason in reasons.values())
     assert any("sender" in reason for reason in reasons.values())
+    assert any(reason.startswith("control-character: message.body.driver") for reason in reasons.values())
     assert all(dict(r.headers)["source-topic"] == runtime.kafka.topic(topics.COMMANDS).encode() for r in dead)
 
 
@@ -142,12 +144,31 @@ def test_the_intake_principal_needs_the_roles_each_command_needs(runtime: Runtim
 
 def test_messages_that_are_not_commands_are_refused_with_a_reason() -> None:
     for value, reason in ((None, "empty"), (b"\xff", "not JSON"), (b"[1]", "object"), (b'{"path": "/orders"}', "'id'"),
-                          (b'{"id": "a\\u0000", "path": "/orders"}', "'id'"),
+                          (b'{"id": "a\\u0000", "path": "/orders"}', "message.id"),
                           (b'{"id": "a", "path": "/orders", "idempotency_key": "b"}', "idempotency_key"),
                           (b'{"id": "a", "path": "orders"}', "path"), (b"{" + b" " * 2000 + b"}", "exceeds")):
         with pytest.raises(BadMessage, match=reason):
             parse(value, 1_024)
     assert parse(b'{"id": "k", "path": "/orders", "body": {}}', 1_024).idempotency_key == "k"
+
+
+def test_intake_messages_get_the_http_input_guards_checks() -> None:
+    """What commands/api/input_guard.py refuses over HTTP never reaches the engine by Kafka."""
+    def message(body: str) -> bytes:
+        return ('{"id": "m", "path": "/orders/x/incidents", "body": ' + body + "}").encode()
+
+    for body, reason in (('{"kind": "late\\u0000"}', "control-character: message.body.kind: the character U+0000"),
+                         ('{"kind": "a\\u001b"}', "U+001B"),
+                         ('{"kind": "a\\tb"}', "U+0009"),  # a tab outside free text
+                         ('{"kind": "a", "description": "a\\u0007"}', "message.body.description"),
+                         ('{"note\\u0000": "a"}', "(a key)"),
+                         ('{"kind": "a", "x": [{"y": 1, "y": 2}]}', "duplicate-key: the key 'y' appears twice")):
+        with pytest.raises(BadMessage) as refused:
+            parse(message(body), 1_024)
+        assert reason in str(refused.value)
+    # Tab and line breaks are free text's, as over HTTP.
+    command = parse(message('{"kind": "a", "description": "line 1\\n\\tline 2\\r\\n"}'), 1_024)
+    assert command.body == {"kind": "a", "description": "line 1\n\tline 2\r\n"}
 
 
 def test_the_intake_topics_are_in_the_asyncapi_document() -> None:
