@@ -30,10 +30,6 @@ import psycopg2
 from sqlstore.sqldb import Database, alive
 
 
-class LeaseHeld(RuntimeError):
-    """Another process holds the lease."""
-
-
 class Lease(Protocol):
     def try_acquire(self) -> bool:
         """Take the lease if it is free (or already ours); never waits."""

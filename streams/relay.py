@@ -27,7 +27,7 @@ from engine.store.topics import stored_topics
 from streams import envelope
 from streams.checkpoint import REPUBLISHING, Published, RelayState
 from streams.kafka import KafkaConfig, close_producer, records_at
-from streams.lease import Lease, LeaseHeld, lease_for
+from streams.lease import Lease, lease_for
 from streams.stored_envelopes import EnvelopeMaker
 from streams.stored_envelopes import careful_envelope as envelope_of
 from sqlstore.sqldb import Doorbell
@@ -103,14 +103,14 @@ class Relay:
             self._held.release()
             self._held = None
 
-    def take_lease(self) -> None:
-        """Hold the relays' lease until ``close``, for work outside ``run`` (``republish``,
-        a catch-up), so it never races a running relay; LeaseHeld while another holds it."""
+    def take_lease(self) -> bool:
+        """Hold the relays' lease until ``close``, for work outside ``run`` (``republish``),
+        so it never races a running relay; False while another relay holds it."""
         lease = self.lease or lease_for(self.state.db, self.state.name)
         if not lease.try_acquire():
-            raise LeaseHeld(f"a relay is running ({self.state.name}): stop it first, or let it republish "
-                            "what it finds behind the store")
+            return False
         self._held = lease
+        return True
 
     # One batch ---------------------------------------------------------------------------
 
