@@ -1,6 +1,6 @@
 """Audit of a long claim: loading, verifying and replaying a claim with 10,000 events.
 
-    .venv/bin/python -m benchmarks.audit [--events 10000] [--backend sqlite|postgres|both]
+    .venv/bin/python -m benchmarks.audit [--events 10000] [--backend sqlite|postgres|both] [--quick]
 
 Prints the CPU that signing adds per event written and verified, then, for each backend, the time to read the raw stored events (the library's floor),
 to load the history with every link verified, to verify the chain alone, to rebuild the
@@ -130,7 +130,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="a small run that checks the benchmark works")
     args = parser.parse_args()
+    if args.quick:
+        args.events = 500
     sealing(Signer.generate())
     for backend in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
         run(backend, args.events)

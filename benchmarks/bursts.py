@@ -1,6 +1,6 @@
 """Bursts: batch commands over HTTP and Kafka command intake, beside their baselines.
 
-    .venv/bin/python -m benchmarks.bursts [--seconds 8] [--batch 200] [--clients 4] [--intake 20000]
+    .venv/bin/python -m benchmarks.bursts [--seconds 8] [--batch 200] [--clients 4] [--intake 20000] [--quick]
 
 Prints, in one run on one machine (PostgreSQL, the bundled broker):
 1. baseline: our application in-process, single commands, group commit on, 32 threads
@@ -160,7 +160,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="API processes")
     parser.add_argument("--intake", type=int, default=20_000, help="commands for the Kafka intake")
     parser.add_argument("--intake-batch", type=int, default=500, help="SERVICEORDER_INTAKE_BATCH_SIZE")
+    parser.add_argument("--quick", action="store_true", help="a small run that checks the benchmark works")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.intake = 2.0, 1_000
     from commands import logs
 
     logs.configure("console", "WARNING")
@@ -191,7 +194,7 @@ def main() -> None:
                       f"{rate / base:.2f}x baseline (target 3x, >= 5,000/s), {rate / single.rate:.2f}x single "
                       f"HTTP; RSS of each API process: "
                       + ", ".join(f"{rss / 1024:.0f} MiB" for rss in api_rss(api.pid)))
-                orders = seed_orders(port, 2_000)
+                orders = seed_orders(port, 200 if args.quick else 2_000)
             finally:
                 api.send_signal(signal.SIGTERM)
                 api.wait(30)

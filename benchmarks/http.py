@@ -1,6 +1,6 @@
 """Commands over HTTP against PostgreSQL, beside the library's own per-save ceiling.
 
-    .venv/bin/python -m benchmarks.http [--seconds 8] [--concurrency 1,8,32,64] [--workers 2]
+    .venv/bin/python -m benchmarks.http [--seconds 8] [--concurrency 1,8,32,64] [--workers 2] [--quick]
 
 Prints, in one run on one machine:
 1. the baseline: a plain eventsourcing ``Application`` saving the same orders and delivery
@@ -264,7 +264,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--concurrency", default="1,8,32,64")
     parser.add_argument("--workers", type=int, default=2, help="API processes")
+    parser.add_argument("--quick", action="store_true", help="a small run that checks the benchmark works")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.concurrency = 2.0, "8,32"
     from commands import logs
 
     logs.configure("console", "WARNING")

@@ -1,6 +1,6 @@
 """Throughput of the spine, stage by stage, on the embedded default and on PostgreSQL.
 
-    .venv/bin/python -m benchmarks.spine [--orders 2000] [--backend sqlite|postgres|both]
+    .venv/bin/python -m benchmarks.spine [--orders 2000] [--backend sqlite|postgres|both] [--quick]
 
 Prints commands/s through the application service, events/s through the relay to Kafka,
 and events/s through each projection, plus the ratio of each stage to the write rate
@@ -102,7 +102,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="a small run that checks the benchmark works")
     args = parser.parse_args()
+    if args.quick:
+        args.orders = 200
     logs.configure("console", "WARNING")
     with BrokerProcess() as broker:
         for backend in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):

@@ -1,6 +1,6 @@
 """The event store's side of a command, ours beside the library's own, in one run.
 
-    .venv/bin/python -m benchmarks.store [--seconds 6] [--threads 32]
+    .venv/bin/python -m benchmarks.store [--seconds 6] [--threads 32] [--quick]
 
 Prints (PostgreSQL):
 1. transcoding one stored event and one order snapshot: the library's ``JSONTranscoder``
@@ -113,7 +113,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="a small run that checks the benchmark works")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = 1.0
     from commands import logs
 
     logs.configure("console", "WARNING")
