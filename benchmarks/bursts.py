@@ -31,7 +31,8 @@ from contextlib import ExitStack
 from typing import Callable, Iterator
 
 from benchmarks import postgres_schema
-from benchmarks.http import TOKEN, api_rss, application_rate, delivery_script, start_api, whoami_script
+from benchmarks.harness import TOKEN, api_rss, start_api
+from benchmarks.http import application_rate, delivery_script, whoami_script
 from benchmarks.load import Request, Response, run
 from streams.broker import BrokerProcess, free_port
 

@@ -28,7 +28,8 @@ import time
 
 from benchmarks import postgres_schema
 from benchmarks.bursts import seed_orders
-from benchmarks.http import TOKEN, LagSampler, _lag_line, delivery_script, start_api
+from benchmarks.harness import TOKEN, LagSampler, lag_line, start_api
+from benchmarks.http import delivery_script
 from benchmarks.load import percentile, run
 from streams.broker import BrokerProcess, free_port
 
@@ -156,7 +157,7 @@ def main() -> None:
                              first=10_000)
                 sampler.drain(30)
             service_max = result.rate
-            print(_lag_line("full service, closed loop, 32 clients, intake idle", result, sampler)
+            print(lag_line("full service, closed loop, 32 clients, intake idle", result, sampler)
                   + f" -> the service's maximum: {service_max:,.0f} commands/s")
             half = service_max / 2
             with TimedLagSampler(url, schema) as sampler:
@@ -164,7 +165,7 @@ def main() -> None:
                              args.seconds * 2, first=20_000, rate=half)
                 sampler.drain(30)
             base = list(sampler.lags)
-            print(_lag_line(f"baseline: HTTP at 1/2 the maximum ({half:,.0f} commands/s offered), intake idle",
+            print(lag_line(f"baseline: HTTP at 1/2 the maximum ({half:,.0f} commands/s offered), intake idle",
                             result, sampler))
             with TimedLagSampler(url, schema) as http, TimedLagSampler(url, schema) as by_kafka:
                 with IntakeLoad(broker.bootstrap_servers, orders, half / 2, by_kafka) as load:
