@@ -35,8 +35,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from commands.api.app import create_app
 from commands.api import schemas
+from commands.api.app import create_app
 from commands.api.batch import BatchCommandIn, BatchExecutor, Outcome
 from commands.api.input_guard import Refused, checked_json
 from commands.bootstrap import Runtime
@@ -69,7 +69,7 @@ def parse(value: bytes | None, max_bytes: int, free_text: frozenset[str] | None 
     if len(value) > max_bytes:
         raise BadMessage(f"message of {len(value)} bytes exceeds {max_bytes}")
     try:
-        value.decode("utf-8")
+        value.decode("utf-8")  # only UTF-8: json.loads would also read UTF-16 and UTF-32 bytes
         document = checked_json(value, schemas.free_text_fields() if free_text is None else free_text, "message")
     except Refused as refused:
         raise BadMessage(f"{refused.slug}: {refused.detail}") from None
