@@ -16,7 +16,9 @@ from eventsourcing.utils import get_topic, resolve_topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from commands.bootstrap import Runtime
 from contract.names import PERSONAL_EVENT_FIELDS
+from engine.application.context import CommandContext
 from engine.application.app import ServiceOrderApp
 from engine.application.config import EngineConfig
 from engine.domain.catalogue import PUBLIC_STREAMS
@@ -27,6 +29,7 @@ from sqlstore.sqldb import Database
 from streams import envelope
 from streams.asyncapi import data_fields, event_classes
 from streams.stored_envelopes import EnvelopeMaker, NotPlain, careful_envelope, fast_envelope, stored_as_plain_json
+from tests.kafka_helpers import consume_all
 
 FIXTURES = sorted((Path(__file__).parent / "event_fixtures").glob("*/*.json"))
 CURRENT = [(aggregate, cls) for aggregate in PUBLIC_STREAMS.values() for cls in event_classes(aggregate)]
@@ -162,3 +165,20 @@ def test_tagged_values_the_fast_way_does_not_know_take_the_careful_way() -> None
                          topic=get_topic(getattr(ServiceOrder, "DeliveryStepRecorded")), state=json.dumps(state).encode())
     with pytest.raises(NotPlain):
         fast_envelope(notification(stored, 5, signed=False), "/so")
+
+
+def test_the_relay_publishes_fast_envelopes_equal_to_the_careful_ones(runtime: Runtime) -> None:
+    ctx = CommandContext.new()
+    for n in range(3):
+        order = runtime.app.place_order(ctx, customer_id=f"c{n}", items=[{"sku": "A", "quantity": 1}], tier="vip",
+                                        delivery_address="1 Lake Road").aggregate_id
+        runtime.app.record_delivery_step(ctx, order, "stock_prepared")
+        runtime.app.record_delivery_step(ctx, order, "left_warehouse", driver="d-1")
+    relay = runtime.relay()
+    relay.catch_up()
+    relay.close()
+    assert (relay.envelopes.fast_count, relay.envelopes.careful_count) == (6, 3)  # OrderPlaced: personal fields
+    published = consume_all(runtime.kafka.bootstrap_servers, runtime.kafka.topic("orders"), expect=9)
+    expected = [message(careful_envelope(runtime.app, n, runtime.settings.event_source), n)
+                for n in runtime.app.recorder.select_notifications(start=1, limit=100)]
+    assert sorted((r.key, r.value) for r in published) == sorted((m[1], m[2]) for m in expected if m is not None)
