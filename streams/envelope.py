@@ -92,12 +92,13 @@ def assemble(
 ) -> dict[str, Any]:
     """The envelope from its parts, ``data`` already plain (streams/stored_envelopes.py
     builds them from the stored bytes)."""
+    subject = str(aggregate_id)
     envelope: dict[str, Any] = {
         "specversion": SPECVERSION,
-        "id": event_id(aggregate_id, version),
+        "id": event_id(subject, version),
         "source": f"{source_prefix}/{category}",
         "type": f"serviceorder.{category}.{event_type}",
-        "subject": str(aggregate_id),
+        "subject": subject,
         "time": time,
         "datacontenttype": "application/json",
         "aggregatetype": aggregate_type,
