@@ -117,17 +117,17 @@ class Relay:
     def _send(self, notifications: list[Notification]) -> list[Published]:
         futures = []
         for sent, n in enumerate(notifications, 1):
-            found = self.envelopes(n)
+            found = self.envelopes.message(n)
             if found is None:
                 continue
-            category, env = found
+            category, event_id, value = found
             future = self.producer.send(
                 self.kafka.topic(category),
                 key=str(n.originator_id).encode(),
-                value=envelope.encode(env),
+                value=value,
                 headers=[("content-type", envelope.CONTENT_TYPE.encode())],
             )
-            futures.append((future, env["id"]))
+            futures.append((future, event_id))
             if self.after_send:
                 self.after_send(sent)
         self._flush()

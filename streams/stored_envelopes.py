@@ -8,8 +8,10 @@ current version (no upcaster runs), with no personal field (nothing sealed to ke
 stored). For those, ``fast_envelope`` parses the payload with orjson and converts the
 library's three tagged values (``uuid_hex``, ``decimal_str``, ``datetime_iso``) straight to
 the strings the careful way ends with. Anything else, or anything the fast way does not
-recognise, takes the careful way. tests/streams/test_stored_envelopes.py checks, for every
-public event type and version, that both give the same message.
+recognise, takes the careful way. The fast way's envelope is encoded by orjson, which
+writes the same bytes as the standard library for the values it lets through.
+tests/streams/test_stored_envelopes.py checks, for every public event type and version and
+for arbitrary values, that both ways give the same message bytes.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from streams import envelope
 _PLAIN_TAGS = frozenset({"uuid_hex", "decimal_str", "datetime_iso"})
 _SEALED_MARK = f'"{SEALED}"'.encode()
 _NOT_DATA = envelope.NOT_DATA | {"class_version"}
-# orjson reads an integer beyond 64 bits as a float (found by the property test): a float
-# that large may have been one, and the careful way decides.
-_LARGEST_PLAIN_FLOAT = 2.0**63
+# Where orjson writes a float as the standard library does (``repr``); outside it, Python
+# writes ``1e-05`` where orjson writes ``0.00001``. Also, orjson reads an integer beyond 64
+# bits as a float (both found by the property test): such values go the careful way.
+_FLOATS_ALIKE = (1e-4, 1e16)
 
 
 class NotPlain(Exception):
@@ -84,8 +87,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if kind is list:
         return [_plain(v) for v in value]
-    if kind is float and not -_LARGEST_PLAIN_FLOAT < value < _LARGEST_PLAIN_FLOAT:
-        raise NotPlain("a number beyond 64 bits")
+    if kind is float and value and not _FLOATS_ALIKE[0] <= abs(value) < _FLOATS_ALIKE[1]:
+        raise NotPlain("a float orjson writes otherwise, or an integer beyond 64 bits")
     return value
 
 
@@ -119,7 +122,7 @@ def fast_envelope(n: Notification, source_prefix: str) -> tuple[str, dict[str, A
 
 
 class EnvelopeMaker:
-    """The relay's envelopes: the fast way where it applies, else the careful way."""
+    """The relay's messages: the fast way where it applies, else the careful way."""
 
     def __init__(self, app: Any, source_prefix: str, *, fast: bool = True) -> None:
         self.app = app
@@ -127,7 +130,10 @@ class EnvelopeMaker:
         self.fast = fast and stored_as_plain_json(app.mapper)
         self.fast_count = self.careful_count = 0
 
-    def __call__(self, n: Notification) -> tuple[str, dict[str, Any]] | None:
+    def message(self, n: Notification) -> tuple[str, str, bytes] | None:
+        """(category, event id, envelope bytes), or None for an internal event. The fast
+        way encodes with orjson, whose bytes equal the standard library's for every value
+        it lets through (strings, integers within 64 bits, floats in ``_FLOATS_ALIKE``)."""
         if self.fast:
             try:
                 found = fast_envelope(n, self.source_prefix)
@@ -135,6 +141,7 @@ class EnvelopeMaker:
                 pass
             else:
                 self.fast_count += 1
-                return found
+                return None if found is None else (found[0], found[1]["id"], orjson.dumps(found[1]))
         self.careful_count += 1
-        return careful_envelope(self.app, n, self.source_prefix)
+        careful = careful_envelope(self.app, n, self.source_prefix)
+        return None if careful is None else (careful[0], careful[1]["id"], envelope.encode(careful[1]))
