@@ -102,6 +102,9 @@ def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
     runtime = runtime_of(settings)
     try:
         relay = runtime.relay()
+        if not relay.take_lease():  # a running relay publishes: republishing beside it would race it
+            print("a relay is running (it holds the relay lease): stop it, then republish", file=sys.stderr)
+            return 2
         relay.catch_up()
         for category in args.categories or list(CATEGORIES):
             if category not in CATEGORIES:
