@@ -90,7 +90,15 @@ class PostgresLease:
         return True
 
     def release(self) -> None:
-        """End the session, which releases the lock (also when the server is gone)."""
+        """Unlock, then end the session. The server also releases the lock when the session
+        ends (when the server is gone, say), but only once its backend has exited, a moment
+        after the close: unlocking first frees the lease at once for the next holder."""
+        if self._holding and self._conn is not None:
+            try:
+                with self._conn.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+            except psycopg2.Error:
+                pass  # the session is gone, and the lock with it
         self._holding = False
         if self._conn is not None:
             self._conn.close()
