@@ -93,7 +93,7 @@ class PostgresLease:
         """Unlock, then end the session. The server also releases the lock when the session
         ends (when the server is gone, say), but only once its backend has exited, a moment
         after the close: unlocking first frees the lease at once for the next holder."""
-        if self._holding and self._conn is not None:
+        if self._holding and self._conn is not None and not self._conn.closed:
             try:
                 with self._conn.cursor() as cur:
                     cur.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
