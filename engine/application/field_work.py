@@ -92,8 +92,12 @@ class FieldWork(Handler):
 
     def decline_job(self, ctx: CommandContext, job_id: UUID, engineer: str, *, expected_version: int | None = None,
                     idempotency_key: str | None = None) -> CommandResult:
+        """The engineer gives the job back, or a dispatcher does for them (ill at 8:00): before
+        acceptance, or after it until the appointment's window begins. The window stays agreed,
+        and its missed-window deadline keeps running for whoever holds the job when it ends."""
         return self._job(ctx, "decline_job", job_id, {"engineer": engineer, "reason": ctx.reason},
-                         lambda job: job.decline(engineer, meta=ctx.meta()), expected_version, idempotency_key)
+                         lambda job: job.decline(engineer, now=self.uow.now(), meta=ctx.meta()), expected_version,
+                         idempotency_key)
 
     def agree_appointment(self, ctx: CommandContext, job_id: UUID, start: datetime, end: datetime, *,
                           expected_version: int | None = None, idempotency_key: str | None = None) -> CommandResult:

@@ -163,7 +163,8 @@ class FieldJob(Aggregate):
         self.status = "declined"
         self.declined_by.append(engineer)
         self.engineer = None
-        self.window = None
+        # An accepted job's appointment stays agreed with the customer for the next engineer
+        # (a job only dispatched never had one: this was ``self.window = None`` before issue 20).
 
     @_stored("AppointmentAgreed")
     def _appointment_agreed(self, window_start: datetime, window_end: datetime, meta: dict[str, str]) -> None:

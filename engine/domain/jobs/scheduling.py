@@ -37,11 +37,35 @@ def accept(job: FieldJob, engineer: str, *, meta: dict[str, str]) -> None:
 
 
 
-def decline(job: FieldJob, engineer: str, *, meta: dict[str, str]) -> None:
-    _require_dispatched_to(job, engineer, "decline")
+def decline(job: FieldJob, engineer: str, *, now: datetime, meta: dict[str, str]) -> None:
+    """The engineer gives the job back (or a dispatcher does on their behalf): before they
+    accept it, or after, as long as its appointment has not begun. The appointment stays
+    agreed with the customer for the next engineer (its deadline keeps watching it); a window
+    that has begun is kept or missed, never moved onto someone else silently."""
+    job._refuse_if_closed("decline")
+    if job.status == "accepted":
+        _require_window_not_begun(job, engineer, now)
+    else:
+        _require_dispatched_to(job, engineer, "decline")
     if not meta.get("reason"):
         raise InvalidCommand("declining a job needs a reason (ill, cannot install that model, too far...)")
     job._declined(engineer=engineer, meta=meta)
+
+
+def _require_window_not_begun(job: FieldJob, engineer: str, now: datetime) -> None:
+    if engineer != job.engineer:
+        raise RuleViolation(f"the job is accepted by {job.engineer}, not {engineer}")
+    if job.open_visit is not None:
+        raise RuleViolation("the engineer is on site: check out before handing the job back")
+    if job.window is None:
+        return
+    if now >= job.window["start"]:
+        raise RuleViolation(
+            f"the window starting {job.window['start'].isoformat()} has begun: the job can no longer be handed "
+            "back; the engineer keeps it, or the window is recorded as missed", rule="hand-back-before-window")
+    if job.visits[job.window["visits_before"]:]:
+        raise RuleViolation("the engineer has already been on site for this appointment: it is kept by them",
+                            rule="hand-back-before-window")
 
 
 

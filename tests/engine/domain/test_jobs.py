@@ -54,8 +54,8 @@ def test_declined_job_waits_for_redispatch_and_records_who_declined() -> None:
     with pytest.raises(RuleViolation, match="dispatched to wang, not li"):
         j.accept("li", meta=META)
     with pytest.raises(InvalidCommand, match="needs a reason"):
-        j.decline("wang", meta=META)
-    j.decline("wang", meta=WHY)
+        j.decline("wang", now=NOW, meta=META)
+    j.decline("wang", now=NOW, meta=WHY)
     assert (j.status, j.engineer, j.declined_by) == ("declined", None, ["wang"])
     j.dispatch("li", routing="redispatch", now=NOW, meta=META)
     j.accept("li", meta=META)
@@ -292,3 +292,67 @@ def test_a_recorded_liability_rule_overrides_the_default_and_other_jobs_charge_t
     k = visited()
     k.complete(meta=META)
     assert k.charged_to == "customer"
+
+
+def test_an_accepted_job_is_handed_back_before_its_window_and_keeps_the_appointment() -> None:
+    j = accepted()
+    start = NOW + timedelta(hours=3)
+    j.agree_appointment(start, start + timedelta(hours=2), now=NOW, meta=META)
+    with pytest.raises(RuleViolation, match="accepted by wang, not li"):
+        j.decline("li", now=NOW, meta=WHY)
+    with pytest.raises(InvalidCommand, match="needs a reason"):
+        j.decline("wang", now=NOW, meta=META)
+    j.decline("wang", now=NOW + timedelta(hours=1), meta=WHY)
+    assert (j.status, j.engineer, j.declined_by) == ("declined", None, ["wang"])
+    # The customer's appointment stands for the next engineer: no re-agreeing, no silent move.
+    assert j.window is not None and j.window["start"] == start and j.windows_agreed == 1
+    j.dispatch("li", routing="redispatch", now=NOW + timedelta(hours=1), meta=META)
+    j.accept("li", meta=META)
+    with pytest.raises(RuleViolation, match="reschedule it instead"):
+        j.agree_appointment(start, start + timedelta(hours=1), now=NOW, meta=META)
+    j.check_in("li", location=NEAR, accuracy_m=5, received_at=start + timedelta(minutes=10), max_distance_m=200,
+               meta=META)
+    assert not j.miss_appointment(now=start + timedelta(hours=3), meta=META)  # li kept it
+
+
+def test_a_hand_back_is_refused_once_the_window_has_begun_or_the_engineer_came() -> None:
+    j = accepted()
+    start = NOW + timedelta(hours=3)
+    j.agree_appointment(start, start + timedelta(hours=2), now=NOW, meta=META)
+    for now in (start, start + timedelta(minutes=30), start + timedelta(hours=5)):
+        with pytest.raises(RuleViolation, match="has begun") as refused:
+            j.decline("wang", now=now, meta=WHY)
+        assert refused.value.rule == "hand-back-before-window"
+    assert (j.status, j.engineer) == ("accepted", "wang")
+
+    early = accepted()
+    early.agree_appointment(start, start + timedelta(hours=2), now=NOW, meta=META)
+    early.check_in("wang", location=NEAR, accuracy_m=5, received_at=NOW + timedelta(hours=1), max_distance_m=200,
+                   meta=META)
+    with pytest.raises(RuleViolation, match="on site"):
+        early.decline("wang", now=NOW + timedelta(hours=1), meta=WHY)
+    early.check_out("wang", received_at=NOW + timedelta(hours=2), meta=META)
+    with pytest.raises(RuleViolation, match="already been on site"):
+        early.decline("wang", now=NOW + timedelta(hours=2), meta=WHY)
+
+    done = visited()
+    done.complete(meta=META)
+    with pytest.raises(RuleViolation, match="cannot decline: the job is completed"):
+        done.decline("wang", now=NOW, meta=WHY)
+
+
+def test_an_accepted_job_without_an_appointment_is_handed_back_any_time() -> None:
+    j = accepted()
+    j.decline("wang", now=NOW + timedelta(days=3), meta=WHY)
+    assert (j.status, j.window, j.declined_by) == ("declined", None, ["wang"])
+
+
+def test_a_kept_window_the_next_engineer_misses_is_their_breach_not_the_first_ones() -> None:
+    j = accepted()
+    start = NOW + timedelta(hours=3)
+    j.agree_appointment(start, start + timedelta(hours=2), now=NOW, meta=META)
+    j.decline("wang", now=NOW, meta=WHY)
+    j.dispatch("li", routing="redispatch", now=NOW, meta=META)
+    j.accept("li", meta=META)
+    assert j.miss_appointment(now=start + timedelta(hours=2), meta=META)
+    assert (j.engineer, j.missed_windows, j.window) == ("li", 1, None)
