@@ -75,8 +75,9 @@ class EngineerAgenda(PersonalDataView):
         elif kind == "JobAccepted":
             updates = {"status": "accepted"}
         elif kind == "JobDeclined":
-            updates = {"status": "declined", "engineer": None, "day": None, "window_start": None, "window_end": None,
-                       "job_window": None, "declined_by": self._appended(cur, job_id, "declined_by", d["engineer"])}
+            # An accepted job handed back keeps its appointment (issue 20): it waits with it.
+            updates = {"status": "declined", "engineer": None,
+                       "declined_by": self._appended(cur, job_id, "declined_by", d["engineer"])}
         elif kind in ("AppointmentAgreed", "AppointmentRescheduled"):
             updates = {"day": d["window_start"][:10], "window_start": d["window_start"], "window_end": d["window_end"],
                        "job_window": dump_json({"start": d["window_start"], "end": d["window_end"]})}

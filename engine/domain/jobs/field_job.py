@@ -164,7 +164,9 @@ class FieldJob(Aggregate):
         self.declined_by.append(engineer)
         self.engineer = None
         # An accepted job's appointment stays agreed with the customer for the next engineer
-        # (a job only dispatched never had one: this was ``self.window = None`` before issue 20).
+        # (a job only dispatched never had one: this was ``self.window = None`` before issue 20),
+        # who completes it only after a verified visit of their own (a dispatched job has none).
+        self.visits_since = len(self.visits)
 
     @_stored("AppointmentAgreed")
     def _appointment_agreed(self, window_start: datetime, window_end: datetime, meta: dict[str, str]) -> None:

@@ -41,6 +41,7 @@ class JobLifecycle(ModelChecked, RuleBasedStateMachine):
         self.missed = 0
         self.open_visit = False
         self.verified = False
+        self.came_for_window = False
         if head_start:  # half the runs begin accepted with a window, so they reach the late stages
             self.dispatch("wang")
             self.respond("wang", True)
@@ -62,8 +63,15 @@ class JobLifecycle(ModelChecked, RuleBasedStateMachine):
         if accept:
             if self.attempt(legal, lambda: self.app.accept_job(CTX, self.job, engineer)):
                 self.status = "accepted"
-        elif self.attempt(legal, lambda: self.app.decline_job(WHY, self.job, engineer)):
-            self.status, self.engineer, self.window = "declined", None, None
+        elif self.attempt(legal or self.may_hand_back(engineer), lambda: self.app.decline_job(WHY, self.job, engineer)):
+            # The appointment (and its deadline) stays for the next engineer.
+            self.status, self.engineer, self.verified = "declined", None, False
+
+    def may_hand_back(self, engineer: str) -> bool:
+        """An accepted job goes back to the queue until its window begins or its engineer came."""
+        if self.status != "accepted" or engineer != self.engineer or self.open_visit:
+            return False
+        return self.window is None or (self.clock.now() < self.window[0] and not self.came_for_window)
 
     @rule(hours=st.integers(1, 24), length=st.integers(1, 12))
     def agree(self, hours: int, length: int) -> None:
@@ -71,7 +79,7 @@ class JobLifecycle(ModelChecked, RuleBasedStateMachine):
         end = start + timedelta(hours=length)
         if self.attempt(self.status == "accepted" and self.window is None,
                         lambda: self.app.agree_appointment(CTX, self.job, start, end)):
-            self.window, self.deadline_active = (start, end), True
+            self.window, self.deadline_active, self.came_for_window = (start, end), True, False
             self.windows_agreed += 1
 
     @rule(hours=st.integers(1, 24), length=st.integers(1, 12))
@@ -82,7 +90,7 @@ class JobLifecycle(ModelChecked, RuleBasedStateMachine):
                  and not self.open_visit)
         if self.attempt(legal, lambda: self.app.reschedule_appointment(WHY, self.job, start, end,
                                                                        initiator="customer")):
-            self.window, self.deadline_active = (start, end), True
+            self.window, self.deadline_active, self.came_for_window = (start, end), True, False
             self.windows_agreed += 1
 
     @rule(hours=st.integers(0, 12))
@@ -102,7 +110,7 @@ class JobLifecycle(ModelChecked, RuleBasedStateMachine):
         legal = self.status == "accepted" and not self.open_visit
         if self.attempt(legal, lambda: self.app.check_in(CTX, self.job, self.engineer or "nobody",
                                                          location=NEAR if near else FAR, accuracy_m=10)):
-            self.open_visit = True
+            self.open_visit, self.came_for_window = True, True
             if self.window is not None and self.clock.now() <= self.window[1]:
                 self.deadline_active = False  # kept; a later arrival leaves the breach to the deadline
             self.verified = self.verified or near

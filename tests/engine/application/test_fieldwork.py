@@ -8,14 +8,16 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 
 from engine.application.app import ServiceOrderApp
 from engine.application.config import EngineConfig
 from engine.store.eventstore import event_store_env
 from engine.domain.clock import ManualClock
-from engine.application.context import CommandContext
+from engine.application.context import CommandContext, Principal
+from engine.domain.accounts import account_id
 from engine.domain.deadlines import Deadline, deadline_id
-from engine.domain.errors import InvalidCommand, RuleViolation
+from engine.domain.errors import InvalidCommand, NotPermitted, RuleViolation
 from engine.application.waits import FOLLOW_UP, MISS_APPOINTMENT, REMINDER, WINDOW
 
 CTX = CommandContext.new()
@@ -238,3 +240,46 @@ def test_two_schedulers_racing_fire_each_deadline_once(tmp_path: Path, clock: Ma
         missed = [e for e in first.events.get(job_id) if type(e).__name__ == "AppointmentMissed"]
         assert len(missed) == 1
         assert isinstance(first.repository.get(deadline_id(WINDOW, job_id, "1")), Deadline)
+
+
+def test_a_handed_back_job_keeps_its_window_deadline_for_the_next_engineer(app: ServiceOrderApp,
+                                                                          clock: ManualClock) -> None:
+    job_id = accepted_job(app, "wang")
+    start, end = window(app, clock, job_id)
+    did = deadline_id(WINDOW, job_id, "1")
+    # wang calls in sick at 8:00; a dispatcher takes the job off his agenda and gives it to li.
+    clock.advance(timedelta(hours=20))
+    dispatcher = CommandContext.new(Principal("desk", frozenset({"dispatcher"})))
+    app.decline_job(dispatcher.because("ill today"), job_id, "wang")
+    assert app.repository.get(did).status == "scheduled"  # the appointment is kept, and watched
+    app.dispatch_job(dispatcher, job_id, "li")
+    app.accept_job(CTX, job_id, "li")
+    assert app.get_job(job_id)["window"] == {"start": start.isoformat(), "end": end.isoformat()}
+    # The rule that an engineer acts only on the jobs they hold follows the job to li.
+    wang = CommandContext.new(Principal("wang", frozenset({"engineer"})))
+    with pytest.raises(NotPermitted):
+        app.check_in(wang, job_id, "wang", location=NEAR, accuracy_m=8)
+    # Once the window has begun it is li's to keep or miss: no second hand-back.
+    clock.set(start + timedelta(minutes=1))
+    with pytest.raises(RuleViolation, match="has begun"):
+        app.decline_job(dispatcher.because("li is late"), job_id, "li")
+    clock.set(end)
+    assert app.fire_deadline(did) == "fired"
+    job = app.get_job(job_id)
+    assert (job["engineer"], job["missed_windows"], job["window"]) == ("li", 1, None)
+
+
+def test_the_next_engineer_who_completes_a_handed_back_job_earns_its_fee(app: ServiceOrderApp,
+                                                                        clock: ManualClock) -> None:
+    job_id = accepted_job(app, "wang")
+    start, _ = window(app, clock, job_id)
+    app.decline_job(WHY, job_id, "wang")
+    app.dispatch_job(CTX, job_id, "li")
+    app.accept_job(CTX, job_id, "li")
+    clock.set(start + timedelta(minutes=5))
+    visit_and_complete(app, clock, job_id, "li")
+    assert app.repository.get(deadline_id(WINDOW, job_id, "1")).status == "cancelled"
+    (line,) = app.repository.get(account_id("li")).lines
+    assert (line["job_id"], line["amount"]) == (str(job_id), "150.00")
+    with pytest.raises(AggregateNotFoundError):  # wang, who handed it back, earned nothing for it
+        app.repository.get(account_id("wang"))

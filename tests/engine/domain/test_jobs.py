@@ -341,10 +341,14 @@ def test_a_hand_back_is_refused_once_the_window_has_begun_or_the_engineer_came()
         done.decline("wang", now=NOW, meta=WHY)
 
 
-def test_an_accepted_job_without_an_appointment_is_handed_back_any_time() -> None:
-    j = accepted()
+def test_an_accepted_job_without_an_appointment_is_handed_back_any_time_and_the_next_engineer_visits() -> None:
+    j = visited()
     j.decline("wang", now=NOW + timedelta(days=3), meta=WHY)
     assert (j.status, j.window, j.declined_by) == ("declined", None, ["wang"])
+    j.dispatch("li", routing="redispatch", now=NOW + timedelta(days=3), meta=META)
+    j.accept("li", meta=META)
+    with pytest.raises(RuleViolation, match="no verified visit"):  # wang's visit is not li's
+        j.complete(meta=META)
 
 
 def test_a_kept_window_the_next_engineer_misses_is_their_breach_not_the_first_ones() -> None:
