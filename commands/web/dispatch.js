@@ -1,7 +1,7 @@
 // The dispatcher's boards: jobs waiting for an engineer (dispatch, or decline on an
 // engineer's behalf and dispatch again), every engineer's agenda for a day (reschedule,
-// self-installation), one-click reassignment of a job not yet accepted, and the orders on their way (the next
-// delivery step, or an incident's resolution).
+// self-installation, back to the queue), one-click reassignment of a job whose appointment has
+// not begun, and the orders on their way (the next delivery step, or an incident's resolution).
 import { Board, choice, field } from "./board.js";
 
 function jobCells(j) {
@@ -34,7 +34,7 @@ export function jobQueue() {
         return [reason, board.action(j, "decline", (h) => {
           if (!reason.value.trim()) throw new ApiError(422, { detail: t("reason_needed") });
           return api("POST", `/jobs/${j.job_id}/decline`, { engineer: j.engineer, reason: reason.value.trim() }, h);
-        }), j.status === "dispatched" ? reassign(j, board, reason) : null];
+        }), reassign(j, board, reason)];
       }
       return [];
     },
@@ -55,9 +55,10 @@ export function dayAgendas() {
   });
 }
 
-// Gives a job dispatched to one engineer to another in one click: declined on the first one's
-// behalf (with the reason), then dispatched again, each with If-Match. The domain lets a job
-// be declined until it is accepted; an accepted one keeps its engineer (reschedule it instead).
+// Gives a job held by one engineer to another in one click: declined on the first one's behalf
+// (with the reason), then dispatched again, each with If-Match. The domain lets a job be handed
+// back until its appointment window begins (the appointment stays for the next engineer); after
+// that it is refused in words (kept or missed, never moved silently).
 function reassign(j, board, reason) {
   const engineer = el("input", { name: "new_engineer", size: 8, placeholder: t("new_engineer") });
   return el("span", { class: "action-group" }, engineer, board.action(j, "reassign", async (h) => {
@@ -78,9 +79,10 @@ function reassign(j, board, reason) {
 }
 
 // What a dispatcher does with an engineer's appointment, each a command sent with If-Match:
-// move it (before its window starts, with the customer told: never a silent no-show), or, for
-// an installation no engineer can reach, let the customer install it themselves (the fee is
-// refunded); a job not yet accepted can also go to another engineer. One reason serves each.
+// move it (before its window starts, with the customer told: never a silent no-show), give it
+// to another engineer or back to the queue with its appointment (the engineer is ill at 8:00),
+// or, for an installation no engineer can reach, let the customer install it themselves (the fee
+// is refunded). One reason serves each.
 function agendaActions(j, board) {
   if (j.status !== "dispatched" && j.status !== "accepted") return [];
   const input = (name, attrs = {}) => el("input", { name, ...attrs });
@@ -98,7 +100,9 @@ function agendaActions(j, board) {
       return api("POST", `/jobs/${j.job_id}/appointment/reschedule`, { start: new Date(start.value).toISOString(),
         end: new Date(end.value).toISOString(), initiator: "operator", reason: why() }, h);
     })),
-    j.status === "dispatched" ? reassign(j, board, reason) : null,
+    reassign(j, board, reason),
+    board.action(j, "back_to_queue", (h) =>
+      api("POST", `/jobs/${j.job_id}/decline`, { engineer: j.engineer, reason: why() }, h)),
     j.kind === "installation" ? board.action(j, "self_install", (h) =>
       api("POST", `/jobs/${j.job_id}/self-installation`, { reason: why() }, h)) : null,
   ];

@@ -1,6 +1,7 @@
 """The service desk's remaining actions in a real headless Chromium, from lists only: a
 dispatcher works an engineer's agenda (a stale row is refused in words with a reload, an
-installation handed to the customer) and gives a job to another engineer in one click, an operator resolves delivery incidents from the deliveries board, and a
+installation handed to the customer, an accepted job taken off a sick engineer's agenda and given
+to another with its appointment) and gives a job to another engineer in one click, an operator resolves delivery incidents from the deliveries board, and a
 customer switches language on /track and reads the server's summaries in it. Screenshots are
 saved under ``test-results/screenshots``."""
 
@@ -47,8 +48,9 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
     page.wait_for_selector(row(page, "agendas", jobs[1]))
     assert rows(page, "agendas") == jobs[:2]
     first, second = row(page, "agendas", jobs[0]), row(page, "agendas", jobs[1])
-    # Accepted: the engineer keeps it (the domain allows no decline now); moved, or self-installed.
-    assert page.locator(f"{first} button[data-action=reassign]").count() == 0
+    # Accepted, its window not begun: moved, given to another engineer, back to the queue, or self-installed.
+    for action in ("reschedule", "reassign", "back_to_queue", "self_install"):
+        assert page.locator(f"{first} button[data-action={action}]").count() == 1, action
     assert page.locator(f"{first} button[data-action=self_install]").count() == 1  # an installation
 
     # The customer moves the second appointment by phone meanwhile: the stale row is refused in words.
@@ -79,6 +81,22 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
     assert page.locator(f"{first} td.actions button").count() == 0
     assert ok(http.get(f"/jobs/{jobs[0]}"))["status"] == "self_installed"
     shot(page, "console-agenda")
+
+    # Wang calls in sick at 8:00: his accepted second job goes to Zhao from the agenda, in one
+    # click (handed back, then dispatched, each with If-Match), with the customer's window kept.
+    window = ok(http.get(f"/jobs/{jobs[1]}"))["window"]
+    page.fill(f"{second} input[name=new_engineer]", "zhao")
+    page.fill(f"{second} input[name=reason]", "wang called in sick")
+    page.click(f"{second} button[data-action=reassign]")
+    page.wait_for_selector(second, state="detached")  # off Wang's agenda
+    assert page.get_attribute("#board-agendas .board-message p", "class") == "result"
+    moved = ok(http.get(f"/jobs/{jobs[1]}"))
+    assert (moved["engineer"], moved["status"], moved["declined_by"], moved["window"]) == (
+        "zhao", "dispatched", ["wang"], window)
+    page.fill("#board-agendas form.filters input[name=engineer]", "zhao")
+    page.click("#board-agendas form.filters button[type=submit]")
+    page.wait_for_selector(f"{second} td:has-text('zhao')")  # on Zhao's, at the same time
+    shot(page, "console-agenda-reassigned")
 
     # Wang is ill before accepting the third: it goes to Zhao in one click from the jobs board.
     page.select_option("#board-jobs select[name=status]", "dispatched")
