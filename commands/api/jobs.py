@@ -73,6 +73,9 @@ def accept(job_id: UUID, body: EngineerIn, ctx: FieldContextDep, app: OrdersDep,
 @router.post("/{job_id}/decline", **Out)
 def decline(job_id: UUID, body: DeclineIn, ctx: FieldContextDep, app: OrdersDep, response: Response,
             expected: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ResultOut:
+    """The engineer gives the job back, or a dispatcher does for them: before accepting it, or
+    after until its appointment window begins (then 409 ``hand-back-before-window``). The
+    appointment stays agreed; the job waits in the queue with it, to be dispatched again."""
     return command_reply(response, app.decline_job(ctx.because(body.reason), job_id, acting_as(ctx, body.engineer),
                                                    expected_version=expected, idempotency_key=idempotency_key))
 

@@ -2,7 +2,9 @@
 
 Workflow 2 and 3 of the domain:
 - a job is dispatched to an engineer, who accepts it or declines with a reason (a declined
-  job waits to be dispatched again);
+  job waits to be dispatched again); an accepted job may be handed back (by its engineer, or a
+  dispatcher for them) until its appointment window begins: the appointment stays agreed for
+  the next engineer, who completes it only after a verified visit of their own;
 - an appointment window is agreed with the customer; it may be rescheduled only before it
   starts, recording the notice given, who asked and why; unless the customer asked, it is
   moved only with the configured minimum notice (seed 003's "no answer, keep delaying"); a
