@@ -89,6 +89,11 @@ def test_the_demo_fills_a_fresh_store_and_the_views_show_a_living_business(
             seen.add(tracking["status"])
     assert {"placed", "stock_prepared", "left_warehouse", "driver_assigned", "in_transit", "delivered",
             "incident_open", "cancelled"} <= seen
+    # The deliveries board has an open incident to resolve or re-dispatch: goods on the road
+    # with a driver (re-dispatching needs one to have been assigned).
+    (held_up,) = ok(demo_client.get("/orders", params={"status": "incident_open"}))["orders"]
+    assert held_up["driver"] and held_up["current_step"] == "in_transit"
+    assert "爆胎" in held_up["open_incidents"][0]["description"]
 
     # A claim in dispute and one whose 48-hour proposal clock runs; an SVIP SLA about to breach.
     claims = ok(demo_client.get("/claims"))["claims"]
