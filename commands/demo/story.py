@@ -176,6 +176,12 @@ def recent(story: Story, installed: dict[str, UUID]) -> tuple[UUID, UUID]:
     _, (booked,) = story.order(c[15], [PURIFIER])
     story.dispatch(booked, "li.wei")
     story.accept_and_book(booked, "li.wei", in_hours=40)
+    # zhao.lei calls in sick: a dispatcher takes his booked job off his agenda; it waits in the
+    # queue with the customer's appointment kept, for another engineer (issue 20).
+    _, (handed_back,) = story.order(c[15], [PURIFIER])
+    story.dispatch(handed_back, "zhao.lei")
+    story.accept_and_book(handed_back, "zhao.lei", in_hours=30)
+    app.decline_job(story.by(DISPATCH, "dispatcher", reason="赵磊病假，今天无法上门"), handed_back, "zhao.lei")
     _, (done,) = story.order(c[16], [PURIFIER])  # installed in the last hours
     # A repair of wang.qiang's installation, dispatched to him and not yet accepted.
     story.later(hours=1)
