@@ -25,12 +25,12 @@ from engine.domain.errors import NotPermitted
 from engine.domain.followups import followup_id
 from engine.domain.jobs import DEFAULT_REPAIR_LIABILITY, FAULT_CAUSES
 from engine.domain.periods import period_bounds
+from tests.engine.application.cross_workflow_hand_back import HandBack
 from tests.engine.application.cross_workflow_invariants import ENGINEERS, MIN_JOBS, CrossWorkflowInvariants, dec
 from tests.engine.stateful import ModelChecked
 
 OPS = CommandContext.new(Principal("desk", frozenset({"operator", "finance"})))
 WHY = OPS.because("as the model says")
-DISPATCHER = CommandContext.new(Principal("dispatch", frozenset({"dispatcher"})))
 SITE = {"lat": 30.2741, "lng": 120.1551}
 NEAR = {"lat": 30.2743, "lng": 120.1553}
 CUSTOMERS = ("c1", "c2")
@@ -42,7 +42,7 @@ def engineer(name: str) -> CommandContext:
     return CommandContext.new(Principal(name, frozenset({"engineer"})))
 
 
-class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMachine):
+class CrossWorkflowModel(HandBack, CrossWorkflowInvariants, ModelChecked, RuleBasedStateMachine):
     # Choices draw from lists in the order things were made, never sorted by their random
     # ids, so that a replayed example draws the same data.
     @initialize()
@@ -107,28 +107,6 @@ class CrossWorkflowModel(CrossWorkflowInvariants, ModelChecked, RuleBasedStateMa
             m["engineer"] = who
         self.app.accept_job(engineer(m["engineer"]), job, m["engineer"])
         m["status"] = "accepted"
-
-    @precondition(lambda self: self._jobs("accepted"))
-    @rule(data=st.data(), by_dispatcher=st.booleans())
-    def hand_back_and_reassign(self, data: st.DataObject, by_dispatcher: bool) -> None:
-        """An accepted job (no appointment here) goes back, from its engineer or a dispatcher on
-        their behalf, and on to the other engineer: the engineer-holds-job rule follows it."""
-        job = data.draw(st.sampled_from(self._jobs("accepted")))
-        m = self.jobs[job]
-        first, other = m["engineer"], next(e for e in ENGINEERS if e != m["engineer"])
-        who = DISPATCHER if by_dispatcher else engineer(first)
-        self.app.decline_job(who.because("ill today"), job, first)
-        self.app.dispatch_job(DISPATCHER, job, other)
-        self.app.accept_job(engineer(other), job, other)
-        m["engineer"] = other
-        position = self.app.current_position()
-        try:
-            self.app.check_in(engineer(first), job, first, location=NEAR, accuracy_m=5)
-        except NotPermitted as refused:
-            assert refused.rule == "engineer-holds-job"
-        else:
-            raise AssertionError(f"{first} checked in on the job handed to {other}")
-        assert self.app.current_position() == position, "a refused command stored something"
 
     @precondition(lambda self: self._jobs("accepted"))
     @rule(data=st.data(), cause=st.sampled_from(FAULT_CAUSES))
