@@ -97,6 +97,13 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
     page.click("#board-agendas form.filters button[type=submit]")
     page.wait_for_selector(f"{second} td:has-text('zhao')")  # on Zhao's, at the same time
     shot(page, "console-agenda-reassigned")
+    # Zhao cannot go either: back to the queue, the appointment still kept for whoever goes.
+    page.fill(f"{second} input[name=reason]", "zhao's van broke down")
+    page.click(f"{second} button[data-action=back_to_queue]")
+    page.wait_for_selector(second, state="detached")
+    waiting = ok(http.get(f"/jobs/{jobs[1]}"))
+    assert (waiting["status"], waiting["engineer"], waiting["declined_by"], waiting["window"]) == (
+        "declined", None, ["wang", "zhao"], window)
 
     # Wang is ill before accepting the third: it goes to Zhao in one click from the jobs board.
     page.select_option("#board-jobs select[name=status]", "dispatched")
