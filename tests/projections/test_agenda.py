@@ -31,7 +31,7 @@ def applied(tmp_path: Path, *events: tuple[str, dict[str, Any]]) -> Views:
 
 
 OPENED = ("JobOpened", {"kind": "installation", "customer_id": "c-1", "site_address": "1 Lake Road",
-                        "product": {"sku": "WP-500"}})
+                        "product": {"sku": "WP-500"}, "fee": "150.00"})
 BOOKED = (OPENED, ("JobDispatched", {"engineer": "wang"}), ("JobAccepted", {"engineer": "wang"}),
           ("AppointmentAgreed", {"window_start": START, "window_end": END}))
 HANDED_BACK = ("JobDeclined", {"engineer": "wang"})
