@@ -6,7 +6,7 @@ to the scheduler); the model predicts which are legal and what the deadline does
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -39,6 +39,8 @@ class JobLifecycle(ModelChecked, RuleBasedStateMachine):
         self.windows_agreed = 0
         self.deadline_active = False
         self.missed = 0
+        # The end of the last window recorded as missed: a visit cannot be dated at or before it.
+        self.missed_until: datetime | None = None
         self.open_visit = False
         self.verified = False
         self.came_for_window = False
@@ -100,6 +102,8 @@ class JobLifecycle(ModelChecked, RuleBasedStateMachine):
         due = self.deadline_active and self.window is not None and self.clock.now() >= self.window[1]
         if due:
             assert outcome == "fired", outcome
+            assert self.window is not None
+            self.missed_until = self.window[1]
             self.window, self.deadline_active = None, False
             self.missed += 1
         else:
@@ -107,7 +111,8 @@ class JobLifecycle(ModelChecked, RuleBasedStateMachine):
 
     @rule(near=st.booleans())
     def check_in(self, near: bool) -> None:
-        legal = self.status == "accepted" and not self.open_visit
+        legal = (self.status == "accepted" and not self.open_visit
+                 and (self.missed_until is None or self.clock.now() > self.missed_until))
         if self.attempt(legal, lambda: self.app.check_in(CTX, self.job, self.engineer or "nobody",
                                                          location=NEAR if near else FAR, accuracy_m=10)):
             self.open_visit, self.came_for_window = True, True
