@@ -22,6 +22,15 @@ from tests.commands.test_pages import browser, server  # noqa: F401 - fixtures
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
+def read_when(http: httpx.Client, path: str, done: Any) -> dict:
+    """GET ``path`` once its view shows ``done`` (reads answer from views, which follow the
+    console's commands a moment later); the caller then asserts the whole state."""
+    def check() -> dict | None:
+        found = ok(http.get(path))
+        return found if done(found) else None
+    return eventually(check)
+
+
 def rows(page: Any, board: str) -> list[str]:
     return page.eval_on_selector_all(f"#board-{board} tr.board-row", "rs => rs.map(r => r.dataset.id)")
 
@@ -55,7 +64,7 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
 
     # The customer moves the second appointment by phone meanwhile: the stale row is refused in words.
     later = day + timedelta(hours=6)
-    ok(http.post(f"/jobs/{jobs[1]}/appointment/reschedule", json={
+    by_phone = ok(http.post(f"/jobs/{jobs[1]}/appointment/reschedule", json={
         "start": later.isoformat(), "end": (later + timedelta(hours=2)).isoformat(), "initiator": "customer",
         "reason": "at work until three"}))
     page.fill(f"{second} input[name=start]", (later + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
@@ -64,7 +73,8 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
     page.click(f"{second} button[data-action=reschedule]")
     page.wait_for_selector("#board-agendas .conflict")
     assert "changed since the list was read" in page.inner_text("#board-agendas .conflict")
-    assert ok(http.get(f"/jobs/{jobs[1]}"))["window"]["start"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
+    phoned = ok(http.get(f"/jobs/{jobs[1]}", params={"wait_for_position": by_phone["position"], "wait_timeout": 30}))
+    assert phoned["window"]["start"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
     shot(page, "console-agenda-conflict")
     page.click("#board-agendas .conflict button.reload")
     page.wait_for_selector("#board-agendas .conflict", state="detached")
@@ -79,7 +89,7 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
     page.click(f"{first} button[data-action=self_install]")
     page.wait_for_selector(f"{first} .badge:has-text('Self-installed')")  # stays on the day, nothing left to do
     assert page.locator(f"{first} td.actions button").count() == 0
-    assert ok(http.get(f"/jobs/{jobs[0]}"))["status"] == "self_installed"
+    assert read_when(http, f"/jobs/{jobs[0]}", lambda j: j["status"] != "accepted")["status"] == "self_installed"
     shot(page, "console-agenda")
 
     # Wang calls in sick at 8:00: his accepted second job goes to Zhao from the agenda, in one
@@ -90,7 +100,7 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
     page.click(f"{second} button[data-action=reassign]")
     page.wait_for_selector(second, state="detached")  # off Wang's agenda
     assert page.get_attribute("#board-agendas .board-message p", "class") == "result"
-    moved = ok(http.get(f"/jobs/{jobs[1]}"))
+    moved = read_when(http, f"/jobs/{jobs[1]}", lambda j: j["engineer"] != "wang" and j["status"] != "declined")
     assert (moved["engineer"], moved["status"], moved["declined_by"], moved["window"]) == (
         "zhao", "dispatched", ["wang"], window)
     page.fill("#board-agendas form.filters input[name=engineer]", "zhao")
@@ -101,7 +111,7 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
     page.fill(f"{second} input[name=reason]", "zhao's van broke down")
     page.click(f"{second} button[data-action=back_to_queue]")
     page.wait_for_selector(second, state="detached")
-    waiting = ok(http.get(f"/jobs/{jobs[1]}"))
+    waiting = read_when(http, f"/jobs/{jobs[1]}", lambda j: j["engineer"] != "zhao")
     assert (waiting["status"], waiting["engineer"], waiting["declined_by"], waiting["window"]) == (
         "declined", None, ["wang", "zhao"], window)
 
@@ -115,7 +125,7 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
     page.click(f"{third} button[data-action=reassign]")
     page.wait_for_selector(f"{third} td:has-text('zhao')")
     assert page.get_attribute("#board-jobs .board-message p", "class") == "result"
-    moved = ok(http.get(f"/jobs/{jobs[2]}"))
+    moved = read_when(http, f"/jobs/{jobs[2]}", lambda j: j["engineer"] != "wang" and j["status"] != "declined")
     assert (moved["engineer"], moved["status"], moved["declined_by"]) == ("zhao", "dispatched", ["wang"])
     shot(page, "console-jobs-reassigned")
 
@@ -153,7 +163,8 @@ def test_an_operator_resolves_incidents_from_the_deliveries_board(server: str, b
     page.wait_for_selector(f"{store} button[data-action=left_warehouse]")
     assert not page.locator("#board-deliveries .board-message .error").count()
     shot(page, "console-incidents-resolved")
-    road_state, store_state = ok(http.get(f"/orders/{on_road}")), ok(http.get(f"/orders/{in_store}"))
+    road_state = read_when(http, f"/orders/{on_road}", lambda o: o["status"] != "incident_open")
+    store_state = read_when(http, f"/orders/{in_store}", lambda o: o["status"] != "incident_open")
     assert (road_state["status"], road_state["current_step"]) == ("in_delivery", "left_warehouse"), road_state
     assert store_state["status"] != "incident_open" and store_state["current_step"] == "stock_prepared", store_state
 
