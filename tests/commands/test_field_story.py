@@ -3,7 +3,6 @@ by the test: the field-work story of issue "Field work", and a missed appointmen
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from fastapi.testclient import TestClient
 from commands.bootstrap import Runtime
 from engine.domain.clock import ManualClock
 from tests.commands.view_reads import settled
+from tests.waiting import wait_for as eventually  # re-exported: other test modules import it from here
 
 SITE = {"lat": 30.2741, "lng": 120.1551}
 NEAR = {"lat": 30.2743, "lng": 120.1553}
@@ -35,14 +35,6 @@ def iso(moment: Any) -> str:
     return moment.isoformat()
 
 
-def eventually(check: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def delivered_installation_job(client: TestClient) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from engine.domain.clock import ManualClock
+from tests.waiting import wait_for as eventually
 
 
 def ok(response: Any, status: int = 200) -> dict[str, Any]:
@@ -16,12 +16,6 @@ def ok(response: Any, status: int = 200) -> dict[str, Any]:
     return response.json()
 
 
-def eventually(check: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-    return value
 
 
 def board_item(client: TestClient, sla_id: str) -> dict[str, Any] | None:
