@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from commands.bootstrap import Runtime
 from tests.commands.test_field_story import ok
 
 CUSTOMER = {"customer_id": "cust-lang", "name": "周丽", "phone": "13661987045", "address": "苏州市星湖街 328 号"}
@@ -43,3 +44,19 @@ def test_the_recorded_language_speaks_when_the_reader_names_none_of_ours(client:
 
     assert client.put("/customers/cust-lang/language", json={"language": "fr"}).status_code == 422
     assert client.put("/customers/nobody/language", json={"language": "en"}).status_code == 404
+
+
+def test_a_customer_records_only_their_own_language(client: TestClient, runtime: Runtime) -> None:
+    ok(client.post("/customers", json=CUSTOMER), 201)
+    runtime.tokens.add("cust-lang-token-0123456789", "cust-lang", ["customer"])
+    runtime.tokens.add("cust-else-token-0123456789", "cust-else", ["customer"])
+    own = {"Authorization": "Bearer cust-lang-token-0123456789"}
+    other = {"Authorization": "Bearer cust-else-token-0123456789"}
+    before = runtime.app.current_position()
+    # Another customer's id is not found for them (no hint it exists); nothing is stored.
+    refused = client.put("/customers/cust-lang/language", json={"language": "zh"}, headers=other)
+    assert refused.status_code == 404 and refused.headers["content-type"].startswith("application/problem+json")
+    assert runtime.app.current_position() == before
+    recorded = ok(client.put("/customers/cust-lang/language", json={"language": "zh"}, headers=own))
+    written = {"wait_for_position": recorded["position"], "wait_timeout": 30}
+    assert ok(client.get("/customers/cust-lang/file", params=written))["language"] == "zh"
