@@ -33,6 +33,8 @@ def every_page(client: TestClient, path: str, key: str, **params: Any) -> list[d
 
 def test_a_history_longer_than_any_page_pages_back_newest_first(client: TestClient) -> None:
     made = long_history(client, "cust-long", 1_050)
+    # Two orders' events sit on different partitions: one's position does not cover the other's.
+    views_caught_up(client, made["position"])
     # Newest first: the newer order is on top, and paging back reaches the very first event.
     first = ok(client.get("/customers/cust-long/timeline", params={
         "order": "newest_first", "limit": 100, "wait_for_position": made["position"], "wait_timeout": 30}))
