@@ -13,6 +13,8 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, OffsetOutOfRangeError, TopicAlreadyExistsError
 from kafka.net.compat import KafkaNetClient
 
+from streams.group_joins import keep_finished_joins
+
 log = structlog.get_logger(__name__)
 
 # kafka-python 3 runs each client's network I/O as tasks on a thread of its own and warns
@@ -81,7 +83,10 @@ class KafkaConfig:
             "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
         }
         settings.update(overrides)
-        return KafkaConsumer(**settings)
+        consumer = KafkaConsumer(**settings)
+        if settings.get("group_id") is not None:
+            keep_finished_joins(consumer)
+        return consumer
 
     def admin(self) -> KafkaAdminClient:
         return KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id=f"{self.client_id}-admin",
