@@ -80,9 +80,11 @@ class FollowUpBoard(Projection):
             # v2 says each consumable's date; a v1 renewal put every one at due_at.
             due = dict(d.get("consumables") or dict.fromkeys(consumables, d["due_at"]))
             due_at = d["due_at"]
+        elif d.get("consumables"):
+            due, due_at = dict(d["consumables"]), d["due_at"]
         else:
-            # A decline postpones what was due to next_due_at; a consumable due later keeps its
-            # date (the event says only the new date: docs/events.md).
+            # A v1 decline said only the postponed date: what was due moves to it, a consumable
+            # due later keeps its date (docs/events.md).
             postponed = datetime.fromisoformat(d["next_due_at"])
             due = {c: max(datetime.fromisoformat(due[c]), postponed).isoformat() for c in consumables}
             due_at = min(due.values(), key=datetime.fromisoformat)

@@ -72,6 +72,13 @@ def _reason(env: dict[str, Any]) -> list[Part]:
     return [(N_(": {reason}"), {"reason": env["reason"]})] if env.get("reason") else []
 
 
+def _declined(d: dict[str, Any], env: dict[str, Any]) -> list[Part]:
+    # A dispatcher may hand a job back for its engineer (ill, late...): the engineer did not decline it.
+    if env.get("actor") in (None, d["engineer"]):
+        return one(N_("Engineer {engineer} declined the job"), engineer=d["engineer"])
+    return one(N_("The service desk took the job back from engineer {engineer}"), engineer=d["engineer"])
+
+
 def _placed(d: dict[str, Any], env: dict[str, Any]) -> list[Part]:
     items = [f"{i['quantity']} x {i['sku']}" for i in d.get("items", [])]
     return one(N_("Order placed: {items} ({tier}), to {address}"), items=items, tier=d.get("tier"),
@@ -146,7 +153,7 @@ SUMMARIES: dict[str, Render] = {
     "JobDispatched": lambda d, e: one(N_("Engineer {engineer} assigned"), engineer=d["engineer"])
     + (one(N_(" ({note})"), note=d["note"]) if d.get("note") else []),
     "JobAccepted": lambda d, e: one(N_("Engineer {engineer} accepted the job"), engineer=d["engineer"]),
-    "JobDeclined": lambda d, e: one(N_("Engineer {engineer} declined the job"), engineer=d["engineer"]) + _reason(e)
+    "JobDeclined": lambda d, e: _declined(d, e) + _reason(e)
     + one(N_("; it will be re-dispatched")),
     "AppointmentAgreed": lambda d, e: one(N_("Appointment agreed: {start} to {end}"), start=_t(d["window_start"]),
                                           end=_t(d["window_end"])),
@@ -179,7 +186,7 @@ SUMMARIES: dict[str, Render] = {
                                           consumables=d["consumables"], day=_t(d["due_at"])),
     "ReminderDue": lambda d, e: one(N_("Your consumables are due for replacement")),
     "ReminderDeclined": lambda d, e: one(N_("Replacement declined; we will remind you around {day}"),
-                                         day=_t(d["next_due_at"])),
+                                         day=_t(d.get("due_at") or d["next_due_at"])),
     "ReminderAccepted": lambda d, e: one(N_("Replacement accepted; an engineer visit will be arranged")),
     "ReminderRenewed": lambda d, e: one(N_("Next replacement due around {day}"), day=_t(d["due_at"])),
     "ReturnRequested": lambda d, e: one(N_("{request} requested for {skus}: waiting for {departments}"),

@@ -65,7 +65,10 @@ class ConsumableReminder(Aggregate):
             raise RuleViolation(f"the reminder is {self.status}: only a due reminder is declined")
         if not 1 <= repeat_after_days <= 365:
             raise InvalidCommand("repeat_after_days is 1 to 365")
-        self._declined(next_due_at=now + timedelta(days=repeat_after_days), meta=meta)
+        postponed = now + timedelta(days=repeat_after_days)
+        # What was due is postponed; a consumable due later keeps its date.
+        due = {c: max(self.due_of(c), postponed) for c in self.consumables}
+        self._declined(next_due_at=postponed, due_at=min(due.values()), consumables=due, meta=meta)
 
     def accept(self, *, replacement_job_id: str, meta: dict[str, str]) -> None:
         if self.status != "due":
@@ -103,11 +106,13 @@ class ConsumableReminder(Aggregate):
         self.status = "due"
 
     @event("ReminderDeclined")
-    def _declined(self, next_due_at: datetime, meta: dict[str, str]) -> None:
+    def _declined(self, next_due_at: datetime, due_at: datetime | None, consumables: dict[str, datetime] | None,
+                  meta: dict[str, str]) -> None:
         self.status = "scheduled"
-        # What was due is postponed; a consumable due later keeps its date.
-        self.due = {c: max(self.due_of(c), next_due_at) for c in self.consumables}
-        self.due_at = min(self.due.values())
+        # Version 1 said only the postponed date, which the rule in ``decline`` applied to.
+        self.due = dict(consumables) if consumables else {
+            c: max(self.due_of(c), next_due_at) for c in self.consumables}
+        self.due_at = due_at or min(self.due.values())
         self.round += 1
 
     @event("ReminderAccepted")
@@ -134,5 +139,14 @@ def _reminder_renewed_v1_v2(state: dict[str, Any]) -> None:
     state["consumables"] = None
 
 
+# Version 2 of ReminderDeclined added what the decline made of each consumable (``consumables``)
+# and the earliest of them (``due_at``); version 1 events read as null for both.
+def _reminder_declined_v1_v2(state: dict[str, Any]) -> None:
+    state["due_at"] = None
+    state["consumables"] = None
+
+
+ConsumableReminder.ReminderDeclined.class_version = 2  # type: ignore[attr-defined]
+ConsumableReminder.ReminderDeclined.upcast_v1_v2 = staticmethod(_reminder_declined_v1_v2)  # type: ignore[attr-defined]
 ConsumableReminder.ReminderRenewed.class_version = 2  # type: ignore[attr-defined]
 ConsumableReminder.ReminderRenewed.upcast_v1_v2 = staticmethod(_reminder_renewed_v1_v2)  # type: ignore[attr-defined]

@@ -47,6 +47,15 @@ def test_a_summary_is_a_message_and_renders_in_each_language() -> None:
     assert render(declined, "zh") == "工程师 wang 拒绝了工单：cannot install that model；将重新派单"
 
 
+def test_a_job_handed_back_by_a_dispatcher_does_not_say_the_engineer_declined_it() -> None:
+    own = summarize(env("JobDeclined", {"engineer": "wang"}, actor="wang", reason="too far"))
+    assert render(own, "en") == "Engineer wang declined the job: too far; it will be re-dispatched"
+    released = summarize(env("JobDeclined", {"engineer": "wang"}, actor="desk-1", reason="ill today"))
+    assert render(released, "en") == ("The service desk took the job back from engineer wang: ill today; "
+                                      "it will be re-dispatched")
+    assert render(released, "zh") == "服务台已将工单从工程师 wang 处收回：ill today；将重新派单"
+
+
 def test_times_show_in_the_service_time_zone_and_are_stored_as_recorded() -> None:
     agreed = summarize(env("AppointmentAgreed", {"window_start": "2026-10-14T08:20:00+00:00",
                                                  "window_end": "2026-10-14T10:20:00+00:00"}))

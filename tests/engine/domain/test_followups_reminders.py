@@ -114,3 +114,21 @@ def test_replacing_some_filters_renews_only_those() -> None:
     # Declining postpones what is due; PP keeps its own date.
     r.decline(now=done + timedelta(days=30), repeat_after_days=30, meta=META)
     assert (r.due_of("PP"), r.due_of("RO")) == (done + timedelta(days=90), done + timedelta(days=60))
+    # The decline says what it made of each consumable, so that no view applies the rule.
+    declined = r.collect_events()[-1]
+    assert (declined.due_at, declined.consumables) == (done + timedelta(days=60), {
+        "PP": done + timedelta(days=90), "carbon": done + timedelta(days=60), "RO": done + timedelta(days=60)})
+
+
+def test_a_v1_decline_replays_by_the_rule_it_was_written_under() -> None:
+    r = ConsumableReminder.start(customer_id="c1", installation_job_id="job-1", product={"sku": "WP"},
+                                 consumables=["PP"], interval_days=90, site_address="a", site_location=None,
+                                 now=NOW, meta=META)
+    r.fall_due(now=NOW + timedelta(days=90), meta=META)
+    state = {"next_due_at": NOW + timedelta(days=120), "meta": META}
+    ConsumableReminder.ReminderDeclined.upcast_v1_v2(state)  # type: ignore[attr-defined]
+    v1 = ConsumableReminder.ReminderDeclined(originator_id=r.id, originator_version=r.version + 1,  # type: ignore[attr-defined]
+                                             timestamp=NOW, **state)
+    v1.mutate(r)
+    assert (r.status, r.due_at, r.due_of("PP"), r.round) == ("scheduled", NOW + timedelta(days=120),
+                                                             NOW + timedelta(days=120), 2)
