@@ -33,7 +33,7 @@ def job_queue(_: Viewer, views: ViewsDep, runtime: RuntimeDep, status: JobState 
     longest unchanged first, each with the ``version`` to send as ``If-Match``."""
     wait_for_view(runtime, "engineer_agenda", wait_for_position, wait_timeout,
                   lambda w: runtime.app.aggregate_type(w) == "FieldJob", "a job")
-    return {"status": status, **views.job_queue(statuses=JOB_STATES[status], engineer=engineer, kind=kind,
+    return {"status": status, "now": runtime.app.clock.now().isoformat(), **views.job_queue(statuses=JOB_STATES[status], engineer=engineer, kind=kind,
                                                 limit=limit, cursor=cursor)}
 
 

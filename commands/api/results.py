@@ -18,4 +18,4 @@ def command_reply(response: Response, result: CommandResult, location: str | Non
     if location:
         response.headers["Location"] = location
     return ResultOut(id=str(result.aggregate_id), version=result.version, position=result.position,
-                     replayed=result.replayed, **result.extra, **also)
+                     replayed=result.replayed, positions=result.positions, **result.extra, **also)

@@ -2,7 +2,7 @@
 // engineer's behalf and dispatch again), every engineer's agenda for a day (reschedule,
 // self-installation, back to the queue), one-click reassignment of a job whose appointment has
 // not begun, and the orders on their way (the next delivery step, or an incident's resolution).
-import { Board, choice, field } from "./board.js";
+import { Board, Clock, choice, field } from "./board.js";
 
 function jobCells(j) {
   return [
@@ -29,6 +29,7 @@ export function jobQueue() {
           return api("POST", `/jobs/${j.job_id}/dispatch`, { engineer: engineer.value.trim() }, h);
         }, "primary")];
       }
+      if (begun(j)) return [windowBegun()];
       if (j.status === "dispatched" || j.status === "accepted") {
         const reason = el("input", { name: "reason", size: 12, placeholder: t("reason") });
         return [reason, board.action(j, "decline", (h) => {
@@ -85,6 +86,11 @@ function reassign(j, board, reason) {
 // is refunded). One reason serves each.
 function agendaActions(j, board) {
   if (j.status !== "dispatched" && j.status !== "accepted") return [];
+  if (begun(j)) {
+    if (j.kind !== "installation") return [windowBegun()];
+    const reason = el("input", { name: "reason", size: 10, placeholder: t("reason") });
+    return [windowBegun(), reason, selfInstall(j, board, reason)];
+  }
   const input = (name, attrs = {}) => el("input", { name, ...attrs });
   const reason = input("reason", { size: 10, placeholder: t("reason") });
   const why = () => {
@@ -103,9 +109,26 @@ function agendaActions(j, board) {
     reassign(j, board, reason),
     board.action(j, "back_to_queue", (h) =>
       api("POST", `/jobs/${j.job_id}/decline`, { engineer: j.engineer, reason: why() }, h)),
-    j.kind === "installation" ? board.action(j, "self_install", (h) =>
-      api("POST", `/jobs/${j.job_id}/self-installation`, { reason: why() }, h)) : null,
+    j.kind === "installation" ? selfInstall(j, board, reason) : null,
   ];
+}
+
+// Once an accepted job's window has begun (by the service's clock, which each list's ``now``
+// gives: Clock), it is kept or missed: the domain refuses to move it or hand it back (409), so
+// the row says so instead of offering buttons that cannot work.
+function begun(j) {
+  return j.status === "accepted" && !!j.window_start && Date.parse(j.window_start) <= Clock.now();
+}
+
+function windowBegun() {
+  return el("span", { class: "muted window-begun", "data-i18n": "window_begun" }, t("window_begun"));
+}
+
+function selfInstall(j, board, reason) {
+  return board.action(j, "self_install", (h) => {
+    if (!reason.value.trim()) throw new ApiError(422, { detail: t("reason_needed") });
+    return api("POST", `/jobs/${j.job_id}/self-installation`, { reason: reason.value.trim() }, h);
+  });
 }
 
 const STEPS = CONTRACT.deliverySteps;  // served from contract/names.py

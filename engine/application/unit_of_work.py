@@ -36,6 +36,10 @@ class CommandResult:
     position: int | None = None
     replayed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # The store position of the last event of every aggregate the write saved (the one it
+    # answers for, and what its policies opened or changed: a follow-up, a deadline, a fee):
+    # each is the wait_for_position that reads that aggregate's view after this command.
+    positions: dict[str, int] = field(default_factory=dict)
 
     def stored(self) -> dict[str, Any]:
         return {"aggregate_id": str(self.aggregate_id), "version": self.version, "extra": self.extra}
@@ -124,9 +128,12 @@ class UnitOfWork:
             raise ConcurrencyConflict(
                 f"{aggregate.id} was changed by another command at the same time; reload it and retry"
             ) from None
-        positions = [r.notification.id for r in recordings if r.domain_event.originator_id == aggregate.id]
-        position = max(positions) if positions else self.store.current_position()
-        return CommandResult(aggregate.id, aggregate.version, position, extra=effects.extra)
+        written: dict[str, int] = {}
+        for recording in recordings:
+            if (writer := recording.domain_event.originator_id) != rid:
+                written[str(writer)] = max(written.get(str(writer), 0), recording.notification.id)
+        position = written.get(str(aggregate.id)) or self.store.current_position()
+        return CommandResult(aggregate.id, aggregate.version, position, extra=effects.extra, positions=written)
 
     def change(self, ctx: CommandContext, name: str, cls: type[A], aggregate_id: UUID, payload: dict[str, Any],
                change: Change[A], *, expected_version: int | None,

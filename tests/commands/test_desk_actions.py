@@ -130,6 +130,45 @@ def test_a_dispatcher_works_an_agenda_and_reassigns_a_job(server: str, browser: 
     shot(page, "console-jobs-reassigned")
 
 
+def test_a_job_whose_window_has_begun_offers_no_move_or_hand_back(server: str, browser: Any,  # noqa: F811
+                                                                   http: httpx.Client,  # noqa: F811
+                                                                   clock: ManualClock) -> None:
+    """By the service's clock (each list's ``now``), not the browser's: the domain would refuse
+    (409 ``hand-back-before-window``), so the row says the window is kept or missed."""
+    jobs = [j["id"] for j in open_jobs(http, 2)]
+    day = (clock.now() + timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+    for n, job in enumerate(jobs):
+        ok(http.post(f"/jobs/{job}/dispatch", json={"engineer": "wang"}))
+        ok(http.post(f"/jobs/{job}/accept", json={"engineer": "wang"}))
+        slot = day + timedelta(hours=4 * n)
+        agreed = ok(http.post(f"/jobs/{job}/appointment", json={"start": slot.isoformat(),
+                                                                "end": (slot + timedelta(hours=2)).isoformat()}))
+    clock.set(day + timedelta(minutes=5))  # the first window has begun, the second not yet
+    refused = http.post(f"/jobs/{jobs[0]}/decline", json={"engineer": "wang", "reason": "ill"})
+    assert (refused.status_code, refused.json()["rule"]) == (409, "hand-back-before-window")
+    ok(http.get("/engineers/agendas", params={"day": day.date().isoformat(), "wait_for_position": agreed["position"],
+                                               "wait_timeout": 30}))
+    page = sign_in(browser, server, "dispatcher")
+    page.wait_for_selector("#board-agendas table tr")
+    page.fill("#board-agendas input[name=day]", day.date().isoformat())
+    page.click("#board-agendas form.filters button[type=submit]")
+    page.wait_for_selector(row(page, "agendas", jobs[1]))
+    begun, later = row(page, "agendas", jobs[0]), row(page, "agendas", jobs[1])
+    assert "the engineer keeps it or it is missed" in page.inner_text(f"{begun} .window-begun")
+    for action in ("reschedule", "reassign", "back_to_queue"):
+        assert page.locator(f"{begun} button[data-action={action}]").count() == 0, action
+        assert page.locator(f"{later} button[data-action={action}]").count() == 1, action
+    assert page.locator(f"{begun} button[data-action=self_install]").count() == 1  # still the customer's choice
+    assert page.locator(f"{later} .window-begun").count() == 0
+    # The jobs board says the same of accepted jobs.
+    page.select_option("#board-jobs select[name=status]", "accepted")
+    page.click("#board-jobs form.filters button[type=submit]")
+    page.wait_for_selector(row(page, "jobs", jobs[1]) + " button[data-action=reassign]")
+    assert page.locator(f"{row(page, 'jobs', jobs[0])} button").count() == 0
+    assert page.locator(f"{row(page, 'jobs', jobs[0])} .window-begun").count() == 1
+    shot(page, "console-agenda-window-begun")
+
+
 def test_an_operator_resolves_incidents_from_the_deliveries_board(server: str, browser: Any,  # noqa: F811
                                                                  http: httpx.Client) -> None:  # noqa: F811
     on_road = ok(http.post("/orders", json={**ORDER, "customer_id": "cust-road"}), 201)["order_id"]

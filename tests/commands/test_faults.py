@@ -168,6 +168,12 @@ class Clients:
 
     give_up_at = float("inf")
 
+    def wait_for_progress(self, commands: int) -> None:
+        """Until ``commands`` more commands were accepted from now."""
+        with self.lock:
+            mark = len(self.accepted)
+        wait_for(lambda: len(self.accepted) >= mark + commands, 60, f"{commands} more commands were not accepted")
+
     def finish(self) -> None:
         self.give_up_at = time.monotonic() + 60
         self.stop.set()
@@ -275,14 +281,18 @@ def test_kills_and_outages_under_load_lose_and_duplicate_nothing(cluster: Cluste
     clients.start()
     timings: dict[str, float] = {}
     try:
-        time.sleep(2)
+        clients.wait_for_progress(20)  # the load is on
         timings["relay fail-over (s)"] = relay_fail_over(cluster)
         cluster.start("relay")  # back, as the standby now
-        for name in ("api", "projections", "scheduler"):
+        # Each process killed under load and started again; the clients retry through the
+        # outage, and the next kill waits until the restarted one works and commands go on.
+        for name, working in (("api", "http_request"), ("projections", "projection_batch_applied"),
+                              ("scheduler", "scheduler_started")):
             cluster.kill(name)
-            time.sleep(0.5)
+            restarted = time.time()
             cluster.start(name)
-            time.sleep(1.5)
+            wait_for(lambda: cluster.logged(name, working, since=restarted), 60, f"{name} did not work again")
+            clients.wait_for_progress(10)
 
         # The broker comes back empty: a new event reaches the views within seconds.
         cluster.stop_broker()

@@ -101,8 +101,11 @@ def test_the_field_work_story(client: TestClient, runtime: Runtime, clock: Manua
 
     # Follow-up within 24 hours.
     follow_up_id = done["follow_up_id"]
-    settled(runtime, "follow_ups", follow_up_id)  # written with the job's completion, whose position is the job's
-    assert ok(client.get(f"/follow-ups/{follow_up_id}"))["status"] == "due"
+    # A policy opened it with the completion: the reply gives its own position to read it by.
+    assert set(done["positions"]) >= {repair_id, follow_up_id}
+    assert done["positions"][repair_id] == done["position"]
+    assert ok(client.get(f"/follow-ups/{follow_up_id}", params={
+        "wait_for_position": done["positions"][follow_up_id], "wait_timeout": 30}))["status"] == "due"
     clock.advance(timedelta(hours=5))
     recorded = ok(client.post(f"/follow-ups/{follow_up_id}/record", json={
         "fixed": True, "conduct": "excellent", "satisfaction": 5, "comments": "came on time",

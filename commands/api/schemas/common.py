@@ -70,3 +70,8 @@ class ResultOut(BaseModel):
     version: int
     position: int | None
     replayed: bool
+    positions: dict[str, int] = Field(
+        default_factory=dict,
+        description="the store position of each aggregate this write saved, by id: the one it answers for "
+                    "and what its policies opened (a follow-up, a deadline...), each the wait_for_position "
+                    "that reads that aggregate's view; empty on an idempotent replay")

@@ -283,3 +283,21 @@ def test_the_next_engineer_who_completes_a_handed_back_job_earns_its_fee(app: Se
     assert (line["job_id"], line["amount"]) == (str(job_id), "150.00")
     with pytest.raises(AggregateNotFoundError):  # wang, who handed it back, earned nothing for it
         app.repository.get(account_id("wang"))
+
+
+def test_a_write_names_the_position_of_every_aggregate_it_saved(app: ServiceOrderApp) -> None:
+    """Delivering opens installation jobs (a policy): the reply gives each its own position, the
+    idempotency record none; a replay knows no positions, as it knows no position."""
+    oid = app.place_order(CTX, customer_id="c1", items=[ITEM, ITEM], tier="vip", delivery_address="1 Lake Rd",
+                          site_location=SITE).aggregate_id
+    for step, extra in (("stock_prepared", {}), ("left_warehouse", {}), ("driver_assigned", {"driver": "Zhao"}),
+                        ("in_transit", {"position": SITE})):
+        app.record_delivery_step(CTX, oid, step, **extra)
+    result = app.record_delivery_step(CTX, oid, "delivered", idempotency_key="delivered-1")
+    jobs = result.extra["job_ids"]
+    assert len(jobs) == 2 and set(result.positions) == {str(oid), *jobs}
+    assert result.positions[str(oid)] == result.position
+    for writer, position in result.positions.items():
+        assert app.event_at(position) == (UUID(writer), app.repository.get(UUID(writer)).version)
+    replay = app.record_delivery_step(CTX, oid, "delivered", idempotency_key="delivered-1")
+    assert (replay.replayed, replay.position, replay.positions) == (True, None, {})
