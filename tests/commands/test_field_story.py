@@ -58,6 +58,8 @@ def visit(client: TestClient, clock: ManualClock, job_id: str, engineer: str, **
 def test_the_field_work_story(client: TestClient, runtime: Runtime, clock: ManualClock) -> None:
     runtime.tokens.add("li-token-0123456789ab", "li", ["engineer"])
     as_li = {"Authorization": "Bearer li-token-0123456789ab"}
+    runtime.tokens.add("wang-token-0123456789ab", "wang", ["engineer"])
+    as_wang = {"Authorization": "Bearer wang-token-0123456789ab"}
     ok(client.post("/customers", json={"customer_id": "cust-field", "name": "Chen Mei", "phone": "+86 571 5550 1234",
                                        "address": "12 Lake Road"}), 201)
 
@@ -66,7 +68,8 @@ def test_the_field_work_story(client: TestClient, runtime: Runtime, clock: Manua
 
     # Dispatched -> declined -> re-dispatched and accepted (the engineer reports as themselves).
     ok(client.post(f"/jobs/{job_id}/dispatch", json={"engineer": "wang"}))
-    ok(client.post(f"/jobs/{job_id}/decline", json={"engineer": "wang", "reason": "cannot install that model"}))
+    ok(client.post(f"/jobs/{job_id}/decline", json={"engineer": "wang", "reason": "cannot install that model"},
+                   headers=as_wang))
     ok(client.post(f"/jobs/{job_id}/dispatch", json={"engineer": "li"}))
     assert client.post(f"/jobs/{job_id}/accept", json={"engineer": "wang"}, headers=as_li).status_code == 403
     ok(client.post(f"/jobs/{job_id}/accept", json={"engineer": "li"}, headers=as_li))
