@@ -9,14 +9,13 @@ from typing import Any
 
 from projections.followups import FollowUpBoard, FollowUpReads
 from sqlstore.sqldb import Database
+from tests.projections import fed_views
 
 REMINDER = "7d0c2f7e-0000-4000-8000-0000000000aa"
 
 
 def envelope(kind: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": f"serviceorder.reminders.{kind}", "source": "/serviceorder/reminders", "subject": REMINDER,
-            "time": f"2026-11-30T08:{version:02d}:00+00:00", "aggregateversion": version, "position": version,
-            "actor": "op", "data": data}
+    return fed_views.envelope("reminders", REMINDER, kind, version, data)
 
 
 class Reads(FollowUpReads):
@@ -25,13 +24,7 @@ class Reads(FollowUpReads):
 
 
 def fed(tmp_path: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
-    db = Database(str(tmp_path / "views.sqlite"))
-    view = FollowUpBoard()
-    view.create(db)
-    with db.transaction() as cur:
-        for env in events:
-            view.apply(cur, env)
-    reminder = Reads(db).reminder(REMINDER)
+    reminder = Reads(fed_views.fed(tmp_path, FollowUpBoard(), events)).reminder(REMINDER)
     assert reminder is not None
     return reminder
 

@@ -8,14 +8,13 @@ from typing import Any
 
 from projections.tracking import OrderTracking, TrackingReads
 from sqlstore.sqldb import Database
+from tests.projections import fed_views
 
 ORDER = "7d0c2f7e-0000-4000-8000-000000000001"
 
 
 def envelope(kind: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": f"serviceorder.orders.{kind}", "source": "/serviceorder/orders", "subject": ORDER,
-            "time": f"2026-11-30T08:{version:02d}:00+00:00", "aggregateversion": version, "position": version,
-            "actor": "op", "data": data}
+    return fed_views.envelope("orders", ORDER, kind, version, data)
 
 
 class Reads(TrackingReads):
@@ -24,13 +23,7 @@ class Reads(TrackingReads):
 
 
 def fed(tmp_path: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
-    db = Database(str(tmp_path / "views.sqlite"))
-    view = OrderTracking()
-    view.create(db)
-    with db.transaction() as cur:
-        for env in events:
-            view.apply(cur, env)
-    order = Reads(db).order(ORDER)
+    order = Reads(fed_views.fed(tmp_path, OrderTracking(), events)).order(ORDER)
     assert order is not None
     return order
 
