@@ -75,11 +75,13 @@ class Story:
     def dispatch(self, job: UUID, engineer: str) -> None:
         self.app.dispatch_job(self.by(DISPATCH, "dispatcher"), job, engineer)
 
-    def accept_and_book(self, job: UUID, engineer: str, in_hours: float = 3) -> datetime:
-        """The engineer accepts; a two-hour window starting ``in_hours`` from now is agreed."""
+    def accept_and_book(self, job: UUID, engineer: str, in_hours: float = 3, *,
+                        start: datetime | None = None) -> datetime:
+        """The engineer accepts; a two-hour window starting ``in_hours`` from the story's now
+        (or at ``start``) is agreed."""
         self.later(minutes=20)
         self.app.accept_job(self.by(engineer, "engineer"), job, engineer)
-        window = self.clock.now() + timedelta(hours=in_hours)
+        window = start or self.clock.now() + timedelta(hours=in_hours)
         self.app.agree_appointment(self.by(DISPATCH, "dispatcher"), job, window, window + timedelta(hours=2))
         return window
 
@@ -144,15 +146,17 @@ def play(app: ServiceOrderApp, clock: DemoClock, now: datetime) -> dict[str, Any
 
     base = datetime.combine((now - timedelta(hours=64)).astimezone(SHANGHAI).date(), time(9), SHANGHAI)
     story.at(min(base.astimezone(timezone.utc), now - timedelta(hours=64)))
-    held_up, to_install = recent(story, installed)
+    held_up, to_install = recent(story, installed, now)
     last_hours(story, now, held_up, to_install)
     story.at(now)
     return {"customers": len(c), "engineers": ENGINEERS, "store_position": app.current_position()}
 
 
-def recent(story: Story, installed: dict[str, UUID]) -> tuple[UUID, UUID]:
+def recent(story: Story, installed: dict[str, UUID], now: datetime) -> tuple[UUID, UUID]:
     """The last days (~40 hours of the story): orders at every step, jobs waiting, returns,
-    complaints, a disputed claim. Returns the order held up on the road and a job to install."""
+    complaints, a disputed claim. Returns the order held up on the road and a job to install.
+    Appointments still to come are booked from ``now`` (the story's end, the real time): how far
+    the story runs before it depends on the hour it is played at."""
     app, c = story.app, CUSTOMERS
     story.order(c[11], [PREFILTER], tier="basic")
     story.order(c[12], [PURIFIER])  # delivered: its installation job waits to be dispatched
@@ -175,12 +179,12 @@ def recent(story: Story, installed: dict[str, UUID]) -> tuple[UUID, UUID]:
     app.decline_job(story.by("wang.qiang", "engineer", reason="没有中央软水机的安装资质"), declined, "wang.qiang")
     _, (booked,) = story.order(c[15], [PURIFIER])
     story.dispatch(booked, "li.wei")
-    story.accept_and_book(booked, "li.wei", in_hours=40)
+    story.accept_and_book(booked, "li.wei", start=now + timedelta(hours=18))
     # zhao.lei calls in sick: a dispatcher takes his booked job off his agenda; it waits in the
     # queue with the customer's appointment kept, for another engineer (issue 20).
     _, (handed_back,) = story.order(c[15], [PURIFIER])
     story.dispatch(handed_back, "zhao.lei")
-    story.accept_and_book(handed_back, "zhao.lei", in_hours=30)
+    story.accept_and_book(handed_back, "zhao.lei", start=now + timedelta(hours=24))
     app.decline_job(story.by(DISPATCH, "dispatcher", reason="赵磊病假，今天无法上门"), handed_back, "zhao.lei")
     _, (done,) = story.order(c[16], [PURIFIER])  # installed in the last hours
     # A repair of wang.qiang's installation, dispatched to him and not yet accepted.
