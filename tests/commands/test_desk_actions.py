@@ -18,6 +18,7 @@ from tests.commands.boards_data import ORDER, open_jobs
 from tests.commands.test_console_boards import http, row, shot, sign_in  # noqa: F401 - fixtures
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_pages import browser, server  # noqa: F401 - fixtures
+from tests.commands.view_reads import when_shown
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -226,7 +227,7 @@ def test_a_customer_switches_language_on_the_tracking_page(server: str, browser:
     assert "Order placed" not in page.inner_text("#timeline")
     page.wait_for_selector("#language-status:has-text('今后我们将用中文与您沟通')")
     # Recorded for the customer, so what we write later reads in Chinese; the page shows that too.
-    eventually(lambda: ok(http.get("/customers/cust-zh/file"))["language"] == "zh")
+    when_shown(http, "/customers/cust-zh/file", lambda f: f["language"] == "zh")
     page.wait_for_selector("#timeline li:has-text('今后我们将用中文与您沟通')")
     shot(page, "track-language-zh")
 

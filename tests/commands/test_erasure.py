@@ -19,9 +19,9 @@ from engine.store.personal import ERASED
 from tests.commands.test_audit_api import VERIFIER
 from tests.commands.test_field_story import eventually, ok
 from tests.commands.test_settlement_month import installation
+from tests.commands.view_reads import read_settled, when_shown
 from tests.projections.test_worker import rows
 from tests.projections.topic_order import stop_when_caught_up
-from tests.commands.view_reads import read_settled
 
 NAME, PHONE, ADDRESS = "Wang Xiaoming", "13800138000", "88 Plum Lane"
 
@@ -63,7 +63,7 @@ def test_personal_data_is_erased_and_the_history_still_verifies(client: TestClie
     assert erased["keys_destroyed"] == 1
 
     # Every view that held it: customer file, search, agenda, visit sites, timeline.
-    eventually(lambda: ok(client.get("/customers/cust-gone/file"))["name"] == ERASED)
+    when_shown(client, "/customers/cust-gone/file", lambda f: f["name"] == ERASED)
     file = ok(client.get("/customers/cust-gone/file"))
     assert file["phone"] == ERASED and file["address"] == ERASED
     assert ok(client.get("/customers", params={"q": "xiaoming"}))["customers"] == []

@@ -16,6 +16,7 @@ from sqlstore.keystore import SqlKeyStore
 from streams.sealed import PersonalFields
 from sqlstore.sqldb import Database
 from tests.commands.test_field_story import eventually, ok
+from tests.commands.view_reads import when_shown
 from tests.kafka_helpers import consume_all, envelopes
 from tests.projections.topic_order import stop_when_caught_up
 
@@ -59,12 +60,12 @@ def test_no_view_table_keeps_a_personal_value_after_an_erasure(client: TestClien
                                      "site_location": {"lat": 31.5, "lng": 121.5}}),
        201)
     # Before the erasure the views show the data (the views entitled to it open it).
-    eventually(lambda: DELIVERY in str(ok(client.get(f"/orders/{order_id}/tracking"))))
-    eventually(lambda: ok(client.get("/customers/cust-x/file")).get("name") == NAME)
+    when_shown(client, f"/orders/{order_id}/tracking", lambda t: DELIVERY in str(t))
+    when_shown(client, "/customers/cust-x/file", lambda f: f.get("name") == NAME)
     eventually(lambda: any(j["site_address"] == DELIVERY for j in ok(client.get("/engineers/li/agenda"))["jobs"]))
 
     ok(client.post("/customers/cust-x/erasure", json={"reason": "customer request #DSR-19"}))
-    eventually(lambda: ok(client.get("/customers/cust-x/file")).get("name") == ERASED)
+    when_shown(client, "/customers/cust-x/file", lambda f: f.get("name") == ERASED)
     stop_when_caught_up(runtime)
 
     tables = every_view_table(runtime.views_db)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from commands.bootstrap import Runtime
 from engine.domain.clock import ManualClock
-from tests.commands.view_reads import settled
+from tests.commands.view_reads import settled, when_shown
 from tests.waiting import wait_for as eventually  # re-exported: other test modules import it from here
 
 SITE = {"lat": 30.2741, "lng": 120.1551}
@@ -119,7 +119,7 @@ def test_the_field_work_story(client: TestClient, runtime: Runtime, clock: Manua
     # ~90 days after the installation the scheduler makes the filter reminder due.
     clock.set(installed_at + timedelta(days=90, minutes=1))
     settled(runtime, "follow_ups", reminder_id)
-    eventually(lambda: ok(client.get(f"/reminders/{reminder_id}"))["status"] == "due")
+    when_shown(client, f"/reminders/{reminder_id}", lambda r: r["status"] == "due")
 
     # The customer sees all of it; the operator finds the file by phone.
     position = runtime.app.current_position()  # the reminder falling due: saved after its deadline's firing

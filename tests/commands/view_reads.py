@@ -7,11 +7,11 @@ applied the aggregate's last stored version and then reads: an extra write would
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 from uuid import UUID
 
 from commands.bootstrap import Runtime
-from tests.waiting import GENEROUS
+from tests.waiting import GENEROUS, wait_for
 
 
 def settled(runtime: Runtime, projection: str, aggregate_id: str | UUID, timeout: float = GENEROUS) -> None:
@@ -31,3 +31,19 @@ def read_settled(client: Any, runtime: Runtime, path: str, **kwargs: Any) -> Any
     _, resource, aggregate_id = path.split("/")[:3]
     settled(runtime, VIEW_OF[resource], aggregate_id)
     return client.get(path, **kwargs)
+
+
+def when_shown(client: Any, path: str, done: Callable[[dict[str, Any]], Any] = bool, **kwargs: Any) -> dict[str, Any]:
+    """GET ``path`` until it answers 200 with a body ``done`` holds of, and return that body. A
+    view that does not hold the resource yet answers 404 (``not projected yet``) meanwhile; any
+    other status fails at once."""
+
+    def check() -> dict[str, Any] | None:
+        response = client.get(path, **kwargs)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body if done(body) else None
+
+    return wait_for(check, what=f"GET {path} did not show it")
