@@ -73,10 +73,11 @@ def _reason(env: dict[str, Any]) -> list[Part]:
 
 
 def _declined(d: dict[str, Any], env: dict[str, Any]) -> list[Part]:
-    # A dispatcher may hand a job back for its engineer (ill, late...): the engineer did not decline it.
+    # Someone else may hand a job back for its engineer (a dispatcher: the engineer is ill; a
+    # system through the Kafka intake, as its own principal): only the engineer declines it.
     if env.get("actor") in (None, d["engineer"]):
         return one(N_("Engineer {engineer} declined the job"), engineer=d["engineer"])
-    return one(N_("The service desk took the job back from engineer {engineer}"), engineer=d["engineer"])
+    return one(N_("The job was taken back from engineer {engineer}"), engineer=d["engineer"])
 
 
 def _placed(d: dict[str, Any], env: dict[str, Any]) -> list[Part]:

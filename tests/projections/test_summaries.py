@@ -51,9 +51,8 @@ def test_a_job_handed_back_by_a_dispatcher_does_not_say_the_engineer_declined_it
     own = summarize(env("JobDeclined", {"engineer": "wang"}, actor="wang", reason="too far"))
     assert render(own, "en") == "Engineer wang declined the job: too far; it will be re-dispatched"
     released = summarize(env("JobDeclined", {"engineer": "wang"}, actor="desk-1", reason="ill today"))
-    assert render(released, "en") == ("The service desk took the job back from engineer wang: ill today; "
-                                      "it will be re-dispatched")
-    assert render(released, "zh") == "服务台已将工单从工程师 wang 处收回：ill today；将重新派单"
+    assert render(released, "en") == "The job was taken back from engineer wang: ill today; it will be re-dispatched"
+    assert render(released, "zh") == "工单已从工程师 wang 处收回：ill today；将重新派单"
 
 
 def test_times_show_in_the_service_time_zone_and_are_stored_as_recorded() -> None:
