@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (ComplaintsContext, CustomerReader, ExpectedVersion, FinanceContext, IdempotencyKey,
-                               OrdersDep, RuntimeDep, ViewsDep, Viewer, scope, view_row)
+                               OrdersDep, RuntimeDep, ViewsDep, Viewer, scope)
 from commands.api.problems import Problem
-from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, read_one, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import (ClaimPaymentIn, FactIn, FileComplaintIn, FindingsIn, LiabilityIn, OpenClaimIn,
@@ -71,9 +71,8 @@ def reopen_complaint(complaint_id: UUID, body: ReasonIn, ctx: ComplaintsContext,
 def get_complaint(complaint_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep,
                   response: Response, wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """The complaint and its claims, from the complaints board (``wait_for_position``: docs/api.md)."""
-    wait_for_view(runtime, "complaints_board", wait_for_position, wait_timeout, lambda w: w == complaint_id,
-                  f"complaint {complaint_id}")
-    found = view_row(response, views.complaint(str(complaint_id)), f"complaint {complaint_id}")
+    found = read_one(runtime, response, "complaints_board", complaint_id, f"complaint {complaint_id}",
+                     wait_for_position, wait_timeout, lambda: views.complaint(str(complaint_id)))
     scope(reader, customer_id=found["customer_id"])
     return found
 
@@ -164,9 +163,8 @@ def reopen_claim(claim_id: UUID, body: ReasonIn, ctx: ComplaintsContext, app: Or
 def get_claim(claim_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep, response: Response,
               wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """The claim, its facts, amounts and deadline, from the complaints board (``wait_for_position``: docs/api.md)."""
-    wait_for_view(runtime, "complaints_board", wait_for_position, wait_timeout, lambda w: w == claim_id,
-                  f"claim {claim_id}")
-    found = view_row(response, views.claim(str(claim_id)), f"claim {claim_id}")
+    found = read_one(runtime, response, "complaints_board", claim_id, f"claim {claim_id}", wait_for_position,
+                     wait_timeout, lambda: views.claim(str(claim_id)))
     scope(reader, customer_id=found["customer_id"])
     return found
 

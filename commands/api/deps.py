@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from commands.api.problems import Problem
@@ -95,16 +95,6 @@ def scope(principal: Principal, *, customer_id: str | None = None, engineer: str
     if principal.has("engineer") and engineer is not None and principal.name == engineer:
         return
     raise Problem(404, "Not found", "no such resource", "not-found")
-
-
-def view_row(response: Response, row: dict | None, subject: str) -> dict:
-    """A single resource read from its view, with its aggregate's version as the ``ETag`` (for
-    ``If-Match``). None means the view does not hold it: unknown, or not projected yet, which
-    a client that passed its command's ``wait_for_position`` never sees (the wait comes first)."""
-    if row is None:
-        raise Problem(404, "Not found", f"no {subject} (unknown, or not projected yet)", "not-found")
-    response.headers["ETag"] = f'"{row["version"]}"'
-    return row
 
 
 def _context(request: Request, principal: Principal) -> CommandContext:

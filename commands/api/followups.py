@@ -6,9 +6,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from commands.api.deps import (ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, RuntimeDep, Viewer, ViewsDep,
-                               view_row)
-from commands.api.reads import WaitFor, WaitTimeout, wait_for_view
+from commands.api.deps import (ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, RuntimeDep, Viewer,
+                               ViewsDep)
+from commands.api.reads import WaitFor, WaitTimeout, read_one
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import AcceptReminderIn, DeclineReminderIn, FollowUpIn, ResultOut
@@ -30,9 +30,8 @@ def record_follow_up(follow_up_id: UUID, body: FollowUpIn, ctx: HotlineContext, 
 def get_follow_up(follow_up_id: UUID, _: Viewer, views: ViewsDep, runtime: RuntimeDep, response: Response,
                   wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """The follow-up call, from the follow-ups view (``wait_for_position``: docs/api.md)."""
-    wait_for_view(runtime, "follow_ups", wait_for_position, wait_timeout, lambda w: w == follow_up_id,
-                  f"follow-up {follow_up_id}")
-    return view_row(response, views.follow_up(str(follow_up_id)), f"follow-up {follow_up_id}")
+    return read_one(runtime, response, "follow_ups", follow_up_id, f"follow-up {follow_up_id}", wait_for_position,
+                    wait_timeout, lambda: views.follow_up(str(follow_up_id)))
 
 
 @router.post("/reminders/{reminder_id}/accept", status_code=201, response_model=ResultOut)
@@ -56,6 +55,5 @@ def decline_reminder(reminder_id: UUID, body: DeclineReminderIn, ctx: HotlineCon
 def get_reminder(reminder_id: UUID, _: Viewer, views: ViewsDep, runtime: RuntimeDep, response: Response,
                  wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """The reminder and each consumable's due date, from the follow-ups view (``wait_for_position``: docs/api.md)."""
-    wait_for_view(runtime, "follow_ups", wait_for_position, wait_timeout, lambda w: w == reminder_id,
-                  f"reminder {reminder_id}")
-    return view_row(response, views.reminder(str(reminder_id)), f"reminder {reminder_id}")
+    return read_one(runtime, response, "follow_ups", reminder_id, f"reminder {reminder_id}", wait_for_position,
+                    wait_timeout, lambda: views.reminder(str(reminder_id)))

@@ -8,8 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (DispatchContext, ExpectedVersion, FieldContextDep, IdempotencyKey, JobReader, OrdersDep,
-                               RuntimeDep, Viewer, ViewsDep, acting_as, scope, view_row)
-from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
+                               RuntimeDep, Viewer, ViewsDep, acting_as, scope)
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, read_one, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import (CheckInIn, CheckOutIn, CompleteIn, DeclineIn, DispatchIn, EngineerIn, OpenJobIn,
@@ -33,8 +33,8 @@ def job_queue(_: Viewer, views: ViewsDep, runtime: RuntimeDep, status: JobState 
     longest unchanged first, each with the ``version`` to send as ``If-Match``."""
     wait_for_view(runtime, "engineer_agenda", wait_for_position, wait_timeout,
                   lambda w: runtime.app.aggregate_type(w) == "FieldJob", "a job")
-    return {"status": status, "now": runtime.app.clock.now().isoformat(), **views.job_queue(statuses=JOB_STATES[status], engineer=engineer, kind=kind,
-                                                limit=limit, cursor=cursor)}
+    return {"status": status, "now": runtime.app.clock.now().isoformat(),
+            **views.job_queue(statuses=JOB_STATES[status], engineer=engineer, kind=kind, limit=limit, cursor=cursor)}
 
 
 @router.post("", status_code=201, **Out)
@@ -155,8 +155,8 @@ def get_job(job_id: UUID, reader: JobReader, views: ViewsDep, runtime: RuntimeDe
     """The job, its window, visits and outcome, from the engineer agenda view
     (``wait_for_position``: docs/api.md). A customer reads their own jobs; an engineer the
     jobs dispatched to them."""
-    wait_for_view(runtime, "engineer_agenda", wait_for_position, wait_timeout, lambda w: w == job_id, f"job {job_id}")
-    job = view_row(response, views.job(str(job_id)), f"job {job_id}")
+    job = read_one(runtime, response, "engineer_agenda", job_id, f"job {job_id}", wait_for_position, wait_timeout,
+                   lambda: views.job(str(job_id)))
     scope(reader, customer_id=job["customer_id"], engineer=job["engineer"])
     return job
 

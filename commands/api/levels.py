@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from commands.api.deps import (ExpectedVersion, HotlineContext, IdempotencyKey, OrdersDep, RuntimeDep,
-                               ServiceLevelContext, ViewsDep, Viewer, view_row)
+                               ServiceLevelContext, ViewsDep, Viewer)
 from commands.api.problems import Problem
-from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, read_one, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import CallBackIn, CallIn, ReasonIn, ResultOut, StartSlaIn
@@ -58,8 +58,8 @@ def get_sla(sla_id: UUID, _: Viewer, views: ViewsDep, runtime: RuntimeDep, respo
             wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """The SLA clock from the SLA board, its time used and left at the server's clock
     (``wait_for_position``: docs/api.md)."""
-    wait_for_view(runtime, "sla_board", wait_for_position, wait_timeout, lambda w: w == sla_id, f"SLA {sla_id}")
-    return view_row(response, views.sla(str(sla_id), runtime.app.clock.now()), f"SLA {sla_id}")
+    return read_one(runtime, response, "sla_board", sla_id, f"SLA {sla_id}", wait_for_position, wait_timeout,
+                    lambda: views.sla(str(sla_id), runtime.app.clock.now()))
 
 
 @router.get("/slas")

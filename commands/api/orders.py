@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from commands.api.deps import (CustomerReader, DispatchContext, ExpectedVersion, IdempotencyKey, OrdersDep, RuntimeDep,
-                               Viewer, ViewsDep, scope, view_row)
+                               Viewer, ViewsDep, scope)
 from commands.api.problems import Problem
-from commands.api.reads import Before, Language, Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
+from commands.api.reads import Before, Language, Limit, PageCursor, WaitFor, WaitTimeout, read_one, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import CancelIn, DeliveryStepIn, IncidentIn, PlaceOrderIn, ResolveIncidentIn, ResultOut
@@ -100,9 +100,8 @@ def get_order(order_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: 
               wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """The order and its delivery, from the tracking view: pass a command's ``position`` as
     ``wait_for_position`` to read that write (docs/api.md, read-your-writes)."""
-    wait_for_view(runtime, "order_tracking", wait_for_position, wait_timeout, lambda writer: writer == order_id,
-                  f"order {order_id}")
-    order = view_row(response, views.order(str(order_id)), f"order {order_id}")
+    order = read_one(runtime, response, "order_tracking", order_id, f"order {order_id}", wait_for_position,
+                     wait_timeout, lambda: views.order(str(order_id)))
     scope(reader, customer_id=order["customer_id"])
     return order
 

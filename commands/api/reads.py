@@ -3,7 +3,7 @@ query parameters of paged lists."""
 
 from __future__ import annotations
 
-from typing import Annotated, Callable
+from typing import Annotated, Any, Callable
 from uuid import UUID
 
 from fastapi import Depends, Query, Request, Response
@@ -65,3 +65,17 @@ def wait_for_view(runtime: Runtime, projection: str, position: int | None, timeo
                       "malformed-request")
     runtime.views.wait_for_version(projection, str(found[0]), found[1], position,
                                    min(timeout, runtime.settings.read_wait_max_seconds))
+
+
+def read_one(runtime: Runtime, response: Response, projection: str, aggregate_id: UUID, subject: str,
+             position: int | None, timeout: float, read: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+    """A single resource read from its view (``read``), after waiting for ``position`` (a write
+    to this resource), with its aggregate's version as the ``ETag`` (for ``If-Match``). None
+    means the view does not hold it: unknown, or not projected yet, which a client that passed
+    its command's ``wait_for_position`` never sees (the wait comes first)."""
+    wait_for_view(runtime, projection, position, timeout, lambda writer: writer == aggregate_id, subject)
+    row = read()
+    if row is None:
+        raise Problem(404, "Not found", f"no {subject} (unknown, or not projected yet)", "not-found")
+    response.headers["ETag"] = f'"{row["version"]}"'
+    return row

@@ -8,8 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 
 from commands.api.deps import (CustomerReader, DeskContext, DispatchContext, ExpectedVersion, FinanceContext,
-                               IdempotencyKey, OrdersDep, RuntimeDep, VoteContext, ViewsDep, Viewer, scope, view_row)
-from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, wait_for_view
+                               IdempotencyKey, OrdersDep, RuntimeDep, VoteContext, ViewsDep, Viewer, scope)
+from commands.api.reads import Limit, PageCursor, WaitFor, WaitTimeout, read_one, wait_for_view
 from commands.api.results import command_reply
 from commands.api.routing import OneHopRoute
 from commands.api.schemas import (ExchangeIn, InspectionIn, PartStepIn, PickupIn, RefundIn, RequestReturnIn,
@@ -97,9 +97,8 @@ def close(return_id: UUID, ctx: DispatchContext, app: OrdersDep, response: Respo
 def get_return(return_id: UUID, reader: CustomerReader, views: ViewsDep, runtime: RuntimeDep, response: Response,
                wait_for_position: WaitFor = None, wait_timeout: WaitTimeout = 5.0) -> dict:
     """The request, its votes and goods, from the returns board (``wait_for_position``: docs/api.md)."""
-    wait_for_view(runtime, "returns_board", wait_for_position, wait_timeout, lambda w: w == return_id,
-                  f"return {return_id}")
-    found = view_row(response, views.return_request(str(return_id)), f"return {return_id}")
+    found = read_one(runtime, response, "returns_board", return_id, f"return {return_id}", wait_for_position,
+                     wait_timeout, lambda: views.return_request(str(return_id)))
     scope(reader, customer_id=found["customer_id"])
     return found
 

@@ -16,7 +16,7 @@ from tests.commands.conftest import AUTH
 from tests.commands.test_field_story import ok
 from tests.commands.test_settlement_month import installation
 from tests.projections.test_worker import rows
-from tests.projections.topic_order import (envelopes_by_category, replay_aggregate_by_aggregate,
+from tests.projections.topic_order import (in_store_order, replay_aggregate_by_aggregate, replay_in_store_order,
                                           replay_topic_by_topic)
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
@@ -59,14 +59,9 @@ def test_views_merging_aggregates_rebuild_the_same_in_any_partition_order(api: T
 
     merging = [p for p in runtime.projections() if len(p.categories) > 1]
     assert {"customer_file", "customer_timeline", "order_tracking"} <= {p.name for p in merging}
-    in_store_order = sorted((env for events in envelopes_by_category(runtime).values() for env in events),
-                            key=lambda env: env["position"])
+    envelopes = in_store_order(runtime)
     for projection in merging:
-        projection.drop(runtime.views_db)
-        with runtime.views_db.transaction() as cur:
-            for env in in_store_order:
-                if env["source"].rsplit("/", 1)[-1] in projection.categories:
-                    projection.apply(cur, env)
+        replay_in_store_order(runtime, projection, envelopes)
         expected = {t: rows(runtime.views_db, t) for t in projection.tables}
         replay_topic_by_topic(runtime, projection, list(projection.categories))
         assert {t: rows(runtime.views_db, t) for t in projection.tables} == expected, projection.name

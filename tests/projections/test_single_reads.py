@@ -22,7 +22,7 @@ from tests.commands.conftest import AUTH
 from tests.commands.test_field_story import SITE, ok
 from tests.commands.test_settlement_month import do_the_work, installation
 from tests.projections.test_worker import rows
-from tests.projections.topic_order import (envelopes_by_category, replay_aggregate_by_aggregate,
+from tests.projections.topic_order import (in_store_order, replay_aggregate_by_aggregate, replay_in_store_order,
                                           replay_topic_by_topic)
 
 SINGLE_READ_VIEWS = ("order_tracking", "engineer_agenda", "follow_ups", "returns_board", "complaints_board",
@@ -40,14 +40,10 @@ def api(runtime: Runtime) -> Iterator[TestClient]:
 def project(runtime: Runtime) -> list[Projection]:
     """Every single-read view dropped and fed the whole store in store order."""
     views = runtime.projections(list(SINGLE_READ_VIEWS))
-    envelopes = sorted((e for events in envelopes_by_category(runtime).values() for e in events),
-                       key=lambda e: e["position"])
+    envelopes = in_store_order(runtime)
     for view in views:
-        view.drop(runtime.views_db)
+        replay_in_store_order(runtime, view, envelopes)
         with runtime.views_db.transaction() as cur:
-            for env in envelopes:
-                if env["source"].rsplit("/", 1)[-1] in view.categories:
-                    view.apply(cur, env)
             # What the worker writes beside the rows: the version each aggregate reached.
             for env in envelopes:
                 if env["source"].rsplit("/", 1)[-1] in view.categories:

@@ -28,6 +28,21 @@ def envelopes_by_category(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def in_store_order(runtime: Runtime) -> list[dict[str, Any]]:
+    """Every published envelope of the store, in the order the store wrote them."""
+    return sorted((env for events in envelopes_by_category(runtime).values() for env in events),
+                  key=lambda env: env["position"])
+
+
+def replay_in_store_order(runtime: Runtime, projection: Projection, envelopes: list[dict[str, Any]]) -> None:
+    """Drop the view and apply the envelopes (from ``in_store_order``) of its categories."""
+    projection.drop(runtime.views_db)
+    with runtime.views_db.transaction() as cur:
+        for env in envelopes:
+            if env["source"].rsplit("/", 1)[-1] in projection.categories:
+                projection.apply(cur, env)
+
+
 def replay_topic_by_topic(runtime: Runtime, projection: Projection, categories: list[str]) -> None:
     """Drop the view and apply every event of ``categories[0]``, then of the next, and so on."""
     events = envelopes_by_category(runtime)
